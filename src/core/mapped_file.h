@@ -1,0 +1,39 @@
+// MappedFile: a whole file mapped read-only into memory (zero-copy weights). The mapping lives
+// as long as the last shared_ptr to it; tensors borrowed from it hold such a pointer.
+//
+// Thread-safety: immutable after Open; safe to share across threads.
+#pragma once
+
+#include <cstddef>
+#include <cstdint>
+#include <memory>
+#include <string>
+
+#include "core/result.h"
+
+namespace sdr {
+
+class MappedFile {
+ public:
+  // NotFound when the path does not exist; IoError when it cannot be opened or mapped.
+  static Result<std::shared_ptr<const MappedFile>> Open(const std::string& path);
+  ~MappedFile();
+  MappedFile(const MappedFile&) = delete;
+  MappedFile& operator=(const MappedFile&) = delete;
+
+  const std::byte* data() const { return data_; }
+  uint64_t size() const { return size_; }
+  const std::string& path() const { return path_; }
+
+ private:
+  MappedFile() = default;
+  std::string path_;
+  const std::byte* data_ = nullptr;  // nullptr for an empty file
+  uint64_t size_ = 0;
+};
+
+// Reads a whole (small) file into a string; NotFound / IoError on failure. Refuses files larger
+// than `max_bytes` (InvalidArgument) so that a wrong path cannot exhaust memory.
+Result<std::string> ReadSmallFile(const std::string& path, uint64_t max_bytes = 64u << 20);
+
+}  // namespace sdr

@@ -1,0 +1,80 @@
+#include "core/tensor.h"
+
+#include <cstdlib>
+#include <cstring>
+#include <new>
+#include <string>
+
+#include "core/dequantize.h"
+
+namespace sdr {
+namespace {
+
+constexpr size_t kAlign = 64;
+
+Result<size_t> ByteSize(DType dtype, const Shape& shape) {
+  auto n = CheckedNumElements(shape);
+  if (!n) return InvalidArgument("invalid shape " + ShapeToString(shape));
+  auto bytes = DTypeBytes(dtype, static_cast<uint64_t>(*n));
+  if (!bytes) {
+    return InvalidArgument("shape " + ShapeToString(shape) + " is not a whole number of " +
+                           std::string(DTypeName(dtype)) + " blocks");
+  }
+  return static_cast<size_t>(*bytes);
+}
+
+}  // namespace
+
+Result<Tensor> Tensor::Allocate(DType dtype, Shape shape) {
+  SDR_ASSIGN_OR_RETURN(size_t bytes, ByteSize(dtype, shape));
+  const size_t rounded = (bytes + kAlign - 1) / kAlign * kAlign;
+  void* p = std::aligned_alloc(kAlign, rounded == 0 ? kAlign : rounded);
+  if (p == nullptr) {
+    return OutOfMemory("cannot allocate " + std::to_string(bytes) + " bytes for a " +
+                       std::string(DTypeName(dtype)) + " tensor " + ShapeToString(shape));
+  }
+  Tensor t;
+  t.dtype_ = dtype;
+  t.numel_ = NumElements(shape);
+  t.shape_ = std::move(shape);
+  t.nbytes_ = bytes;
+  t.writable_ = true;
+  t.storage_ = std::shared_ptr<const void>(p, [](const void* q) { std::free(const_cast<void*>(q)); });
+  return t;
+}
+
+Result<Tensor> Tensor::Zeros(DType dtype, Shape shape) {
+  SDR_ASSIGN_OR_RETURN(Tensor t, Allocate(dtype, std::move(shape)));
+  std::memset(t.mutable_raw(), 0, t.nbytes());
+  return t;
+}
+
+Tensor Tensor::Borrow(DType dtype, Shape shape, const void* data,
+                      std::shared_ptr<const void> keepalive) {
+  Tensor t;
+  t.dtype_ = dtype;
+  t.numel_ = NumElements(shape);
+  auto bytes = DTypeBytes(dtype, static_cast<uint64_t>(t.numel_));
+  SDR_CHECK(bytes.has_value());
+  t.nbytes_ = static_cast<size_t>(*bytes);
+  t.shape_ = std::move(shape);
+  t.writable_ = false;
+  t.storage_ = std::shared_ptr<const void>(std::move(keepalive), data);
+  return t;
+}
+
+Tensor Tensor::Reshaped(Shape shape) const {
+  SDR_CHECK(NumElements(shape) == numel_);
+  Tensor t = *this;
+  t.shape_ = std::move(shape);
+  return t;
+}
+
+Result<Tensor> ToF32(const Tensor& t) {
+  SDR_CHECK(t.defined());
+  SDR_ASSIGN_OR_RETURN(Tensor out, Tensor::Allocate(DType::kF32, t.shape()));
+  SDR_RETURN_IF_ERROR(ConvertToF32(t.dtype(), t.raw(), t.numel(), out.mutable_data<float>()));
+  return out;
+}
+
+}  // namespace sdr

@@ -1,0 +1,48 @@
+// ThreadPool: a fixed set of worker threads for data-parallel kernels. ParallelFor splits
+// [0, n) into contiguous ranges, runs them on the workers and the calling thread, and returns
+// when all are done. Nested ParallelFor calls from inside a task run serially (no deadlock).
+//
+// Thread-safety: ParallelFor may be called from several threads; calls are serialised.
+#pragma once
+
+#include <condition_variable>
+#include <cstdint>
+#include <functional>
+#include <mutex>
+#include <thread>
+#include <vector>
+
+namespace sdr {
+
+class ThreadPool {
+ public:
+  // num_threads <= 0 means DefaultThreadCount().
+  explicit ThreadPool(int num_threads = 0);
+  ~ThreadPool();
+  ThreadPool(const ThreadPool&) = delete;
+  ThreadPool& operator=(const ThreadPool&) = delete;
+
+  int num_threads() const { return static_cast<int>(workers_.size()) + 1; }
+
+  // fn(begin, end) over ranges covering [0, n) with at least `grain` items each.
+  void ParallelFor(int64_t n, const std::function<void(int64_t, int64_t)>& fn, int64_t grain = 1);
+
+  // Physical cores where the OS says (logical cores / SMT siblings), at least 1.
+  static int DefaultThreadCount();
+
+ private:
+  void WorkerLoop(int index);
+
+  std::vector<std::thread> workers_;
+  std::mutex call_mu_;  // one ParallelFor at a time
+  std::mutex mu_;
+  std::condition_variable work_cv_;
+  std::condition_variable done_cv_;
+  const std::function<void(int64_t, int64_t)>* fn_ = nullptr;
+  std::vector<std::pair<int64_t, int64_t>> ranges_;  // one per participant
+  uint64_t generation_ = 0;
+  int pending_ = 0;
+  bool stop_ = false;
+};
+
+}  // namespace sdr

@@ -1,0 +1,129 @@
+#include <gtest/gtest.h>
+
+#include <atomic>
+#include <cmath>
+#include <limits>
+#include <vector>
+
+#include "core/dtype.h"
+#include "core/half.h"
+#include "core/result.h"
+#include "core/status.h"
+#include "core/tensor.h"
+#include "core/thread_pool.h"
+
+namespace sdr {
+namespace {
+
+Result<int> Half(int x) {
+  if (x % 2) return InvalidArgument("odd: " + std::to_string(x));
+  return x / 2;
+}
+
+Result<int> Quarter(int x) {
+  SDR_ASSIGN_OR_RETURN(int h, Half(x));
+  SDR_ASSIGN_OR_RETURN(int q, Half(h));
+  return q;
+}
+
+TEST(StatusTest, OkAndErrorsCarryCodeAndContext) {
+  EXPECT_TRUE(Status::Ok().ok());
+  Status s = NotFound("tensor 'x'").WithContext("loading unet");
+  EXPECT_EQ(s.code(), StatusCode::kNotFound);
+  EXPECT_EQ(s.message(), "loading unet: tensor 'x'");
+  EXPECT_EQ(s.ToString(), "not_found: loading unet: tensor 'x'");
+}
+
+TEST(ResultTest, PropagatesErrorsThroughAssignOrReturn) {
+  auto ok = Quarter(8);
+  ASSERT_TRUE(ok.ok());
+  EXPECT_EQ(*ok, 2);
+  auto bad = Quarter(6);
+  ASSERT_FALSE(bad.ok());
+  EXPECT_EQ(bad.status().code(), StatusCode::kInvalidArgument);
+  EXPECT_EQ(bad.status().message(), "odd: 3");
+}
+
+TEST(DTypeTest, BlockSizesFollowGgml) {
+  EXPECT_EQ(*DTypeBytes(DType::kF16, 10), 20u);
+  EXPECT_EQ(*DTypeBytes(DType::kQ8_0, 64), 68u);
+  EXPECT_EQ(*DTypeBytes(DType::kQ4_0, 32), 18u);
+  EXPECT_EQ(*DTypeBytes(DType::kQ6_K, 256), 210u);
+  EXPECT_FALSE(DTypeBytes(DType::kQ4_0, 33).has_value());
+  EXPECT_FALSE(DTypeBytes(DType::kF64, UINT64_MAX / 2).has_value());
+  EXPECT_EQ(ParseDType("BF16"), DType::kBF16);
+  EXPECT_FALSE(ParseDType("f128").has_value());
+}
+
+TEST(HalfTest, F16RoundTripsEveryHalfValue) {
+  for (uint32_t h = 0; h < 65536; ++h) {
+    const float f = F16ToF32(static_cast<uint16_t>(h));
+    if (std::isnan(f)) {
+      EXPECT_TRUE(std::isnan(F16ToF32(F32ToF16(f))));
+      continue;
+    }
+    EXPECT_EQ(F32ToF16(f), h) << h;
+  }
+  EXPECT_EQ(F16ToF32(0x3c00), 1.0f);
+  EXPECT_EQ(F16ToF32(0xc000), -2.0f);
+  EXPECT_EQ(F32ToF16(65520.0f), 0x7c00);           // rounds to inf
+  EXPECT_EQ(F32ToF16(1.0f + 1.0f / 2048), 0x3c00);  // tie to even
+  EXPECT_EQ(F32ToF16(5.9604644775390625e-8f), 1);   // smallest subnormal
+}
+
+TEST(HalfTest, BF16RoundsToNearestEven) {
+  EXPECT_EQ(F32ToBF16(1.0f), 0x3f80);
+  EXPECT_EQ(BF16ToF32(0x3f80), 1.0f);
+  EXPECT_EQ(F32ToBF16(F32FromBits(0x3f808000u)), 0x3f80);  // tie -> even
+  EXPECT_EQ(F32ToBF16(F32FromBits(0x3f818000u)), 0x3f82);  // tie -> even (up)
+  EXPECT_TRUE(std::isnan(BF16ToF32(F32ToBF16(std::nanf("")))));
+}
+
+TEST(TensorTest, AllocateRejectsInvalidShapes) {
+  auto t = Tensor::Allocate(DType::kF32, {2, 3});
+  ASSERT_TRUE(t.ok());
+  EXPECT_EQ(t->numel(), 6);
+  EXPECT_EQ(t->nbytes(), 24u);
+  EXPECT_EQ(reinterpret_cast<uintptr_t>(t->raw()) % 64, 0u);
+  EXPECT_EQ(Tensor::Allocate(DType::kF32, {-1}).status().code(), StatusCode::kInvalidArgument);
+  EXPECT_EQ(Tensor::Allocate(DType::kF32, {1LL << 40, 1LL << 40}).status().code(),
+            StatusCode::kInvalidArgument);
+  EXPECT_EQ(Tensor::Allocate(DType::kQ8_0, {31}).status().code(), StatusCode::kInvalidArgument);
+}
+
+TEST(TensorTest, HugeAllocationIsOutOfMemoryNotACrash) {
+  auto t = Tensor::Allocate(DType::kF32, {1LL << 60 >> 2});
+  ASSERT_FALSE(t.ok());
+  EXPECT_EQ(t.status().code(), StatusCode::kOutOfMemory);
+}
+
+TEST(TensorTest, ToF32ConvertsHalfAndInts) {
+  const uint16_t h[3] = {0x3c00, 0xc000, 0x0000};
+  Tensor th = Tensor::Borrow(DType::kF16, {3}, h, nullptr);
+  auto f = ToF32(th);
+  ASSERT_TRUE(f.ok());
+  EXPECT_EQ(f->data<float>()[0], 1.0f);
+  EXPECT_EQ(f->data<float>()[1], -2.0f);
+  const int64_t ids[2] = {7, -3};
+  auto fi = ToF32(Tensor::Borrow(DType::kI64, {2}, ids, nullptr));
+  ASSERT_TRUE(fi.ok());
+  EXPECT_EQ(fi->data<float>()[1], -3.0f);
+}
+
+TEST(ThreadPoolTest, ParallelForCoversEveryIndexOnce) {
+  ThreadPool pool(4);
+  std::vector<std::atomic<int>> hits(1000);
+  for (int rep = 0; rep < 20; ++rep) {
+    pool.ParallelFor(1000, [&](int64_t b, int64_t e) {
+      for (int64_t i = b; i < e; ++i) hits[static_cast<size_t>(i)]++;
+    });
+  }
+  for (auto& h : hits) EXPECT_EQ(h.load(), 20);
+  int nested = 0;
+  pool.ParallelFor(1, [&](int64_t, int64_t) { pool.ParallelFor(5, [&](int64_t b, int64_t e) { nested += static_cast<int>(e - b); }); });
+  EXPECT_EQ(nested, 5);
+  EXPECT_GE(ThreadPool::DefaultThreadCount(), 1);
+}
+
+}  // namespace
+}  // namespace sdr
