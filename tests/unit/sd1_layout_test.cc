@@ -56,7 +56,7 @@ TEST(Sd1LayoutTest, TinyKeepsNamesAndShrinksWidths) {
     EXPECT_EQ(full_kept[i].shape.size(), tiny[i].shape.size()) << tiny[i].name;
   }
   Count all = CountPrefix(tiny, "");
-  EXPECT_LT(all.params, 8'000'000);
+  EXPECT_LT(all.params, 20'000'000);  // ~17M: 68 MB as f32
 }
 
 }  // namespace
