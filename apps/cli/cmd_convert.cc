@@ -1,0 +1,54 @@
+// sdr convert IN OUT [--type T]: rewrite a model in another format and/or element type.
+#include <cstdio>
+#include <string>
+
+#include "apps/cli/commands.h"
+#include "apps/cli/write_model.h"
+#include "core/convert.h"
+#include "formats/model_file.h"
+
+namespace sdr::cli {
+namespace {
+
+struct ConvertOptions {
+  std::string in, out, type;
+};
+
+Status RunConvert(const ConvertOptions& o) {
+  SDR_ASSIGN_OR_RETURN(TensorIndex index, OpenModelFile(o.in));
+  std::optional<DType> target;
+  if (!o.type.empty()) {
+    target = ParseDType(o.type);
+    if (!target) return InvalidArgument("unknown --type '" + o.type + "'");
+  }
+  std::vector<NamedTensor> tensors;
+  tensors.reserve(index.size());
+  for (const TensorEntry& e : index.entries()) {
+    DType d = e.tensor.dtype();
+    // Only float weights change type; 1-D tensors (biases, norms) stay unquantized as f32.
+    if (target && GetDTypeInfo(d).is_float) {
+      d = *target;
+      if (GetDTypeInfo(d).is_quantized && !CanQuantizeRows(d, e.tensor.shape())) {
+        d = e.tensor.rank() >= 2 ? DType::kF16 : DType::kF32;
+      }
+    }
+    SDR_ASSIGN_OR_RETURN(Tensor t, ConvertTensor(e.tensor, d));
+    tensors.push_back({e.name, std::move(t)});
+  }
+  SDR_RETURN_IF_ERROR(WriteModelByExtension(o.out, tensors, {{"converted_from", o.in}}));
+  std::printf("wrote %s: %zu tensors\n", o.out.c_str(), tensors.size());
+  return Status::Ok();
+}
+
+}  // namespace
+
+Command RegisterConvert(CLI::App& app) {
+  auto opts = std::make_shared<ConvertOptions>();
+  CLI::App* sub = app.add_subcommand("convert", "Convert a model to .safetensors, .ckpt or .gguf");
+  sub->add_option("in", opts->in, "input model file or diffusers folder")->required();
+  sub->add_option("out", opts->out, "output file; its extension names the format")->required();
+  sub->add_option("--type", opts->type, "element type of float weights: f32, f16, bf16, q8_0, q4_0, ...");
+  return {sub, [opts] { return RunConvert(*opts); }};
+}
+
+}  // namespace sdr::cli

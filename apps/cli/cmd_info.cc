@@ -1,0 +1,107 @@
+// sdr info MODEL [--json]: what a model file holds, and how long opening it took.
+#include <nlohmann/json.hpp>
+
+#include <chrono>
+#include <cstdio>
+#include <string>
+
+#include "apps/cli/commands.h"
+#include "formats/model_file.h"
+#include "models/model_info.h"
+
+namespace sdr::cli {
+namespace {
+
+struct InfoOptions {
+  std::string model;
+  bool json = false;
+};
+
+std::string WithThousands(int64_t v) {
+  std::string s = std::to_string(v);
+  for (int i = static_cast<int>(s.size()) - 3; i > 0; i -= 3) s.insert(static_cast<size_t>(i), ",");
+  return s;
+}
+
+nlohmann::ordered_json ComponentJson(const ComponentInfo& c) {
+  nlohmann::ordered_json dtypes = nlohmann::ordered_json::object();
+  for (const auto& [d, n] : c.dtypes) dtypes[std::string(DTypeName(d))] = n;
+  return {{"present", c.present}, {"tensors", c.tensors}, {"params", c.params}, {"dtypes", dtypes}};
+}
+
+std::string DTypeSummary(const ComponentInfo& c) {
+  std::string s;
+  for (const auto& [d, n] : c.dtypes) s += (s.empty() ? "" : " ") + std::string(DTypeName(d)) + " x" + std::to_string(n);
+  return s;
+}
+
+Status RunInfo(const InfoOptions& o) {
+  const auto t0 = std::chrono::steady_clock::now();
+  SDR_ASSIGN_OR_RETURN(TensorIndex index, OpenModelFile(o.model));
+  SDR_ASSIGN_OR_RETURN(ModelInfo info, DetectModel(index));
+  const double load_s = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
+  if (o.json) {
+    nlohmann::ordered_json j = {
+        {"path", o.model},
+        {"format", std::string(ModelFormatName(index.format))},
+        {"version", std::string(SdVersionName(info.version))},
+        {"load_seconds", load_s},
+        {"tensors", index.size()},
+        {"ignored_tensors", index.ignored_tensors},
+        {"other_tensors", info.other_tensors},
+        {"components",
+         {{"unet", ComponentJson(info.unet)},
+          {"text_encoder", ComponentJson(info.text_encoder)},
+          {"vae", ComponentJson(info.vae)}}},
+        {"widths",
+         {{"unet_model_channels", info.unet_model_channels},
+          {"unet_context_dim", info.unet_context_dim},
+          {"unet_heads", info.unet_heads},
+          {"text_hidden", info.text_hidden},
+          {"text_layers", info.text_layers},
+          {"text_heads", info.text_heads},
+          {"text_vocab", info.text_vocab},
+          {"vae_channels", info.vae_channels},
+          {"vae_encoder", info.vae_encoder},
+          {"vae_decoder", info.vae_decoder}}},
+    };
+    std::printf("%s\n", j.dump(1, ' ', false, nlohmann::ordered_json::error_handler_t::replace).c_str());
+    return Status::Ok();
+  }
+  std::printf("model:    %s\nformat:   %s\nversion:  %s\nload:     %.3f s\n", o.model.c_str(),
+              std::string(ModelFormatName(index.format)).c_str(), std::string(SdVersionName(info.version)).c_str(),
+              load_s);
+  const std::pair<const char*, const ComponentInfo*> comps[] = {
+      {"unet", &info.unet}, {"text_encoder", &info.text_encoder}, {"vae", &info.vae}};
+  for (const auto& [name, c] : comps) {
+    if (!c->present) {
+      std::printf("%-13s absent\n", name);
+      continue;
+    }
+    std::printf("%-13s %5lld tensors %14s params  %s\n", name, static_cast<long long>(c->tensors),
+                WithThousands(c->params).c_str(), DTypeSummary(*c).c_str());
+  }
+  std::printf("widths:   unet channels %lld, context %lld, heads %lld; text hidden %lld x %lld layers; "
+              "vae channels %lld%s\n",
+              static_cast<long long>(info.unet_model_channels), static_cast<long long>(info.unet_context_dim),
+              static_cast<long long>(info.unet_heads), static_cast<long long>(info.text_hidden),
+              static_cast<long long>(info.text_layers), static_cast<long long>(info.vae_channels),
+              info.vae_encoder ? " (with encoder)" : "");
+  if (index.ignored_tensors || info.other_tensors) {
+    std::printf("skipped:  %lld ignored (EMA, schedule buffers, ...), %lld unrecognised\n",
+                static_cast<long long>(index.ignored_tensors), static_cast<long long>(info.other_tensors));
+  }
+  return Status::Ok();
+}
+
+}  // namespace
+
+Command RegisterInfo(CLI::App& app) {
+  auto opts = std::make_shared<InfoOptions>();
+  CLI::App* sub = app.add_subcommand("info", "Describe a model file: format, SD version, components");
+  sub->add_option("model", opts->model, "model file or diffusers folder")->required();
+  sub->add_flag("--json", opts->json, "print one JSON object");
+  return {sub, [opts] { return RunInfo(*opts); }};
+}
+
+}  // namespace sdr::cli
