@@ -63,7 +63,7 @@ std::vector<Component> MakeComponents(const DiffusersFixtureOptions& opts) {
   {
     Component text{"text_encoder", kLdmTextEncoderPrefix, "model",
                    DiffusersTextEncoderNames({.layers = o.text_layers}), {}, {}};
-    text.config = {{"architectures", {"CLIPTextModel"}},
+    text.config = {{"architectures", json::array({"CLIPTextModel"})},
                    {"hidden_size", o.text_hidden},
                    {"intermediate_size", 4 * o.text_hidden},
                    {"num_hidden_layers", o.text_layers},
