@@ -11,6 +11,7 @@ PACKAGES=(
   zlib1g-dev                                   # inflating deflated zip entries (.ckpt)
   libopenblas-dev                              # GEMM provider behind the kernel interface
   libspng-dev                                  # PNG encoding
+  libicu-dev                                   # Unicode classes and case mapping (tokenizer)
   python3 python3-numpy python3-torch python3-regex  # test fixtures: make_random_sd.py, torch.save twin
 )
 
