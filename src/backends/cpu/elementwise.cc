@@ -1,0 +1,62 @@
+// Norms, softmax and activations.
+#include <cmath>
+
+#include "backends/cpu/ops.h"
+
+namespace sdr::cpu {
+
+void LayerNorm(const float* x, const float* gamma, const float* beta, float* y, int64_t rows, int64_t cols,
+               float eps) {
+  for (int64_t r = 0; r < rows; ++r) {
+    const float* xr = x + r * cols;
+    float* yr = y + r * cols;
+    double sum = 0;
+    for (int64_t c = 0; c < cols; ++c) sum += xr[c];
+    const double mean = sum / static_cast<double>(cols);
+    double var = 0;
+    for (int64_t c = 0; c < cols; ++c) {
+      const double d = xr[c] - mean;
+      var += d * d;
+    }
+    const float inv = static_cast<float>(1.0 / std::sqrt(var / static_cast<double>(cols) + eps));
+    const float m = static_cast<float>(mean);
+    for (int64_t c = 0; c < cols; ++c) yr[c] = (xr[c] - m) * inv * gamma[c] + beta[c];
+  }
+}
+
+void SoftmaxRows(float* x, int64_t rows, int64_t cols) {
+  for (int64_t r = 0; r < rows; ++r) {
+    float* xr = x + r * cols;
+    float mx = -INFINITY;
+    for (int64_t c = 0; c < cols; ++c) mx = std::fmax(mx, xr[c]);
+    if (mx == -INFINITY) {  // fully masked row: define as zeros
+      for (int64_t c = 0; c < cols; ++c) xr[c] = 0.0f;
+      continue;
+    }
+    float sum = 0;
+    for (int64_t c = 0; c < cols; ++c) {
+      xr[c] = std::exp(xr[c] - mx);
+      sum += xr[c];
+    }
+    const float inv = 1.0f / sum;
+    for (int64_t c = 0; c < cols; ++c) xr[c] *= inv;
+  }
+}
+
+void QuickGelu(float* x, int64_t n) {
+  for (int64_t i = 0; i < n; ++i) x[i] = x[i] / (1.0f + std::exp(-1.702f * x[i]));
+}
+
+void Gelu(float* x, int64_t n) {
+  for (int64_t i = 0; i < n; ++i) x[i] = 0.5f * x[i] * (1.0f + std::erf(x[i] * 0.70710678118654752f));
+}
+
+void Silu(float* x, int64_t n) {
+  for (int64_t i = 0; i < n; ++i) x[i] = x[i] / (1.0f + std::exp(-x[i]));
+}
+
+void AddInPlace(float* y, const float* x, int64_t n) {
+  for (int64_t i = 0; i < n; ++i) y[i] += x[i];
+}
+
+}  // namespace sdr::cpu

@@ -1,0 +1,45 @@
+// The narrow CPU kernel interface every model (CLIP, UNet, VAE) is built from. Kernels are plain
+// functions over row-major f32 buffers; shapes are in the comments. GEMM goes to the BLAS
+// provider (OpenBLAS); the rest are our own loops. Every kernel has a plain reference in
+// tests/testing/reference_ops.h and a test that checks one against the other.
+//
+// Thread-safety: kernels keep no state; distinct outputs may be computed concurrently.
+#pragma once
+
+#include <cstdint>
+
+namespace sdr::cpu {
+
+// C[M,N] = alpha * op(A) · op(B) + beta * C, row-major; op(X) = X or X^T.
+// A: [M,K] (lda) or, transposed, [K,M]; B: [K,N] (ldb) or, transposed, [N,K].
+void Gemm(bool trans_a, bool trans_b, int64_t m, int64_t n, int64_t k, float alpha, const float* a, int64_t lda,
+          const float* b, int64_t ldb, float beta, float* c, int64_t ldc);
+
+// PyTorch Linear: y[M,N] = x[M,K] · w[N,K]^T + bias[N] (bias may be null).
+void Linear(const float* x, const float* w, const float* bias, float* y, int64_t m, int64_t n, int64_t k);
+
+// LayerNorm over the last dim: x, y: [rows, cols]; gamma, beta: [cols] (may alias x == y).
+void LayerNorm(const float* x, const float* gamma, const float* beta, float* y, int64_t rows, int64_t cols,
+               float eps);
+
+// In-place softmax of each row: x: [rows, cols].
+void SoftmaxRows(float* x, int64_t rows, int64_t cols);
+
+// In-place activations over n values.
+void QuickGelu(float* x, int64_t n);  // x * sigmoid(1.702 x)
+void Gelu(float* x, int64_t n);       // exact: 0.5 x (1 + erf(x / sqrt 2))
+void Silu(float* x, int64_t n);       // x * sigmoid(x)
+
+// y[i] += x[i] over n values.
+void AddInPlace(float* y, const float* x, int64_t n);
+
+// Multi-head scaled dot-product attention, computed in row blocks so memory stays linear in
+// the number of tokens. q: [lq, q_stride] with head h at columns [h*d, (h+1)*d); k, v: [lk,
+// kv_stride] likewise; out: [lq, heads*d]. scale multiplies q·k; causal masks j > i.
+void Attention(const float* q, int64_t q_stride, const float* k, const float* v, int64_t kv_stride, float* out,
+               int64_t heads, int64_t lq, int64_t lk, int64_t d, float scale, bool causal);
+
+// Threads used by the BLAS provider (<= 0: its default).
+void SetBlasThreads(int n);
+
+}  // namespace sdr::cpu
