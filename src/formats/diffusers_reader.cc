@@ -30,11 +30,11 @@ using json = nlohmann::json;
 namespace fs = std::filesystem;
 
 // Bounds on topology numbers read from config.json or names, so that a hostile file cannot make
-// the generated tables huge. Real models: <= 4 levels, <= 3 layers, <= 10 transformer blocks,
-// <= 32 text layers.
-constexpr int kMaxLevels = 8;
-constexpr int kMaxLayersPerBlock = 16;
-constexpr int kMaxTransformerDepth = 64;
+// the generated tables huge (at these bounds a UNet table has ~45k entries, a few MB). Real
+// models: <= 4 levels, <= 3 layers per block, <= 10 transformer blocks, <= 32 text layers.
+constexpr int kMaxLevels = 6;
+constexpr int kMaxLayersPerBlock = 8;
+constexpr int kMaxTransformerDepth = 16;
 constexpr int kMaxTextLayers = 128;
 constexpr uint64_t kMaxJsonBytes = 4u << 20;
 
@@ -53,6 +53,14 @@ bool Exists(const fs::path& p) {
   return fs::exists(p, ec);
 }
 
+// "'path'" for messages (built by appending: GCC 12 warns falsely on "'" + std::string).
+std::string Quoted(const fs::path& p) {
+  std::string s(1, '\'');
+  s += p.string();
+  s += '\'';
+  return s;
+}
+
 bool StartsWith(std::string_view s, std::string_view prefix) { return s.substr(0, prefix.size()) == prefix; }
 
 // ---- JSON files ---------------------------------------------------------------------------
@@ -62,8 +70,8 @@ Result<std::optional<json>> ReadJsonObjectIfPresent(const fs::path& path) {
   if (!Exists(path)) return std::optional<json>();
   SDR_ASSIGN_OR_RETURN(std::string text, ReadSmallFile(path.string(), kMaxJsonBytes));
   json j = json::parse(text, nullptr, /*allow_exceptions=*/false);
-  if (j.is_discarded()) return CorruptData("'" + path.string() + "' is not valid JSON");
-  if (!j.is_object()) return CorruptData("'" + path.string() + "' is not a JSON object");
+  if (j.is_discarded()) return CorruptData(Quoted(path) + " is not valid JSON");
+  if (!j.is_object()) return CorruptData(Quoted(path) + " is not a JSON object");
   return std::optional<json>(std::move(j));
 }
 
@@ -242,8 +250,8 @@ Result<DiffusersUnetTopology> UnetTopology(const std::optional<json>& config, co
         k = std::max(k, IndexAfter(std::string_view(name).substr(pos + 1), "transformer_blocks.").value_or(-1));
       }
     }
-    t.transformer_depth.assign(n, std::max(k + 1, 1));
     SDR_RETURN_IF_ERROR(CheckRange(k + 1, 0, kMaxTransformerDepth, "transformer depth", where));
+    t.transformer_depth.assign(n, std::max(k + 1, 1));
   }
   return t;
 }
@@ -316,8 +324,8 @@ Result<WeightsFile> FindWeightsFile(const fs::path& folder) {
   for (const auto& [name, kind] : kWeightsFiles) {
     if (IsFile(folder / name)) return WeightsFile{folder / name, kind};
   }
-  return NotFound("folder '" + folder.string() +
-                  "' holds no weights file (expected diffusion_pytorch_model[.fp16].safetensors, "
+  return NotFound("folder " + Quoted(folder) +
+                  " holds no weights file (expected diffusion_pytorch_model[.fp16].safetensors, "
                   "model[.fp16].safetensors, a *.safetensors.index.json, or a *.bin)");
 }
 
@@ -379,10 +387,10 @@ Status ReadComponent(const fs::path& dir, const ComponentSpec& spec, TensorIndex
   const fs::path folder = dir / spec.folder;
   *present = false;
   if (!Exists(folder)) return Status::Ok();
-  if (!IsDir(folder)) return CorruptData("'" + folder.string() + "' is not a folder");
+  if (!IsDir(folder)) return CorruptData(Quoted(folder) + " is not a folder");
   *present = true;
   SDR_ASSIGN_OR_RETURN(WeightsFile weights, FindWeightsFile(folder));
-  const std::string where = "'" + weights.path.string() + "'";
+  const std::string where = Quoted(weights.path);
 
   TensorIndex raw;  // diffusers names
   SDR_RETURN_IF_ERROR(ReadWeightsFile(weights, &raw));
@@ -390,9 +398,10 @@ Status ReadComponent(const fs::path& dir, const ComponentSpec& spec, TensorIndex
   names.reserve(raw.size());
   for (const TensorEntry& e : raw.entries()) names.push_back(e.name);
 
-  SDR_ASSIGN_OR_RETURN(std::optional<json> config, ReadJsonObjectIfPresent(folder / "config.json"));
+  const fs::path config_path = folder / "config.json";
+  SDR_ASSIGN_OR_RETURN(std::optional<json> config, ReadJsonObjectIfPresent(config_path));
   SDR_ASSIGN_OR_RETURN(std::vector<DiffusersNamePair> table,
-                       ComponentTable(spec.kind, config, names, "'" + folder.string() + "'"));
+                       ComponentTable(spec.kind, config, names, config ? Quoted(config_path) : where));
   std::unordered_map<std::string_view, const DiffusersNamePair*> by_diffusers_name;
   by_diffusers_name.reserve(table.size());
   for (const DiffusersNamePair& p : table) {
@@ -426,7 +435,7 @@ Status ReadModelIndex(const fs::path& dir, TensorIndex* index) {
                                   std::pair{"_diffusers_version", "diffusers_version"}}) {
     auto it = j->find(key);
     if (it == j->end()) continue;
-    if (!it->is_string()) return CorruptData("'" + path.string() + "': '" + key + "' is not a string");
+    if (!it->is_string()) return CorruptData(Quoted(path) + ": '" + key + "' is not a string");
     index->metadata[meta] = it->get<std::string>();
   }
   return Status::Ok();
@@ -434,7 +443,7 @@ Status ReadModelIndex(const fs::path& dir, TensorIndex* index) {
 
 Status ReadDiffusersImpl(const std::string& dir_str, TensorIndex* index) {
   const fs::path dir(dir_str);
-  if (!IsDir(dir)) return NotFound("'" + dir_str + "' is not a folder");
+  if (!IsDir(dir)) return NotFound(Quoted(dir) + " is not a folder");
   SDR_RETURN_IF_ERROR(ReadModelIndex(dir, index));
   int components = 0;
   for (const ComponentSpec& spec : kComponents) {
@@ -442,7 +451,7 @@ Status ReadDiffusersImpl(const std::string& dir_str, TensorIndex* index) {
     SDR_RETURN_IF_ERROR(ReadComponent(dir, spec, index, &present));
     components += present ? 1 : 0;
   }
-  if (components == 0) return NotFound("no unet/, text_encoder/ or vae/ folder in '" + dir_str + "'");
+  if (components == 0) return NotFound("no unet/, text_encoder/ or vae/ folder in " + Quoted(dir));
   if (IsDir(dir / "tokenizer")) index->metadata["diffusers_tokenizer_dir"] = (dir / "tokenizer").string();
   index->format = ModelFormat::kDiffusers;
   return Status::Ok();
