@@ -63,7 +63,7 @@ class Cursor {
   Result<std::string_view> String(std::string_view what) {
     SDR_ASSIGN_OR_RETURN(uint64_t len, Read<uint64_t>(what));
     if (len > remaining()) {
-      return CorruptData(fmt::format("{} at byte {} claims {} bytes but only {} remain", what,
+      return CorruptData(fmt::format("truncated or corrupt: {} at byte {} claims {} bytes, {} left", what,
                                      pos_ - 8, len, remaining()));
     }
     std::string_view s(reinterpret_cast<const char*>(data_ + pos_), static_cast<size_t>(len));
@@ -74,8 +74,8 @@ class Cursor {
   // Fails unless `count` items of at least `min_size` bytes each can fit in what remains.
   Status CheckCount(uint64_t count, uint64_t min_size, std::string_view what) const {
     if (min_size != 0 && count > remaining() / min_size) {
-      return CorruptData(fmt::format("{} {} cannot fit in the {} bytes left at byte {}", what,
-                                     count, remaining(), pos_));
+      return CorruptData(fmt::format("truncated or corrupt: {} {} cannot fit in the {} bytes left "
+                                     "at byte {}", what, count, remaining(), pos_));
     }
     return Status::Ok();
   }
@@ -258,7 +258,8 @@ Status ParseGguf(const std::shared_ptr<const MappedFile>& file, TensorIndex* ind
   // Tensor infos.
   SDR_RETURN_IF_ERROR(c.CheckCount(tensor_count, 24, "tensor count"));
   std::vector<TensorInfo> infos;
-  infos.reserve(static_cast<size_t>(tensor_count));
+  // The count passed a coarse size check only: reserve a bounded amount and grow as infos parse.
+  infos.reserve(static_cast<size_t>(std::min<uint64_t>(tensor_count, 4096)));
   std::set<std::string, std::less<>> names;
   for (uint64_t i = 0; i < tensor_count; ++i) {
     SDR_ASSIGN_OR_RETURN(TensorInfo info, ReadTensorInfo(&c, i));

@@ -40,23 +40,24 @@ class HeaderBuffer {
 
 uint64_t PadTo(uint64_t n, uint64_t align) { return (n + align - 1) / align * align; }
 
-// Closes and (on failure) removes the output file.
+// Writes `<path>.partial` and renames it over `path` once complete, so that a failed write
+// leaves no half file and a reader still mapping an old `path` keeps its (unlinked) bytes.
 class OutputFile {
  public:
-  explicit OutputFile(std::string path) : path_(std::move(path)) {}
+  explicit OutputFile(std::string path) : path_(std::move(path)), partial_(path_ + ".partial") {}
   ~OutputFile() {
     if (f_ != nullptr) {
       std::fclose(f_);
-      std::remove(path_.c_str());
+      std::remove(partial_.c_str());
     }
   }
   Status Open() {
-    f_ = std::fopen(path_.c_str(), "wb");
-    if (f_ == nullptr) return IoError("cannot create '" + path_ + "'");
+    f_ = std::fopen(partial_.c_str(), "wb");
+    if (f_ == nullptr) return IoError("cannot create '" + partial_ + "'");
     return Status::Ok();
   }
   Status Write(const void* p, size_t n) {
-    if (n != 0 && std::fwrite(p, 1, n, f_) != n) return IoError("cannot write '" + path_ + "'");
+    if (n != 0 && std::fwrite(p, 1, n, f_) != n) return IoError("cannot write '" + partial_ + "'");
     return Status::Ok();
   }
   Status Zeros(size_t n) {
@@ -68,11 +69,11 @@ class OutputFile {
     }
     return Status::Ok();
   }
-  Status Close() {
+  Status Commit() {
     const int rc = std::fclose(f_);
     f_ = nullptr;
-    if (rc != 0) {
-      std::remove(path_.c_str());
+    if (rc != 0 || std::rename(partial_.c_str(), path_.c_str()) != 0) {
+      std::remove(partial_.c_str());
       return IoError("cannot finish writing '" + path_ + "'");
     }
     return Status::Ok();
@@ -80,6 +81,7 @@ class OutputFile {
 
  private:
   std::string path_;
+  std::string partial_;
   std::FILE* f_ = nullptr;
 };
 
@@ -157,7 +159,7 @@ Status WriteGguf(const std::string& path, const std::vector<NamedTensor>& tensor
     s = out.Write(nt.tensor.raw(), nt.tensor.nbytes());
     if (s.ok()) s = out.Zeros(PadTo(nt.tensor.nbytes(), align) - nt.tensor.nbytes());
   }
-  if (s.ok()) s = out.Close();
+  if (s.ok()) s = out.Commit();
   if (!s.ok()) return s.WithContext(where);
   return Status::Ok();
 }

@@ -240,10 +240,11 @@ double RelRms(const std::vector<float>& x, const std::vector<float>& y) {
 
 TEST(QuantTest, RoundTripRelativeRmsErrorOnGaussianData) {
   struct Bound { DType dtype; double max_rel_rms; };
-  // Expected for round-to-nearest on N(0,1): step/sqrt(12) with step ~ range/levels.
+  // Round-to-nearest on N(0, sigma^2) gives about step/sqrt(12), step ~ range/levels (measured:
+  // q4_0 .088, q4_1 .079, q5_0 .043, q5_1 .038, q8_0 .0055, q4_k .079, q5_k .042, q6_k .019).
   const Bound bounds[] = {
-      {DType::kQ4_0, 0.11}, {DType::kQ4_1, 0.10}, {DType::kQ5_0, 0.055}, {DType::kQ5_1, 0.05},
-      {DType::kQ8_0, 0.008}, {DType::kQ4_K, 0.11}, {DType::kQ5_K, 0.055}, {DType::kQ6_K, 0.03},
+      {DType::kQ4_0, 0.10}, {DType::kQ4_1, 0.09}, {DType::kQ5_0, 0.05}, {DType::kQ5_1, 0.045},
+      {DType::kQ8_0, 0.007}, {DType::kQ4_K, 0.09}, {DType::kQ5_K, 0.045}, {DType::kQ6_K, 0.023},
   };
   for (uint32_t seed : {1u, 2u}) {
     for (float sigma : {1.0f, 1e-3f, 300.0f}) {
@@ -282,8 +283,7 @@ TEST(QuantTest, ExactlyRepresentableValuesSurviveQ8_0AndQ4_0) {
   std::vector<float> x(32);
   for (int j = 0; j < 32; ++j) x[j] = static_cast<float>((j % 16) - 8);  // amax 8 at x = -8
   EXPECT_EQ(RoundTrip(DType::kQ4_0, x), x);
-  for (int j = 0; j < 32; ++j) x[j] = static_cast<float>(j * 4 - 127 + (j == 31 ? 0 : 0));
-  x[0] = -127;
+  for (int j = 0; j < 32; ++j) x[j] = static_cast<float>(j * 4 - 127);  // amax 127 at j = 0
   EXPECT_EQ(RoundTrip(DType::kQ8_0, x), x);
 }
 
@@ -306,14 +306,16 @@ TEST(QuantTest, ConstantAndZeroBlocksDecodeWithoutNaN) {
 }
 
 TEST(QuantTest, KQuantsUseSubBlockScales) {
-  // One sub-block of large values next to small ones: the small ones keep their precision
-  // better than a single scale for the whole super-block would give them.
+  // One sub-block 10x larger than the rest (6-bit sub-block scales span ratios up to ~63):
+  // the small values keep a precision close to that of their own range.
   auto x = Gaussian(256, 11, 0.01f);
-  for (int j = 0; j < 32; ++j) x[j] *= 1000.0f;
-  for (DType dtype : {DType::kQ4_K, DType::kQ5_K, DType::kQ6_K}) {
-    const auto y = RoundTrip(dtype, x);
+  for (int j = 0; j < 32; ++j) x[j] *= 10.0f;
+  struct Bound { DType dtype; double max_rel_rms; };
+  for (const Bound& b : {Bound{DType::kQ4_K, 0.1}, Bound{DType::kQ5_K, 0.05},
+                         Bound{DType::kQ6_K, 0.025}}) {
+    const auto y = RoundTrip(b.dtype, x);
     const std::vector<float> small_x(x.begin() + 32, x.end()), small_y(y.begin() + 32, y.end());
-    EXPECT_LT(RelRms(small_x, small_y), dtype == DType::kQ4_K ? 0.2 : 0.1) << DTypeName(dtype);
+    EXPECT_LT(RelRms(small_x, small_y), b.max_rel_rms) << DTypeName(b.dtype);
   }
 }
 
