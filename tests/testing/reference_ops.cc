@@ -88,3 +88,44 @@ std::vector<float> RandomVector(int64_t n, uint32_t seed, float scale) {
 }
 
 }  // namespace sdr::ref
+
+namespace sdr::ref {
+
+void Conv2d(const float* x, int64_t cin, int64_t h, int64_t w, const float* weight, const float* bias, int64_t cout,
+            int64_t kh, int64_t kw, int64_t stride, int64_t pad, float* y) {
+  const int64_t ho = (h + 2 * pad - kh) / stride + 1, wo = (w + 2 * pad - kw) / stride + 1;
+  for (int64_t o = 0; o < cout; ++o)
+    for (int64_t oy = 0; oy < ho; ++oy)
+      for (int64_t ox = 0; ox < wo; ++ox) {
+        double acc = bias ? bias[o] : 0.0;
+        for (int64_t c = 0; c < cin; ++c)
+          for (int64_t ky = 0; ky < kh; ++ky)
+            for (int64_t kx = 0; kx < kw; ++kx) {
+              const int64_t iy = oy * stride - pad + ky, ix = ox * stride - pad + kx;
+              if (iy < 0 || iy >= h || ix < 0 || ix >= w) continue;
+              acc += static_cast<double>(x[(c * h + iy) * w + ix]) * weight[((o * cin + c) * kh + ky) * kw + kx];
+            }
+        y[(o * ho + oy) * wo + ox] = static_cast<float>(acc);
+      }
+}
+
+void GroupNorm(const float* x, const float* g, const float* b, float* y, int64_t c, int64_t hw, int64_t groups,
+               float eps, bool silu) {
+  const int64_t cg = c / groups;
+  for (int64_t gi = 0; gi < groups; ++gi) {
+    double mean = 0, var = 0;
+    const int64_t n = cg * hw;
+    for (int64_t i = 0; i < n; ++i) mean += x[gi * n + i];
+    mean /= static_cast<double>(n);
+    for (int64_t i = 0; i < n; ++i) var += (x[gi * n + i] - mean) * (x[gi * n + i] - mean);
+    var /= static_cast<double>(n);
+    for (int64_t ch = gi * cg; ch < (gi + 1) * cg; ++ch)
+      for (int64_t i = 0; i < hw; ++i) {
+        double v = (x[ch * hw + i] - mean) / std::sqrt(var + eps) * g[ch] + b[ch];
+        if (silu) v = v / (1.0 + std::exp(-v));
+        y[ch * hw + i] = static_cast<float>(v);
+      }
+  }
+}
+
+}  // namespace sdr::ref

@@ -24,3 +24,11 @@ double RelL2(const float* a, const float* b, int64_t n);
 std::vector<float> RandomVector(int64_t n, uint32_t seed, float scale = 1.0f);
 
 }  // namespace sdr::ref
+
+namespace sdr::ref {
+// Direct convolution: x [cin,h,w], w [cout,cin,kh,kw] -> y [cout,ho,wo].
+void Conv2d(const float* x, int64_t cin, int64_t h, int64_t w, const float* weight, const float* bias, int64_t cout,
+            int64_t kh, int64_t kw, int64_t stride, int64_t pad, float* y);
+void GroupNorm(const float* x, const float* g, const float* b, float* y, int64_t c, int64_t hw, int64_t groups,
+               float eps, bool silu);
+}  // namespace sdr::ref

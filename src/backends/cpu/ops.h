@@ -43,3 +43,26 @@ void Attention(const float* q, int64_t q_stride, const float* k, const float* v,
 void SetBlasThreads(int n);
 
 }  // namespace sdr::cpu
+
+namespace sdr::cpu {
+
+// 2-D convolution of one image (PyTorch semantics, symmetric zero padding).
+// x: [cin, h, w]; weight: [cout, cin, kh, kw]; bias: [cout] (may be null);
+// y: [cout, ho, wo] with ho = (h + 2 pad - kh) / stride + 1 (likewise wo).
+// Computed as GEMMs over im2col tiles of output rows, so scratch stays bounded (~32 MB).
+void Conv2d(const float* x, int64_t cin, int64_t h, int64_t w, const float* weight, const float* bias, int64_t cout,
+            int64_t kh, int64_t kw, int64_t stride, int64_t pad, float* y);
+inline int64_t ConvOutSize(int64_t in, int64_t k, int64_t stride, int64_t pad) { return (in + 2 * pad - k) / stride + 1; }
+
+// GroupNorm over x: [c, hw] with `groups` groups of c/groups channels; gamma, beta: [c].
+// y may alias x. When `silu`, applies x * sigmoid(x) to the result (the usual GN -> SiLU pair).
+void GroupNorm(const float* x, const float* gamma, const float* beta, float* y, int64_t c, int64_t hw,
+               int64_t groups, float eps, bool silu);
+
+// Nearest-neighbour 2x upsampling: x: [c, h, w] -> y: [c, 2h, 2w].
+void UpsampleNearest2x(const float* x, int64_t c, int64_t h, int64_t w, float* y);
+
+// Transposes a [rows, cols] matrix into [cols, rows] (e.g. [C, HW] <-> [HW, C]).
+void Transpose(const float* x, int64_t rows, int64_t cols, float* y);
+
+}  // namespace sdr::cpu

@@ -1,0 +1,64 @@
+// GroupNorm, nearest upsampling and transposes over [C, H*W] feature maps.
+#include <algorithm>
+#include <cmath>
+
+#include "backends/cpu/ops.h"
+
+namespace sdr::cpu {
+
+void GroupNorm(const float* x, const float* gamma, const float* beta, float* y, int64_t c, int64_t hw,
+               int64_t groups, float eps, bool silu) {
+  const int64_t cg = c / groups;
+  const int64_t n = cg * hw;
+  for (int64_t g = 0; g < groups; ++g) {
+    const float* xg = x + g * n;
+    double sum = 0, sq = 0;
+    for (int64_t i = 0; i < n; ++i) sum += xg[i];
+    const double mean = sum / static_cast<double>(n);
+    for (int64_t i = 0; i < n; ++i) {
+      const double d = xg[i] - mean;
+      sq += d * d;
+    }
+    const float inv = static_cast<float>(1.0 / std::sqrt(sq / static_cast<double>(n) + eps));
+    const float m = static_cast<float>(mean);
+    for (int64_t ch = g * cg; ch < (g + 1) * cg; ++ch) {
+      const float a = inv * gamma[ch];
+      const float b = beta[ch] - m * a;
+      const float* xc = x + ch * hw;
+      float* yc = y + ch * hw;
+      if (silu) {
+        for (int64_t i = 0; i < hw; ++i) {
+          const float v = xc[i] * a + b;
+          yc[i] = v / (1.0f + std::exp(-v));
+        }
+      } else {
+        for (int64_t i = 0; i < hw; ++i) yc[i] = xc[i] * a + b;
+      }
+    }
+  }
+}
+
+void UpsampleNearest2x(const float* x, int64_t c, int64_t h, int64_t w, float* y) {
+  for (int64_t ch = 0; ch < c; ++ch) {
+    for (int64_t r = 0; r < h; ++r) {
+      const float* src = x + (ch * h + r) * w;
+      float* d0 = y + (ch * 2 * h + 2 * r) * 2 * w;
+      float* d1 = d0 + 2 * w;
+      for (int64_t i = 0; i < w; ++i) d0[2 * i] = d0[2 * i + 1] = src[i];
+      for (int64_t i = 0; i < 2 * w; ++i) d1[i] = d0[i];
+    }
+  }
+}
+
+void Transpose(const float* x, int64_t rows, int64_t cols, float* y) {
+  constexpr int64_t kB = 32;
+  for (int64_t r0 = 0; r0 < rows; r0 += kB) {
+    for (int64_t c0 = 0; c0 < cols; c0 += kB) {
+      const int64_t r1 = std::min(rows, r0 + kB), c1 = std::min(cols, c0 + kB);
+      for (int64_t r = r0; r < r1; ++r)
+        for (int64_t c = c0; c < c1; ++c) y[c * rows + r] = x[r * cols + c];
+    }
+  }
+}
+
+}  // namespace sdr::cpu
