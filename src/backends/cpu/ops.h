@@ -61,6 +61,8 @@ void GroupNorm(const float* x, const float* gamma, const float* beta, float* y, 
 
 // Nearest-neighbour 2x upsampling: x: [c, h, w] -> y: [c, 2h, 2w].
 void UpsampleNearest2x(const float* x, int64_t c, int64_t h, int64_t w, float* y);
+// Nearest-neighbour resize (PyTorch "nearest": src = floor(dst * in / out)): [c, h, w] -> [c, ho, wo].
+void ResizeNearest(const float* x, int64_t c, int64_t h, int64_t w, int64_t ho, int64_t wo, float* y);
 
 // Transposes a [rows, cols] matrix into [cols, rows] (e.g. [C, HW] <-> [HW, C]).
 void Transpose(const float* x, int64_t rows, int64_t cols, float* y);

@@ -50,6 +50,20 @@ void UpsampleNearest2x(const float* x, int64_t c, int64_t h, int64_t w, float* y
   }
 }
 
+void ResizeNearest(const float* x, int64_t c, int64_t h, int64_t w, int64_t ho, int64_t wo, float* y) {
+  if (ho == 2 * h && wo == 2 * w) {
+    UpsampleNearest2x(x, c, h, w, y);
+    return;
+  }
+  for (int64_t ch = 0; ch < c; ++ch) {
+    for (int64_t r = 0; r < ho; ++r) {
+      const float* src = x + (ch * h + r * h / ho) * w;
+      float* d = y + (ch * ho + r) * wo;
+      for (int64_t i = 0; i < wo; ++i) d[i] = src[i * w / wo];
+    }
+  }
+}
+
 void Transpose(const float* x, int64_t rows, int64_t cols, float* y) {
   constexpr int64_t kB = 32;
   for (int64_t r0 = 0; r0 < rows; r0 += kB) {

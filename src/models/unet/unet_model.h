@@ -1,0 +1,82 @@
+// The SD 1.x UNet (LDM "openaimodel" layout): sinusoidal time embedding -> MLP; input blocks of
+// ResBlocks and SpatialTransformers with stride-2 downsampling; a middle block; output blocks
+// that concatenate the skip connections and upsample (nearest x2 + conv). Which layers a block
+// holds is read from the tensor names, widths from the shapes, so test models of any width run.
+// Original math: ResBlock GroupNorm eps 1e-5, transformer GroupNorm eps 1e-6, LayerNorm eps 1e-5,
+// exact-GELU GEGLU, 8 heads (SD 1.x).
+//
+// Ownership: immutable weights (f32, borrowed or converted); Forward allocates its own scratch,
+// so one model may serve several threads at once.
+#pragma once
+
+#include <memory>
+#include <vector>
+
+#include "models/layers/layers.h"
+
+namespace sdr {
+
+struct ResBlockWeights {
+  GroupNormLayer in_norm;  // eps 1e-5
+  Conv2dLayer in_conv;     // 3x3 cin -> cout
+  LinearLayer emb;         // [cout, temb]
+  GroupNormLayer out_norm;
+  Conv2dLayer out_conv;    // 3x3 cout -> cout
+  bool has_skip = false;
+  Conv2dLayer skip;        // 1x1 cin -> cout when channels change
+};
+
+struct TransformerWeights {
+  int64_t c = 0, heads = 8;
+  GroupNormLayer norm;  // eps 1e-6
+  Conv2dLayer proj_in, proj_out;  // 1x1 (a [c, c] Linear in SD 2.x is taken as 1x1 too)
+  LayerNormLayer norm1, norm2, norm3;
+  LinearLayer q1, k1, v1, o1;  // self-attention [c, c]
+  LinearLayer q2, k2, v2, o2;  // cross-attention: k2, v2 [c, context_dim]
+  LinearLayer ff_proj;         // GEGLU [8c, c]
+  LinearLayer ff_out;          // [c, 4c]
+};
+
+// One sub-layer of a block, in order.
+struct UnetLayer {
+  enum class Kind { kRes, kTransformer, kDownsample, kUpsample, kConv } kind;
+  size_t index = 0;  // into res / transformers / convs
+};
+
+struct UnetBlock {
+  std::vector<UnetLayer> layers;
+};
+
+class UnetModel {
+ public:
+  static Result<std::unique_ptr<UnetModel>> Load(const TensorIndex& index, int64_t heads = 8);
+
+  // x: [1, 4, h, w] (already scaled by c_in); t: fractional timestep; ctx: [1, L, context_dim].
+  // Returns eps: [1, 4, h, w].
+  Result<Tensor> Forward(const Tensor& x, float t, const Tensor& ctx) const;
+
+  int64_t model_channels() const { return model_channels_; }
+  int64_t context_dim() const { return context_dim_; }
+
+ private:
+  // up_to: the skip the next block concatenates (its size is the upsampling target), or null.
+  Result<Tensor> RunBlock(const UnetBlock& block, Tensor h, const float* emb, const Tensor& ctx,
+                          const Tensor* up_to) const;
+  Result<Tensor> RunRes(const ResBlockWeights& r, const Tensor& x, const float* emb) const;
+  Result<Tensor> RunTransformer(const TransformerWeights& tw, const Tensor& x, const Tensor& ctx) const;
+
+  int64_t model_channels_ = 0, temb_dim_ = 0, context_dim_ = 0;
+  LinearLayer time1_, time2_;
+  std::vector<ResBlockWeights> res_;
+  std::vector<TransformerWeights> transformers_;
+  std::vector<Conv2dLayer> convs_;  // input conv, down/upsample convs
+  std::vector<UnetBlock> input_blocks_, output_blocks_;
+  UnetBlock middle_;
+  GroupNormLayer out_norm_;
+  Conv2dLayer out_conv_;
+};
+
+// Sinusoidal timestep embedding as LDM computes it: [cos(t f_j), sin(t f_j)], f_j = exp(-ln(10000) j / half).
+void TimestepEmbedding(float t, int64_t dim, float* out);
+
+}  // namespace sdr
