@@ -1,0 +1,54 @@
+// The SD VAE decoder (LDM "AutoencoderKL" first stage): latent / 0.18215 -> post_quant_conv ->
+// conv_in -> mid (ResBlock, single-head attention, ResBlock) -> up levels (3 ResBlocks each,
+// nearest x2 + conv between levels) -> GroupNorm + SiLU -> conv_out -> (x + 1) / 2 clamped to
+// [0, 1]. GroupNorm eps 1e-6 throughout; widths read from the weights.
+//
+// Ownership: immutable weights; Decode allocates its own scratch (thread-safe).
+#pragma once
+
+#include <memory>
+#include <vector>
+
+#include "models/layers/layers.h"
+
+namespace sdr {
+
+struct VaeResBlock {
+  GroupNormLayer norm1, norm2;
+  Conv2dLayer conv1, conv2;
+  bool has_shortcut = false;
+  Conv2dLayer shortcut;  // nin_shortcut 1x1 when channels change
+};
+
+struct VaeAttention {
+  GroupNormLayer norm;
+  Conv2dLayer q, k, v, proj_out;  // 1x1
+};
+
+struct VaeUpLevel {
+  std::vector<VaeResBlock> blocks;
+  bool has_upsample = false;
+  Conv2dLayer upsample;
+};
+
+class VaeDecoder {
+ public:
+  static constexpr float kLatentScale = 0.18215f;
+
+  static Result<std::unique_ptr<VaeDecoder>> Load(const TensorIndex& index);
+
+  // latent: [1, 4, h, w] (the sampler's x0, still scaled). Returns [1, 3, 8h, 8w] in [0, 1].
+  Result<Tensor> Decode(const Tensor& latent) const;
+
+ private:
+  Result<Tensor> RunRes(const VaeResBlock& r, const Tensor& x) const;
+  Result<Tensor> RunAttention(const VaeAttention& a, const Tensor& x) const;
+
+  Conv2dLayer post_quant_conv_, conv_in_, conv_out_;
+  VaeResBlock mid1_, mid2_;
+  VaeAttention mid_attn_;
+  std::vector<VaeUpLevel> up_;  // up_[i] = "decoder.up.i"; run from the last to 0
+  GroupNormLayer norm_out_;
+};
+
+}  // namespace sdr
