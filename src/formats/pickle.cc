@@ -364,7 +364,7 @@ class Unpickler {
     }
   }
 
-  Status Unsupported_() const {
+  Status UnsupportedOp() const {
     return Unsupported(what_ + ": pickle " + OpDesc() + " is not supported");
   }
 
@@ -534,7 +534,7 @@ class Unpickler {
       default:
         break;
     }
-    if (!OpName(op_).empty()) return Unsupported_();
+    if (!OpName(op_).empty()) return UnsupportedOp();
     return CorruptData(what_ + ": unknown pickle opcode " + HexByte(op_) + " at offset " +
                        std::to_string(op_offset_));
   }

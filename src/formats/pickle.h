@@ -67,7 +67,7 @@ class PickleGraph {
 };
 
 struct UnpickleLimits {
-  size_t max_values = size_t{1} << 23;   // values created (bounds memory: ~100 bytes each)
+  size_t max_values = size_t{1} << 23;   // values created (~100 bytes each); at least 4
   size_t max_stack = size_t{1} << 22;    // items on the VM stack
   size_t max_marks = 1000;               // MARK nesting
   size_t max_memo = size_t{1} << 22;     // memo entries

@@ -3,8 +3,8 @@
 #include <zlib.h>
 
 #include <algorithm>
+#include <cstdio>
 #include <cstring>
-#include <limits>
 #include <optional>
 
 namespace sdr {
