@@ -46,6 +46,14 @@ std::vector<std::string> AllowedGlobals() {
   std::vector<std::string> g = {"collections.OrderedDict", std::string(kRebuildTensor),
                                 std::string(kRebuildParameter)};
   for (const StorageType& s : kStorageTypes) g.emplace_back(s.global);
+  // Objects real SD checkpoints carry beside the state dict (PyTorch Lightning training state,
+  // numpy scalars in it). They become inert values that nothing calls, and the walk skips them;
+  // A1111's safe loader accepts the same set.
+  for (const char* inert : {"pytorch_lightning.callbacks.model_checkpoint.ModelCheckpoint",
+                            "pytorch_lightning.callbacks.ModelCheckpoint", "numpy.core.multiarray.scalar",
+                            "numpy.dtype", "_codecs.encode", "builtins.set", "__builtin__.set"}) {
+    g.emplace_back(inert);
+  }
   return g;
 }
 
