@@ -10,6 +10,7 @@ int main(int argc, char** argv) {
       sdr::cli::RegisterInfo(app),
       sdr::cli::RegisterMakeTestModel(app),
       sdr::cli::RegisterConvert(app),
+      sdr::cli::RegisterGenerate(app),
   };
   CLI11_PARSE(app, argc, argv);
   for (const auto& cmd : commands) {

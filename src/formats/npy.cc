@@ -18,7 +18,7 @@ Status WriteNpy(const std::string& path, const Tensor& t) {
   const size_t total = 10 + header.size() + 1;
   header.append((64 - total % 64) % 64, ' ');
   header += '\n';
-  std::string pre = "\x93NUMPY\x01\x00";
+  std::string pre("\x93NUMPY\x01\x00", 8);
   pre += static_cast<char>(header.size() & 0xff);
   pre += static_cast<char>((header.size() >> 8) & 0xff);
   FILE* f = std::fopen(path.c_str(), "wb");

@@ -1,0 +1,61 @@
+// Text to image on a loaded SdModel: encode prompt and negative prompt, draw the initial noise,
+// run the sampler with classifier-free guidance over the eps-prediction denoiser, decode with
+// the VAE, and return the image as floats and 8-bit RGB.
+//
+//   D(x, sigma) = x - sigma * eps,  eps = eps_u + cfg * (eps_c - eps_u)   (uncond skipped at cfg 1)
+//   eps_* = UNet(x / sqrt(sigma^2 + 1), t(sigma), context)
+//
+// Thread-safety: Generate only reads the model; concurrent calls are safe.
+#pragma once
+
+#include <cstdint>
+#include <functional>
+#include <string>
+#include <vector>
+
+#include "runtime/sd_model.h"
+#include "sampling/rng.h"
+#include "sampling/sampler.h"
+#include "sampling/schedule.h"
+
+namespace sdr {
+
+struct GenerateParams {
+  std::string prompt;
+  std::string negative_prompt;
+  int width = 512;                              // pixels, multiple of 8, 64..kMaxSide
+  int height = 512;                             // pixels, multiple of 8, 64..kMaxSide
+  int steps = 20;                               // sampler steps, 1..kMaxSteps
+  float cfg_scale = 7.5f;                       // classifier-free guidance; 1 skips the uncond pass
+  SamplerKind sampler = SamplerKind::kDpmpp2m;  // see sampling/sampler.h
+  Scheduler scheduler = Scheduler::kDiscrete;   // sigma spacing
+  int64_t seed = -1;                            // < 0: random (the seed used is reported)
+  RngKind rng = RngKind::kCuda;                 // "cuda" Philox (A1111/sd.cpp default) or "cpu" mt19937
+  int clip_skip = 1;                            // 1 = last CLIP layer
+  std::string dump_dir;                         // non-empty: write intermediate tensors as .npy
+
+  static constexpr int kMaxSide = 2048;
+  static constexpr int kMaxSteps = 1000;
+};
+
+struct StageTimings {
+  double text_s = 0, sampling_s = 0, decode_s = 0;
+};
+
+struct GenerateResult {
+  Tensor image;              // [1, 3, H, W] f32 in [0, 1]
+  std::vector<uint8_t> rgb;  // [H, W, 3] 8-bit
+  uint64_t seed = 0;         // the seed actually used
+  StageTimings timings;
+};
+
+// Called after each sampler step with the elapsed sampling time; return false to stop.
+using ProgressFn = std::function<bool(int step, int total_steps, double elapsed_s)>;
+
+// InvalidArgument naming the field when a setting is out of range (no heavy work done).
+Status ValidateParams(const GenerateParams& p);
+
+Result<GenerateResult> Generate(const SdModel& model, const GenerateParams& params,
+                                const ProgressFn& progress = nullptr);
+
+}  // namespace sdr
