@@ -1,12 +1,21 @@
 // GEMM through the BLAS provider (OpenBLAS's cblas).
 #include <cblas.h>
 
+#include <atomic>
+
 #include "backends/cpu/ops.h"
 
 namespace sdr::cpu {
+namespace {
+std::atomic<uint64_t> g_flops{0};
+}  // namespace
+
+uint64_t GemmFlops() { return g_flops.load(std::memory_order_relaxed); }
+void ResetGemmFlops() { g_flops.store(0, std::memory_order_relaxed); }
 
 void Gemm(bool trans_a, bool trans_b, int64_t m, int64_t n, int64_t k, float alpha, const float* a, int64_t lda,
           const float* b, int64_t ldb, float beta, float* c, int64_t ldc) {
+  g_flops.fetch_add(static_cast<uint64_t>(2 * m * n * k), std::memory_order_relaxed);
   cblas_sgemm(CblasRowMajor, trans_a ? CblasTrans : CblasNoTrans, trans_b ? CblasTrans : CblasNoTrans,
               static_cast<blasint>(m), static_cast<blasint>(n), static_cast<blasint>(k), alpha, a,
               static_cast<blasint>(lda), b, static_cast<blasint>(ldb), beta, c, static_cast<blasint>(ldc));

@@ -42,6 +42,11 @@ void Attention(const float* q, int64_t q_stride, const float* k, const float* v,
 // Threads used by the BLAS provider (<= 0: its default).
 void SetBlasThreads(int n);
 
+// Floating-point operations issued through Gemm since the last reset (2*m*n*k per call), for
+// benchmarks that print GFLOP/s. Process-wide, relaxed atomic.
+uint64_t GemmFlops();
+void ResetGemmFlops();
+
 }  // namespace sdr::cpu
 
 namespace sdr::cpu {
