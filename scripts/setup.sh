@@ -13,6 +13,7 @@ PACKAGES=(
   libspng-dev                                  # PNG encoding
   libicu-dev                                   # Unicode classes and case mapping (tokenizer)
   python3 python3-numpy python3-torch python3-regex  # test fixtures: make_random_sd.py, torch.save twin
+  golang-go                                    # the Go binding (bindings/go) and its go test
 )
 
 missing=()

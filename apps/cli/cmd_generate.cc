@@ -44,10 +44,12 @@ Status RunGenerate(GenerateOptions o) {
   const double load_s = std::chrono::duration<double>(Clock::now() - start).count();
 
   ProgressBar bar(::isatty(STDERR_FILENO) || std::getenv("SDR_PROGRESS") != nullptr);
-  auto result = Generate(*model, o.params, [&](int step, int total, double elapsed) {
-    bar.Update(step, total, elapsed);
+  GenerateControl control;
+  control.progress = [&](const StepProgress& p) {
+    bar.Update(p.image * p.total_steps + p.step, o.params.batch_count * p.total_steps, p.elapsed_s);
     return true;
-  });
+  };
+  auto result = Generate(*model, o.params, control);
   bar.Finish();
   if (!result.ok()) return result.status();
 
@@ -58,17 +60,26 @@ Status RunGenerate(GenerateOptions o) {
   info.sampler = std::string(A1111Name(o.params.sampler));
   info.schedule = o.params.scheduler == Scheduler::kKarras ? "Karras" : "Automatic";
   info.cfg_scale = o.params.cfg_scale;
-  info.seed = result->seed;
+  info.seed = result->seed;  // per image below
   info.width = o.params.width;
   info.height = o.params.height;
   info.clip_skip = o.params.clip_skip;
   info.rng = o.params.rng;
   info.model_name = std::filesystem::path(o.model).stem().string();
   if (auto hash = CachedModelHash(o.model); hash.ok()) info.model_hash = *hash;
-  SDR_RETURN_IF_ERROR(WritePng(o.out, result->rgb.data(), o.params.width, o.params.height,
-                               {{"parameters", FormatInfotext(info)}}));
+  for (size_t b = 0; b < result->images.size(); ++b) {
+    const GeneratedImage& img = result->images[b];
+    std::string path = o.out;
+    if (result->images.size() > 1) {
+      const std::filesystem::path p(o.out);
+      path = (p.parent_path() / (p.stem().string() + "_" + std::to_string(b) + p.extension().string())).string();
+    }
+    info.seed = img.seed;
+    SDR_RETURN_IF_ERROR(WritePng(path, img.rgb.data(), o.params.width, o.params.height,
+                                 {{"parameters", FormatInfotext(info)}}));
+    std::printf("wrote %s (seed %llu)\n", path.c_str(), static_cast<unsigned long long>(img.seed));
+  }
   const double total_s = std::chrono::duration<double>(Clock::now() - start).count();
-  std::printf("wrote %s (seed %llu)\n", o.out.c_str(), static_cast<unsigned long long>(result->seed));
   std::printf("timings: load %.2f s, text %.2f s, sampling %.2f s, decode %.2f s, total %.2f s\n", load_s,
               result->timings.text_s, result->timings.sampling_s, result->timings.decode_s, total_s);
   return Status::Ok();
@@ -92,6 +103,9 @@ Command RegisterGenerate(CLI::App& app) {
   sub->add_option("--seed", o->params.seed, "seed; negative picks a random one")->capture_default_str();
   sub->add_option("--rng", o->rng, "cuda (Philox, A1111/sd.cpp compatible) or cpu (torch CPU)")->capture_default_str();
   sub->add_option("--clip-skip", o->params.clip_skip, "1 = last CLIP layer")->capture_default_str();
+  sub->add_option("-b,--batch-count", o->params.batch_count, "images to generate; image b uses seed + b")
+      ->capture_default_str();
+  sub->add_flag("--vae-tiling", o->params.vae_tiling, "decode in overlapping tiles (bounded memory)");
   sub->add_option("--vae", o->vae, "external VAE file");
   sub->add_option("--tokenizer", o->tokenizer, "CLIP merges.txt (or a folder holding it)");
   sub->add_option("-o,--output", o->out, "output PNG")->capture_default_str();

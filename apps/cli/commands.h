@@ -19,6 +19,7 @@ Command RegisterInfo(CLI::App& app);
 Command RegisterMakeTestModel(CLI::App& app);
 Command RegisterConvert(CLI::App& app);
 Command RegisterGenerate(CLI::App& app);
+Command RegisterConfig(CLI::App& app);
 
 // One table: Status code -> process exit code (0 is success; 2 is CLI11's usage error).
 int ExitCodeFor(StatusCode code);

@@ -11,6 +11,7 @@ int main(int argc, char** argv) {
       sdr::cli::RegisterMakeTestModel(app),
       sdr::cli::RegisterConvert(app),
       sdr::cli::RegisterGenerate(app),
+      sdr::cli::RegisterConfig(app),
   };
   CLI11_PARSE(app, argc, argv);
   for (const auto& cmd : commands) {

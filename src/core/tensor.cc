@@ -6,6 +6,7 @@
 #include <string>
 
 #include "core/dequantize.h"
+#include "core/memory_budget.h"
 
 namespace sdr {
 namespace {
@@ -28,8 +29,15 @@ Result<size_t> ByteSize(DType dtype, const Shape& shape) {
 Result<Tensor> Tensor::Allocate(DType dtype, Shape shape) {
   SDR_ASSIGN_OR_RETURN(size_t bytes, ByteSize(dtype, shape));
   const size_t rounded = (bytes + kAlign - 1) / kAlign * kAlign;
+  std::shared_ptr<MemoryBudget> budget = CurrentMemoryBudget();
+  if (budget != nullptr && !budget->TryReserve(rounded)) {
+    return OutOfMemory("allocating " + std::to_string(bytes) + " bytes for a " + std::string(DTypeName(dtype)) +
+                       " tensor " + ShapeToString(shape) + " would exceed the memory budget of " +
+                       std::to_string(budget->limit()) + " bytes (" + std::to_string(budget->used()) + " in use)");
+  }
   void* p = std::aligned_alloc(kAlign, rounded == 0 ? kAlign : rounded);
   if (p == nullptr) {
+    if (budget != nullptr) budget->Release(rounded);
     return OutOfMemory("cannot allocate " + std::to_string(bytes) + " bytes for a " +
                        std::string(DTypeName(dtype)) + " tensor " + ShapeToString(shape));
   }
@@ -39,7 +47,10 @@ Result<Tensor> Tensor::Allocate(DType dtype, Shape shape) {
   t.shape_ = std::move(shape);
   t.nbytes_ = bytes;
   t.writable_ = true;
-  t.storage_ = std::shared_ptr<const void>(p, [](const void* q) { std::free(const_cast<void*>(q)); });
+  t.storage_ = std::shared_ptr<const void>(p, [budget, rounded](const void* q) {
+    std::free(const_cast<void*>(q));
+    if (budget != nullptr) budget->Release(rounded);
+  });
   return t;
 }
 

@@ -7,6 +7,7 @@
 #include <system_error>
 
 #include "formats/npy.h"
+#include "runtime/vae_tiling.h"
 
 namespace sdr {
 namespace {
@@ -37,8 +38,115 @@ class Dumper {
 
 uint64_t RandomSeed() {
   std::random_device rd;
-  return (static_cast<uint64_t>(rd()) << 32 | rd()) & 0xffffffffull;  // A1111-style 32-bit seeds
+  return static_cast<uint64_t>(rd());  // A1111-style 32-bit seeds
 }
+
+struct Conditioning {
+  Tensor cond, uncond;  // [1, 77k, C]; uncond undefined when cfg == 1
+};
+
+// Samples one latent and decodes it.
+class ImageRun {
+ public:
+  ImageRun(const SdModel& model, const GenerateParams& p, const Conditioning& c, const GenerateControl& control,
+           const Dumper& dump, Clock::time_point start)
+      : model_(model), p_(p), c_(c), control_(control), dump_(dump), start_(start) {}
+
+  Result<GeneratedImage> Run(int index, uint64_t seed, StageTimings* timings) {
+    auto t0 = Clock::now();
+    const int64_t lh = p_.height / 8, lw = p_.width / 8;
+    shape_ = {1, 4, lh, lw};
+    n_ = 4 * lh * lw;
+    const std::vector<float> sigmas = MakeSigmas(schedule_, p_.scheduler, p_.steps);
+    std::unique_ptr<NoiseGenerator> gen = MakeNoiseGenerator(p_.rng, seed);
+    SDR_ASSIGN_OR_RETURN(Tensor x, Tensor::Allocate(DType::kF32, shape_));
+    SDR_ASSIGN_OR_RETURN(xin_, Tensor::Allocate(DType::kF32, shape_));
+    std::span<float> xs(x.mutable_data<float>(), static_cast<size_t>(n_));
+    gen->Randn(xs);
+    SDR_RETURN_IF_ERROR(dump_.Write("noise", x));
+    SDR_RETURN_IF_ERROR(dump_.Write("sigmas", sigmas, {static_cast<int64_t>(sigmas.size())}));
+    for (float& v : xs) v *= sigmas[0];
+    SDR_RETURN_IF_ERROR(dump_.Write("x_T", x));
+
+    const Denoiser denoiser = [this](std::span<const float> xv, float sigma, std::span<float> out) {
+      return Denoise(xv, sigma, out);
+    };
+    const NoiseSource noise = [&](std::span<float> out) { gen->Randn(out); };
+    const StepCallback on_step = [&](int step, int total, std::span<const float> xv) {
+      if (!control_.progress) return true;
+      return control_.progress({index, step, total, Since(start_), xv});
+    };
+    SDR_RETURN_IF_ERROR(CheckRun(control_.run));
+    SDR_RETURN_IF_ERROR(Sample(p_.sampler, denoiser, sigmas, xs, noise, on_step));
+    timings->sampling_s += Since(t0);
+    SDR_RETURN_IF_ERROR(dump_.Write("x0", x));
+    if (dump_.enabled()) {
+      SDR_ASSIGN_OR_RETURN(Tensor scaled, Tensor::Allocate(DType::kF32, shape_));
+      for (int64_t i = 0; i < n_; ++i) scaled.mutable_data<float>()[i] = x.data<float>()[i] / VaeDecoder::kLatentScale;
+      SDR_RETURN_IF_ERROR(dump_.Write("latent_to_vae", scaled));
+    }
+
+    t0 = Clock::now();
+    GeneratedImage out;
+    out.seed = seed;
+    auto image = p_.vae_tiling ? DecodeTiled(model_.vae(), x, {}, control_.run) : model_.vae().Decode(x, control_.run);
+    if (!image.ok()) return image.status().WithContext("decoding");
+    out.image = std::move(image).value();
+    timings->decode_s += Since(t0);
+    SDR_RETURN_IF_ERROR(dump_.Write("decoded", out.image));
+    const int64_t h = out.image.dim(2), w = out.image.dim(3);
+    out.rgb.resize(static_cast<size_t>(h * w * 3));
+    const float* img = out.image.data<float>();
+    for (int64_t ch = 0; ch < 3; ++ch)
+      for (int64_t i = 0; i < h * w; ++i)
+        out.rgb[static_cast<size_t>(i * 3 + ch)] = static_cast<uint8_t>(std::lround(img[ch * h * w + i] * 255.0f));
+    return out;
+  }
+
+ private:
+  // D(x, sigma) with classifier-free guidance.
+  Status Denoise(std::span<const float> xv, float sigma, std::span<float> out) {
+    SDR_RETURN_IF_ERROR(CheckRun(control_.run));
+    const float c_in = 1.0f / std::sqrt(sigma * sigma + 1.0f);
+    float* pin = xin_.mutable_data<float>();
+    for (int64_t i = 0; i < n_; ++i) pin[i] = xv[static_cast<size_t>(i)] * c_in;
+    const float t = schedule_.SigmaToT(sigma);
+    SDR_ASSIGN_OR_RETURN(Tensor eps_c, model_.unet().Forward(xin_, t, c_.cond, control_.run));
+    const bool guided = c_.uncond.defined();
+    Tensor eps_u;
+    if (guided) {
+      SDR_ASSIGN_OR_RETURN(eps_u, model_.unet().Forward(xin_, t, c_.uncond, control_.run));
+    }
+    const float* ec = eps_c.data<float>();
+    const float* eu = guided ? eps_u.data<float>() : nullptr;
+    for (int64_t i = 0; i < n_; ++i) {
+      const float eps = guided ? eu[i] + p_.cfg_scale * (ec[i] - eu[i]) : ec[i];
+      out[static_cast<size_t>(i)] = xv[static_cast<size_t>(i)] - sigma * eps;
+    }
+    if (dump_.enabled()) {
+      const std::string pre = "call" + std::to_string(call_) + "_";
+      SDR_RETURN_IF_ERROR(dump_.Write(pre + "x", xv, shape_));
+      SDR_RETURN_IF_ERROR(dump_.Write(pre + "sigma", std::span<const float>(&sigma, 1), {1}));
+      SDR_RETURN_IF_ERROR(dump_.Write(pre + "eps_cond", eps_c));
+      if (guided) SDR_RETURN_IF_ERROR(dump_.Write(pre + "eps_uncond", eps_u));
+      SDR_RETURN_IF_ERROR(dump_.Write(pre + "denoised", std::span<const float>(out.data(), out.size()), shape_));
+    }
+    ++call_;
+    return Status::Ok();
+  }
+
+  const SdModel& model_;
+  const GenerateParams& p_;
+  const Conditioning& c_;
+  const GenerateControl& control_;
+  const Dumper& dump_;
+  const Clock::time_point start_;
+  const NoiseSchedule schedule_;
+  Shape shape_;
+  int64_t n_ = 0;
+  Tensor xin_;  // [1, 4, h, w] scaled UNet input
+  int call_ = 0;
+};
 
 }  // namespace
 
@@ -62,6 +170,10 @@ Status ValidateParams(const GenerateParams& p) {
   if (p.clip_skip < 1 || p.clip_skip > 12) {
     return InvalidArgument("clip_skip " + std::to_string(p.clip_skip) + " must be in [1, 12]");
   }
+  if (p.batch_count < 1 || p.batch_count > GenerateParams::kMaxBatch) {
+    return InvalidArgument("batch_count " + std::to_string(p.batch_count) + " must be in [1, " +
+                           std::to_string(GenerateParams::kMaxBatch) + "]");
+  }
   if (!p.dump_dir.empty()) {
     std::error_code ec;
     if (!std::filesystem::is_directory(p.dump_dir, ec)) {
@@ -71,100 +183,37 @@ Status ValidateParams(const GenerateParams& p) {
   return Status::Ok();
 }
 
-Result<GenerateResult> Generate(const SdModel& model, const GenerateParams& params, const ProgressFn& progress) {
+Result<GenerateResult> Generate(const SdModel& model, const GenerateParams& params, const GenerateControl& control) {
   SDR_RETURN_IF_ERROR(ValidateParams(params));
-  const Dumper dump(params.dump_dir);
+  const auto start = Clock::now();
   GenerateResult result;
   result.seed = params.seed < 0 ? RandomSeed() : static_cast<uint64_t>(params.seed);
 
-  // Text conditioning.
+  // Text conditioning, once for the whole batch.
   auto t0 = Clock::now();
+  Conditioning c;
+  SDR_RETURN_IF_ERROR(CheckRun(control.run));
   auto cond = model.conditioner().Encode(params.prompt, params.clip_skip);
   if (!cond.ok()) return cond.status().WithContext("encoding the prompt");
-  const bool use_uncond = params.cfg_scale != 1.0f;
-  Tensor uncond;
-  if (use_uncond) {
+  c.cond = std::move(cond).value();
+  if (params.cfg_scale != 1.0f) {
     auto u = model.conditioner().Encode(params.negative_prompt, params.clip_skip);
     if (!u.ok()) return u.status().WithContext("encoding the negative prompt");
-    uncond = std::move(u).value();
+    c.uncond = std::move(u).value();
   }
   result.timings.text_s = Since(t0);
-  SDR_RETURN_IF_ERROR(dump.Write("cond_crossattn", *cond));
-  if (use_uncond) SDR_RETURN_IF_ERROR(dump.Write("uncond_crossattn", uncond));
 
-  // Noise and schedule.
-  t0 = Clock::now();
-  const int64_t lh = params.height / 8, lw = params.width / 8;
-  const Shape latent_shape = {1, 4, lh, lw};
-  const int64_t n = 4 * lh * lw;
-  const NoiseSchedule schedule;
-  const std::vector<float> sigmas = MakeSigmas(schedule, params.scheduler, params.steps);
-  std::unique_ptr<NoiseGenerator> gen = MakeNoiseGenerator(params.rng, result.seed);
-  SDR_ASSIGN_OR_RETURN(Tensor x, Tensor::Allocate(DType::kF32, latent_shape));
-  std::span<float> xs(x.mutable_data<float>(), static_cast<size_t>(n));
-  gen->Randn(xs);
-  SDR_RETURN_IF_ERROR(dump.Write("noise", x));
-  SDR_RETURN_IF_ERROR(dump.Write("sigmas", sigmas, {static_cast<int64_t>(sigmas.size())}));
-  for (float& v : xs) v *= sigmas[0];
-  SDR_RETURN_IF_ERROR(dump.Write("x_T", x));
-
-  // The CFG denoiser.
-  int call = 0;
-  SDR_ASSIGN_OR_RETURN(Tensor xin, Tensor::Allocate(DType::kF32, latent_shape));
-  const Denoiser denoiser = [&](std::span<const float> xv, float sigma, std::span<float> out) -> Status {
-    const float c_in = 1.0f / std::sqrt(sigma * sigma + 1.0f);
-    float* pin = xin.mutable_data<float>();
-    for (int64_t i = 0; i < n; ++i) pin[i] = xv[static_cast<size_t>(i)] * c_in;
-    const float t = schedule.SigmaToT(sigma);
-    SDR_ASSIGN_OR_RETURN(Tensor eps_c, model.unet().Forward(xin, t, *cond));
-    Tensor eps_u;
-    if (use_uncond) {
-      SDR_ASSIGN_OR_RETURN(eps_u, model.unet().Forward(xin, t, uncond));
+  for (int b = 0; b < params.batch_count; ++b) {
+    const Dumper dump(b == 0 ? params.dump_dir : "");
+    SDR_RETURN_IF_ERROR(dump.Write("cond_crossattn", c.cond));
+    if (c.uncond.defined()) SDR_RETURN_IF_ERROR(dump.Write("uncond_crossattn", c.uncond));
+    ImageRun run(model, params, c, control, dump, start);
+    auto image = run.Run(b, result.seed + static_cast<uint64_t>(b), &result.timings);
+    if (!image.ok()) {
+      return params.batch_count > 1 ? image.status().WithContext("image " + std::to_string(b)) : image.status();
     }
-    const float* ec = eps_c.data<float>();
-    const float* eu = use_uncond ? eps_u.data<float>() : nullptr;
-    for (int64_t i = 0; i < n; ++i) {
-      const float eps = use_uncond ? eu[i] + params.cfg_scale * (ec[i] - eu[i]) : ec[i];
-      out[static_cast<size_t>(i)] = xv[static_cast<size_t>(i)] - sigma * eps;
-    }
-    if (dump.enabled()) {
-      const std::string p = "call" + std::to_string(call) + "_";
-      SDR_RETURN_IF_ERROR(dump.Write(p + "x", xv, latent_shape));
-      SDR_RETURN_IF_ERROR(dump.Write(p + "sigma", std::span<const float>(&sigma, 1), {1}));
-      SDR_RETURN_IF_ERROR(dump.Write(p + "eps_cond", eps_c));
-      if (use_uncond) SDR_RETURN_IF_ERROR(dump.Write(p + "eps_uncond", eps_u));
-      SDR_RETURN_IF_ERROR(dump.Write(p + "denoised", std::span<const float>(out.data(), out.size()), latent_shape));
-    }
-    ++call;
-    return Status::Ok();
-  };
-  const NoiseSource noise = [&](std::span<float> out) { gen->Randn(out); };
-  const auto sample_start = Clock::now();
-  const StepCallback on_step = [&](int step, int total, std::span<const float>) {
-    return progress ? progress(step, total, Since(sample_start)) : true;
-  };
-  SDR_RETURN_IF_ERROR(Sample(params.sampler, denoiser, sigmas, xs, noise, on_step).WithContext("sampling"));
-  result.timings.sampling_s = Since(t0);
-  SDR_RETURN_IF_ERROR(dump.Write("x0", x));
-  if (dump.enabled()) {
-    SDR_ASSIGN_OR_RETURN(Tensor scaled, Tensor::Allocate(DType::kF32, latent_shape));
-    for (int64_t i = 0; i < n; ++i) scaled.mutable_data<float>()[i] = x.data<float>()[i] / VaeDecoder::kLatentScale;
-    SDR_RETURN_IF_ERROR(dump.Write("latent_to_vae", scaled));
+    result.images.push_back(std::move(image).value());
   }
-
-  // Decode.
-  t0 = Clock::now();
-  auto image = model.vae().Decode(x);
-  if (!image.ok()) return image.status().WithContext("decoding");
-  result.image = std::move(image).value();
-  result.timings.decode_s = Since(t0);
-  SDR_RETURN_IF_ERROR(dump.Write("decoded", result.image));
-  const int64_t h = result.image.dim(2), w = result.image.dim(3);
-  result.rgb.resize(static_cast<size_t>(h * w * 3));
-  const float* img = result.image.data<float>();
-  for (int64_t c = 0; c < 3; ++c)
-    for (int64_t i = 0; i < h * w; ++i)
-      result.rgb[static_cast<size_t>(i * 3 + c)] = static_cast<uint8_t>(std::lround(img[c * h * w + i] * 255.0f));
   return result;
 }
 

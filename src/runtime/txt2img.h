@@ -10,9 +10,11 @@
 
 #include <cstdint>
 #include <functional>
+#include <span>
 #include <string>
 #include <vector>
 
+#include "core/run_control.h"
 #include "runtime/sd_model.h"
 #include "sampling/rng.h"
 #include "sampling/sampler.h"
@@ -32,30 +34,51 @@ struct GenerateParams {
   int64_t seed = -1;                            // < 0: random (the seed used is reported)
   RngKind rng = RngKind::kCuda;                 // "cuda" Philox (A1111/sd.cpp default) or "cpu" mt19937
   int clip_skip = 1;                            // 1 = last CLIP layer
-  std::string dump_dir;                         // non-empty: write intermediate tensors as .npy
+  int batch_count = 1;                          // images per request; image b uses seed + b
+  bool vae_tiling = false;                      // decode in overlapping tiles (bounded memory)
+  std::string dump_dir;                         // non-empty: write intermediate tensors as .npy (image 0)
 
   static constexpr int kMaxSide = 2048;
   static constexpr int kMaxSteps = 1000;
+  static constexpr int kMaxBatch = 64;
 };
 
 struct StageTimings {
   double text_s = 0, sampling_s = 0, decode_s = 0;
 };
 
-struct GenerateResult {
+struct GeneratedImage {
   Tensor image;              // [1, 3, H, W] f32 in [0, 1]
   std::vector<uint8_t> rgb;  // [H, W, 3] 8-bit
-  uint64_t seed = 0;         // the seed actually used
-  StageTimings timings;
+  uint64_t seed = 0;         // the seed this image used
 };
 
-// Called after each sampler step with the elapsed sampling time; return false to stop.
-using ProgressFn = std::function<bool(int step, int total_steps, double elapsed_s)>;
+struct GenerateResult {
+  std::vector<GeneratedImage> images;  // batch_count images, in order
+  uint64_t seed = 0;                   // the base seed actually used (image b: seed + b)
+  StageTimings timings;                // summed over the batch
+};
+
+// Progress of one step. `latent` ([1, 4, H/8, W/8] values) is the sampler's current x, for
+// previews. Return false to stop the generation (Cancelled).
+struct StepProgress {
+  int image = 0;       // index in the batch
+  int step = 0;        // 1-based
+  int total_steps = 0;
+  double elapsed_s = 0;  // since the generation started
+  std::span<const float> latent;
+};
+using ProgressFn = std::function<bool(const StepProgress&)>;
+
+struct GenerateControl {
+  ProgressFn progress;                // may be empty
+  const RunControl* run = nullptr;    // cancel token + deadline, checked inside every stage
+};
 
 // InvalidArgument naming the field when a setting is out of range (no heavy work done).
 Status ValidateParams(const GenerateParams& p);
 
 Result<GenerateResult> Generate(const SdModel& model, const GenerateParams& params,
-                                const ProgressFn& progress = nullptr);
+                                const GenerateControl& control = {});
 
 }  // namespace sdr

@@ -63,6 +63,7 @@ TEST_P(GoldenE2eTest, EveryDumpedTensorMatches) {
   auto r = Generate(*model, p);
   ASSERT_TRUE(r.ok()) << r.status().ToString();
   EXPECT_EQ(r->seed, c["seed"].get<uint64_t>());
+  ASSERT_EQ(r->images.size(), 1u);
   double worst = 0;
   int compared = 0;
   for (const auto& e : fs::directory_iterator(gdir)) {

@@ -1,7 +1,11 @@
 // Norms, softmax and activations.
 #include <cmath>
 
+#include "backends/cpu/fast_math.h"
 #include "backends/cpu/ops.h"
+
+// Hot loops get an AVX2+FMA clone chosen at run time; the default clone runs anywhere.
+#define SDR_VECTOR_CLONES __attribute__((target_clones("arch=haswell", "default")))
 
 namespace sdr::cpu {
 
@@ -24,38 +28,42 @@ void LayerNorm(const float* x, const float* gamma, const float* beta, float* y, 
   }
 }
 
-void SoftmaxRows(float* x, int64_t rows, int64_t cols) {
+SDR_VECTOR_CLONES void SoftmaxRows(float* x, int64_t rows, int64_t cols) {
   for (int64_t r = 0; r < rows; ++r) {
     float* xr = x + r * cols;
     float mx = -INFINITY;
-    for (int64_t c = 0; c < cols; ++c) mx = std::fmax(mx, xr[c]);
+    for (int64_t c = 0; c < cols; ++c) mx = xr[c] > mx ? xr[c] : mx;
     if (mx == -INFINITY) {  // fully masked row: define as zeros
       for (int64_t c = 0; c < cols; ++c) xr[c] = 0.0f;
       continue;
     }
+    // masked -inf entries clamp to exp(-87) ~ 1e-38: zero in effect
+    for (int64_t c = 0; c < cols; ++c) xr[c] = ExpF(xr[c] - mx);
+    float lanes[8] = {0, 0, 0, 0, 0, 0, 0, 0};  // partial sums, so the loop vectorises
+    int64_t c = 0;
+    for (; c + 8 <= cols; c += 8)
+      for (int k = 0; k < 8; ++k) lanes[k] += xr[c + k];
     float sum = 0;
-    for (int64_t c = 0; c < cols; ++c) {
-      xr[c] = std::exp(xr[c] - mx);
-      sum += xr[c];
-    }
+    for (; c < cols; ++c) sum += xr[c];
+    for (float l : lanes) sum += l;
     const float inv = 1.0f / sum;
-    for (int64_t c = 0; c < cols; ++c) xr[c] *= inv;
+    for (c = 0; c < cols; ++c) xr[c] *= inv;
   }
 }
 
-void QuickGelu(float* x, int64_t n) {
-  for (int64_t i = 0; i < n; ++i) x[i] = x[i] / (1.0f + std::exp(-1.702f * x[i]));
+SDR_VECTOR_CLONES void QuickGelu(float* x, int64_t n) {
+  for (int64_t i = 0; i < n; ++i) x[i] = x[i] / (1.0f + ExpF(-1.702f * x[i]));
 }
 
-void Gelu(float* x, int64_t n) {
-  for (int64_t i = 0; i < n; ++i) x[i] = 0.5f * x[i] * (1.0f + std::erf(x[i] * 0.70710678118654752f));
+SDR_VECTOR_CLONES void Gelu(float* x, int64_t n) {
+  for (int64_t i = 0; i < n; ++i) x[i] = 0.5f * x[i] * (1.0f + ErfF(x[i] * 0.70710678118654752f));
 }
 
-void Silu(float* x, int64_t n) {
-  for (int64_t i = 0; i < n; ++i) x[i] = x[i] / (1.0f + std::exp(-x[i]));
+SDR_VECTOR_CLONES void Silu(float* x, int64_t n) {
+  for (int64_t i = 0; i < n; ++i) x[i] = x[i] / (1.0f + ExpF(-x[i]));
 }
 
-void AddInPlace(float* y, const float* x, int64_t n) {
+SDR_VECTOR_CLONES void AddInPlace(float* y, const float* x, int64_t n) {
   for (int64_t i = 0; i < n; ++i) y[i] += x[i];
 }
 

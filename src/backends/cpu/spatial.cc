@@ -2,11 +2,12 @@
 #include <algorithm>
 #include <cmath>
 
+#include "backends/cpu/fast_math.h"
 #include "backends/cpu/ops.h"
 
 namespace sdr::cpu {
 
-void GroupNorm(const float* x, const float* gamma, const float* beta, float* y, int64_t c, int64_t hw,
+__attribute__((target_clones("arch=haswell", "default"))) void GroupNorm(const float* x, const float* gamma, const float* beta, float* y, int64_t c, int64_t hw,
                int64_t groups, float eps, bool silu) {
   const int64_t cg = c / groups;
   const int64_t n = cg * hw;
@@ -29,7 +30,7 @@ void GroupNorm(const float* x, const float* gamma, const float* beta, float* y, 
       if (silu) {
         for (int64_t i = 0; i < hw; ++i) {
           const float v = xc[i] * a + b;
-          yc[i] = v / (1.0f + std::exp(-v));
+          yc[i] = v / (1.0f + ExpF(-v));
         }
       } else {
         for (int64_t i = 0; i < hw; ++i) yc[i] = xc[i] * a + b;

@@ -175,7 +175,8 @@ Result<Tensor> UnetModel::RunRes(const ResBlockWeights& r, const Tensor& x, cons
   return h;
 }
 
-Result<Tensor> UnetModel::RunTransformer(const TransformerWeights& tw, const Tensor& x, const Tensor& ctx) const {
+Result<Tensor> UnetModel::RunTransformer(const TransformerWeights& tw, const Tensor& x, const Tensor& ctx,
+                                         const RunControl* control) const {
   const int64_t c = tw.c, hw = x.dim(1) * x.dim(2), d = c / tw.heads;
   const int64_t lk = ctx.dim(1);
   const float scale = 1.0f / std::sqrt(static_cast<float>(d));
@@ -204,6 +205,7 @@ Result<Tensor> UnetModel::RunTransformer(const TransformerWeights& tw, const Ten
   cpu::Attention(pq, c, pk, pv, c, pa, tw.heads, hw, hw, d, scale, /*causal=*/false);
   tw.o1.Forward(pa, pn, hw);
   cpu::AddInPlace(pt, pn, hw * c);
+  SDR_RETURN_IF_ERROR(CheckRun(control));
   // Cross-attention over the text context.
   tw.norm2.Forward(pt, pn, hw);
   tw.q2.Forward(pn, pq, hw);
@@ -212,6 +214,7 @@ Result<Tensor> UnetModel::RunTransformer(const TransformerWeights& tw, const Ten
   cpu::Attention(pq, c, pk, pv, c, pa, tw.heads, hw, lk, d, scale, /*causal=*/false);
   tw.o2.Forward(pa, pn, hw);
   cpu::AddInPlace(pt, pn, hw * c);
+  SDR_RETURN_IF_ERROR(CheckRun(control));
   // GEGLU feed-forward: g = proj(n) [hw, 8c]; out = g[:, :4c] * gelu(g[:, 4c:]).
   tw.norm3.Forward(pt, pn, hw);
   SDR_ASSIGN_OR_RETURN(Tensor g, Tensor::Allocate(DType::kF32, {hw, 8 * c}));
@@ -237,15 +240,16 @@ Result<Tensor> UnetModel::RunTransformer(const TransformerWeights& tw, const Ten
 }
 
 Result<Tensor> UnetModel::RunBlock(const UnetBlock& block, Tensor h, const float* emb, const Tensor& ctx,
-                                   const Tensor* up_to) const {
+                                   const Tensor* up_to, const RunControl* control) const {
   for (const UnetLayer& l : block.layers) {
+    SDR_RETURN_IF_ERROR(CheckRun(control));
     switch (l.kind) {
       case UnetLayer::Kind::kRes: {
         SDR_ASSIGN_OR_RETURN(h, RunRes(res_[l.index], h, emb));
         break;
       }
       case UnetLayer::Kind::kTransformer: {
-        SDR_ASSIGN_OR_RETURN(h, RunTransformer(transformers_[l.index], h, ctx));
+        SDR_ASSIGN_OR_RETURN(h, RunTransformer(transformers_[l.index], h, ctx, control));
         break;
       }
       case UnetLayer::Kind::kUpsample: {
@@ -266,7 +270,7 @@ Result<Tensor> UnetModel::RunBlock(const UnetBlock& block, Tensor h, const float
   return h;
 }
 
-Result<Tensor> UnetModel::Forward(const Tensor& x, float t, const Tensor& ctx) const {
+Result<Tensor> UnetModel::Forward(const Tensor& x, float t, const Tensor& ctx, const RunControl* control) const {
   if (x.rank() != 4 || x.dim(0) != 1 || x.dim(1) != 4) return InvalidArgument("UNet input must be [1, 4, h, w], got " + ShapeToString(x.shape()));
   if (ctx.rank() != 3 || ctx.dim(0) != 1 || ctx.dim(2) != context_dim_) {
     return InvalidArgument("UNet context must be [1, L, " + std::to_string(context_dim_) + "], got " + ShapeToString(ctx.shape()));
@@ -283,10 +287,10 @@ Result<Tensor> UnetModel::Forward(const Tensor& x, float t, const Tensor& ctx) c
   Tensor h = x.Reshaped({4, x.dim(2), x.dim(3)});
   std::vector<Tensor> skips;
   for (const UnetBlock& b : input_blocks_) {
-    SDR_ASSIGN_OR_RETURN(h, RunBlock(b, std::move(h), emb.data(), ctx, nullptr));
+    SDR_ASSIGN_OR_RETURN(h, RunBlock(b, std::move(h), emb.data(), ctx, nullptr, control));
     skips.push_back(h);
   }
-  SDR_ASSIGN_OR_RETURN(h, RunBlock(middle_, std::move(h), emb.data(), ctx, nullptr));
+  SDR_ASSIGN_OR_RETURN(h, RunBlock(middle_, std::move(h), emb.data(), ctx, nullptr, control));
   for (const UnetBlock& b : output_blocks_) {
     const Tensor& s = skips.back();
     SDR_CHECK(s.dim(1) == h.dim(1) && s.dim(2) == h.dim(2));
@@ -294,7 +298,7 @@ Result<Tensor> UnetModel::Forward(const Tensor& x, float t, const Tensor& ctx) c
     std::memcpy(cat.mutable_data<float>(), h.data<float>(), h.nbytes());
     std::memcpy(cat.mutable_data<float>() + h.numel(), s.data<float>(), s.nbytes());
     skips.pop_back();
-    SDR_ASSIGN_OR_RETURN(h, RunBlock(b, std::move(cat), emb.data(), ctx, skips.empty() ? nullptr : &skips.back()));
+    SDR_ASSIGN_OR_RETURN(h, RunBlock(b, std::move(cat), emb.data(), ctx, skips.empty() ? nullptr : &skips.back(), control));
   }
   SDR_ASSIGN_OR_RETURN(h, out_norm_.Forward(h, /*silu=*/true));
   SDR_ASSIGN_OR_RETURN(h, out_conv_.Forward(h));

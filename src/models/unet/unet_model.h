@@ -12,6 +12,7 @@
 #include <memory>
 #include <vector>
 
+#include "core/run_control.h"
 #include "models/layers/layers.h"
 
 namespace sdr {
@@ -52,8 +53,9 @@ class UnetModel {
   static Result<std::unique_ptr<UnetModel>> Load(const TensorIndex& index, int64_t heads = 8);
 
   // x: [1, 4, h, w] (already scaled by c_in); t: fractional timestep; ctx: [1, L, context_dim].
-  // Returns eps: [1, 4, h, w].
-  Result<Tensor> Forward(const Tensor& x, float t, const Tensor& ctx) const;
+  // Returns eps: [1, 4, h, w]. `control` (may be null) is checked before every layer, so a
+  // cancel or timeout stops the evaluation within one layer (Cancelled / DeadlineExceeded).
+  Result<Tensor> Forward(const Tensor& x, float t, const Tensor& ctx, const RunControl* control = nullptr) const;
 
   int64_t model_channels() const { return model_channels_; }
   int64_t context_dim() const { return context_dim_; }
@@ -61,9 +63,10 @@ class UnetModel {
  private:
   // up_to: the skip the next block concatenates (its size is the upsampling target), or null.
   Result<Tensor> RunBlock(const UnetBlock& block, Tensor h, const float* emb, const Tensor& ctx,
-                          const Tensor* up_to) const;
+                          const Tensor* up_to, const RunControl* control) const;
   Result<Tensor> RunRes(const ResBlockWeights& r, const Tensor& x, const float* emb) const;
-  Result<Tensor> RunTransformer(const TransformerWeights& tw, const Tensor& x, const Tensor& ctx) const;
+  Result<Tensor> RunTransformer(const TransformerWeights& tw, const Tensor& x, const Tensor& ctx,
+                                const RunControl* control) const;
 
   int64_t model_channels_ = 0, temb_dim_ = 0, context_dim_ = 0;
   LinearLayer time1_, time2_;

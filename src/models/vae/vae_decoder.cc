@@ -106,7 +106,7 @@ Result<Tensor> VaeDecoder::RunAttention(const VaeAttention& a, const Tensor& x) 
   return out;
 }
 
-Result<Tensor> VaeDecoder::Decode(const Tensor& latent) const {
+Result<Tensor> VaeDecoder::Decode(const Tensor& latent, const RunControl* control) const {
   if (latent.rank() != 4 || latent.dim(0) != 1 || latent.dim(1) != post_quant_conv_.cin) {
     return InvalidArgument("VAE latent must be [1, " + std::to_string(post_quant_conv_.cin) + ", h, w], got " +
                            ShapeToString(latent.shape()));
@@ -115,13 +115,18 @@ Result<Tensor> VaeDecoder::Decode(const Tensor& latent) const {
   for (int64_t i = 0; i < z.numel(); ++i) z.mutable_data<float>()[i] = latent.data<float>()[i] / kLatentScale;
   SDR_ASSIGN_OR_RETURN(Tensor h, post_quant_conv_.Forward(z));
   SDR_ASSIGN_OR_RETURN(h, conv_in_.Forward(h));
+  SDR_RETURN_IF_ERROR(CheckRun(control));
   SDR_ASSIGN_OR_RETURN(h, RunRes(mid1_, h));
+  SDR_RETURN_IF_ERROR(CheckRun(control));
   SDR_ASSIGN_OR_RETURN(h, RunAttention(mid_attn_, h));
+  SDR_RETURN_IF_ERROR(CheckRun(control));
   SDR_ASSIGN_OR_RETURN(h, RunRes(mid2_, h));
   for (size_t i = up_.size(); i-- > 0;) {
     for (const VaeResBlock& r : up_[i].blocks) {
+      SDR_RETURN_IF_ERROR(CheckRun(control));
       SDR_ASSIGN_OR_RETURN(h, RunRes(r, h));
     }
+    SDR_RETURN_IF_ERROR(CheckRun(control));
     if (up_[i].has_upsample) {
       SDR_ASSIGN_OR_RETURN(Tensor u, Tensor::Allocate(DType::kF32, {h.dim(0), 2 * h.dim(1), 2 * h.dim(2)}));
       cpu::UpsampleNearest2x(h.data<float>(), h.dim(0), h.dim(1), h.dim(2), u.mutable_data<float>());

@@ -9,6 +9,7 @@
 #include <memory>
 #include <vector>
 
+#include "core/run_control.h"
 #include "models/layers/layers.h"
 
 namespace sdr {
@@ -38,7 +39,8 @@ class VaeDecoder {
   static Result<std::unique_ptr<VaeDecoder>> Load(const TensorIndex& index);
 
   // latent: [1, 4, h, w] (the sampler's x0, still scaled). Returns [1, 3, 8h, 8w] in [0, 1].
-  Result<Tensor> Decode(const Tensor& latent) const;
+  // `control` (may be null) is checked before every block.
+  Result<Tensor> Decode(const Tensor& latent, const RunControl* control = nullptr) const;
 
  private:
   Result<Tensor> RunRes(const VaeResBlock& r, const Tensor& x) const;

@@ -1,0 +1,3 @@
+module sdruntime/bindings/go
+
+go 1.19

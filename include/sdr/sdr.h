@@ -1,0 +1,292 @@
+/* sdr.h: the C API of sdruntime, a Stable Diffusion (SD 1.x) text-to-image runtime.
+ *
+ * A plain C99 interface over the C++ runtime, for C programs and for other languages' bindings
+ * (bindings/go is one). Link with -lsdr (libsdr.so).
+ *
+ * Three objects, as in the C++ API:
+ *   sdr_model    the loaded weights, tokenizer and text encoder: immutable, shared by everything
+ *   sdr_pool     a fixed number of contexts on one model, handed out one caller at a time
+ *   sdr_context  a context borrowed from a pool (a lease): runs one generation at a time
+ *
+ * Usage:
+ *
+ *   sdr_error err;
+ *   sdr_model_params mp = sdr_model_params_default();
+ *   mp.model_path = "/models/sd15.safetensors";
+ *   mp.tokenizer_path = "/models/merges.txt";         // when the model carries no tokenizer
+ *   sdr_model* model = NULL;
+ *   if (sdr_model_load(&mp, &model, &err) != SDR_OK) {
+ *     fprintf(stderr, "%s: %s\n", sdr_error_code_name(err.code), err.message);
+ *     return 1;
+ *   }
+ *   sdr_pool_params pp = sdr_pool_params_default();   // 2 contexts, 120 s per generation
+ *   sdr_pool* pool = NULL;
+ *   sdr_pool_create(model, &pp, &pool, &err);
+ *   sdr_model_free(model);                             // the pool keeps the weights alive
+ *
+ *   sdr_context* ctx = NULL;
+ *   if (sdr_pool_acquire(pool, 5000, &ctx, &err) == SDR_OK) {   // SDR_ERR_ACQUIRE_TIMEOUT
+ *     sdr_generate_params gp = sdr_generate_params_default();
+ *     gp.prompt = "a photo of a cat";
+ *     gp.seed = 42;
+ *     sdr_image* images = NULL;
+ *     size_t count = 0;
+ *     if (sdr_generate(ctx, &gp, &images, &count, &err) == SDR_OK) {
+ *       uint8_t* png = NULL;
+ *       size_t png_size = 0;
+ *       sdr_image_encode_png(&images[0], NULL, &png, &png_size, &err);
+ *       fwrite(png, 1, png_size, file);
+ *       sdr_free(png);
+ *       sdr_images_free(images, count);
+ *     }
+ *     sdr_context_release(ctx);                        // back to the pool
+ *   }
+ *   sdr_pool_free(pool);
+ *
+ * Errors. Every fallible function returns an sdr_error_code (SDR_OK = 0 on success) and, when
+ * its last argument `err` is not NULL, fills *err with the same code and a one-line message
+ * naming what failed (the path, the setting and its allowed range, ...); on success err->code is
+ * SDR_OK and err->message is "". `err` may always be NULL. Output arguments are left untouched
+ * (or set to NULL / 0) on failure. A NULL where a handle, params struct or output pointer is
+ * required gives SDR_ERR_INVALID_PARAMS. No C++ exception ever crosses this interface: an
+ * unexpected one becomes SDR_ERR_GENERATION_FAILED (SDR_ERR_OUT_OF_MEMORY for an allocation
+ * failure) with its text as the message.
+ *
+ * Strings are UTF-8 and NUL-terminated. Strings the caller passes are copied when needed; the
+ * library keeps no pointer into caller memory after a call returns. Memory the library returns
+ * is freed with the function named in each contract (sdr_images_free, sdr_free).
+ *
+ * Thread-safety. sdr_model and sdr_pool may be used from any number of threads at once. An
+ * sdr_context runs one generation at a time: call sdr_generate* on it from one thread at a time;
+ * sdr_context_cancel may be called from any thread while a generation runs. Different contexts
+ * generate in parallel. sdr_version, sdr_system_info and sdr_error_code_name are thread-safe.
+ */
+#ifndef SDR_SDR_H_
+#define SDR_SDR_H_
+
+#include <stddef.h>
+#include <stdint.h>
+
+#if defined(SDR_BUILDING_LIBRARY)
+#define SDR_API __attribute__((visibility("default")))
+#else
+#define SDR_API
+#endif
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+/* ---------------------------------------------------------------------------------------------
+ * Errors
+ * ------------------------------------------------------------------------------------------- */
+
+/* The values equal sdr::ErrorCode (src/runtime/errors.h): one set of codes for the C++ API,
+ * this API, the CLI (exit codes) and the server (HTTP statuses). */
+typedef enum sdr_error_code {
+  SDR_OK = 0,
+  SDR_ERR_MODEL_LOAD_FAILED = 1,   /* the model file is unreadable, corrupt or unsupported */
+  SDR_ERR_MODEL_NOT_FOUND = 2,     /* the model path does not exist */
+  SDR_ERR_INVALID_PARAMS = 3,      /* a setting is out of range, unknown, or a required argument is NULL */
+  SDR_ERR_GENERATION_FAILED = 4,   /* anything else that went wrong (message says what) */
+  SDR_ERR_OUT_OF_MEMORY = 5,       /* an allocation failed or the pool's memory budget was exceeded */
+  SDR_ERR_GENERATION_TIMEOUT = 6,  /* the pool's per-generation timeout elapsed */
+  SDR_ERR_ACQUIRE_TIMEOUT = 7,     /* no context of the pool became free in time */
+  SDR_ERR_CANCELLED = 8,           /* sdr_context_cancel, the progress callback, or sdr_pool_free */
+  SDR_ERR_POOL_CLOSED = 9          /* the pool is being freed */
+} sdr_error_code;
+
+#define SDR_ERROR_MESSAGE_SIZE 512
+
+/* Caller-owned error report. `message` is NUL-terminated UTF-8, truncated (at a character
+ * boundary) to SDR_ERROR_MESSAGE_SIZE - 1 bytes. */
+typedef struct sdr_error {
+  sdr_error_code code;
+  char message[SDR_ERROR_MESSAGE_SIZE];
+} sdr_error;
+
+/* Stable lower-case name of a code: "ok", "model_load_failed", ..., "pool_closed"; "unknown"
+ * for a value outside the enum. Static storage; never NULL. */
+SDR_API const char* sdr_error_code_name(sdr_error_code code);
+
+/* ---------------------------------------------------------------------------------------------
+ * Library information
+ * ------------------------------------------------------------------------------------------- */
+
+/* The library version, "MAJOR.MINOR.PATCH". Static storage. */
+SDR_API const char* sdr_version(void);
+
+/* One line describing the build and the machine, e.g.
+ *   "sdruntime 0.1.0 | CPU: SSE4.2 AVX AVX2 FMA F16C | math: OpenBLAS | threads: 8 | CUDA: not
+ *    available (built without CUDA)"
+ * (threads: the default compute thread count, the physical cores). Static storage, computed on
+ * the first call. */
+SDR_API const char* sdr_system_info(void);
+
+/* Frees memory the library returned as a plain buffer (PNG bytes, infotext). NULL is a no-op. */
+SDR_API void sdr_free(void* ptr);
+
+/* ---------------------------------------------------------------------------------------------
+ * Model
+ * ------------------------------------------------------------------------------------------- */
+
+typedef struct sdr_model sdr_model;
+
+typedef struct sdr_model_params {
+  const char* model_path;      /* required: .safetensors / .ckpt / .gguf file or diffusers folder */
+  const char* vae_path;        /* optional (NULL or ""): external VAE replacing the model's */
+  const char* tokenizer_path;  /* optional (NULL or ""): CLIP merges.txt or a folder holding it;
+                                  needed when the model ships no tokenizer files */
+} sdr_model_params;
+
+/* All fields NULL. */
+SDR_API sdr_model_params sdr_model_params_default(void);
+
+/* Loads a model (weights are memory-mapped; the call takes from milliseconds to seconds).
+ * On success *out is a new model the caller frees with sdr_model_free.
+ * Errors: SDR_ERR_INVALID_PARAMS (NULL params/out/model_path), SDR_ERR_MODEL_NOT_FOUND (the path
+ * does not exist), SDR_ERR_MODEL_LOAD_FAILED (unreadable, corrupt, unsupported, or the tokenizer
+ * is missing), SDR_ERR_OUT_OF_MEMORY. Thread-safe. */
+SDR_API sdr_error_code sdr_model_load(const sdr_model_params* params, sdr_model** out, sdr_error* err);
+
+/* Releases the caller's reference. Pools created from the model keep the weights alive until
+ * they are freed, so the model may be freed right after sdr_pool_create. NULL is a no-op. */
+SDR_API void sdr_model_free(sdr_model* model);
+
+/* ---------------------------------------------------------------------------------------------
+ * Context pool
+ * ------------------------------------------------------------------------------------------- */
+
+typedef struct sdr_pool sdr_pool;
+typedef struct sdr_context sdr_context;
+
+typedef struct sdr_pool_params {
+  int max_concurrent;            /* contexts, 1..64; default 2 (each runs one generation at a time) */
+  uint64_t memory_budget_bytes;  /* cap on scratch memory per generation; 0 (default) = unlimited */
+  double timeout_s;              /* per generation, seconds; default 120; <= 0 = no timeout */
+} sdr_pool_params;
+
+/* max_concurrent 2, memory_budget_bytes 0, timeout_s 120. The library reads no environment
+ * variables; map SD_MAX_CONCURRENT / SD_TIMEOUT_SECONDS yourself if you want them. */
+SDR_API sdr_pool_params sdr_pool_params_default(void);
+
+/* Creates a pool of params->max_concurrent contexts on `model` (params NULL = defaults). The pool
+ * holds its own reference to the model. On success *out is a new pool the caller frees with
+ * sdr_pool_free. Errors: SDR_ERR_INVALID_PARAMS (NULL model/out, max_concurrent out of range). */
+SDR_API sdr_error_code sdr_pool_create(sdr_model* model, const sdr_pool_params* params, sdr_pool** out,
+                                       sdr_error* err);
+
+/* Closes the pool: further acquires fail with SDR_ERR_POOL_CLOSED, generations in flight on other
+ * threads are cancelled (they return SDR_ERR_CANCELLED), and the call BLOCKS until every
+ * acquired context has been released with sdr_context_release; then frees the pool. So release
+ * your own contexts first: freeing a pool while the calling thread still holds one of its
+ * contexts never returns. NULL is a no-op. */
+SDR_API void sdr_pool_free(sdr_pool* pool);
+
+/* Number of contexts free right now (0 once the pool is closing). Thread-safe; a snapshot. */
+SDR_API int sdr_pool_available(const sdr_pool* pool);
+
+/* Borrows a context, waiting up to timeout_ms milliseconds for one to become free (0: do not
+ * wait; < 0: wait indefinitely). On success *out is the context, returned with
+ * sdr_context_release. Errors: SDR_ERR_INVALID_PARAMS (NULL pool/out), SDR_ERR_ACQUIRE_TIMEOUT
+ * (all contexts stayed in use), SDR_ERR_POOL_CLOSED (sdr_pool_free began). Thread-safe. */
+SDR_API sdr_error_code sdr_pool_acquire(sdr_pool* pool, int64_t timeout_ms, sdr_context** out, sdr_error* err);
+
+/* Returns the context to its pool. Must not run while a generation on it is in flight, nor
+ * concurrently with sdr_context_cancel on the same context. NULL is a no-op. */
+SDR_API void sdr_context_release(sdr_context* ctx);
+
+/* Asks the generation in flight on `ctx` to stop: sdr_generate* returns SDR_ERR_CANCELLED within
+ * about one network layer. If no generation is running, the next one on this context is
+ * cancelled as soon as it starts. Callable from any thread (the context must stay acquired until
+ * this call returns). NULL is a no-op. */
+SDR_API void sdr_context_cancel(sdr_context* ctx);
+
+/* ---------------------------------------------------------------------------------------------
+ * Generation
+ * ------------------------------------------------------------------------------------------- */
+
+/* Called on the generating thread after every sampler step of every image:
+ * image = index in the batch (0-based), step = 1..total_steps, elapsed_s = seconds since the
+ * generation began. Return 0 to continue, non-zero to stop (the generation then fails with
+ * SDR_ERR_CANCELLED). Must not call sdr_generate* or sdr_context_release on the same context. */
+typedef int (*sdr_progress_fn)(int image, int step, int total_steps, double elapsed_s, void* user);
+
+typedef struct sdr_generate_params {
+  const char* prompt;           /* UTF-8, A1111 weight syntax "(word:1.2)"; NULL = "" */
+  const char* negative_prompt;  /* NULL = "" */
+  int width;                    /* pixels, multiple of 8 in [64, 2048]; default 512 */
+  int height;                   /* pixels, multiple of 8 in [64, 2048]; default 512 */
+  int steps;                    /* sampler steps, 1..1000; default 20 */
+  float cfg_scale;              /* classifier-free guidance, 0..100; 1 skips the negative pass; default 7.5 */
+  const char* sampler;          /* "euler_a", "euler", "heun", "dpm2", "dpm++2s_a", "dpm++2m",
+                                   "dpm++2mv2", "lcm" or the A1111 names ("DPM++ 2M"); NULL = "dpm++2m" */
+  const char* scheduler;        /* "discrete" or "karras"; NULL = "discrete" */
+  int64_t seed;                 /* >= 0: this seed; < 0 (default -1): a random one (reported back) */
+  const char* rng;              /* "cuda" (A1111 GPU noise, default) or "cpu" (ComfyUI); NULL = "cuda" */
+  int clip_skip;                /* 1 = last CLIP layer (default), 2 = penultimate, ... up to 12 */
+  int batch_count;              /* images per call, 1..64; image b uses seed + b; default 1 */
+  int vae_tiling;               /* non-zero: decode in overlapping tiles (bounded memory); default 0 */
+  sdr_progress_fn progress;     /* optional (NULL) */
+  void* progress_user;          /* passed to `progress` unchanged */
+} sdr_generate_params;
+
+/* width 512, height 512, steps 20, cfg_scale 7.5, sampler "dpm++2m", scheduler "discrete",
+ * seed -1, rng "cuda", clip_skip 1, batch_count 1, vae_tiling 0, prompts and progress NULL. */
+SDR_API sdr_generate_params sdr_generate_params_default(void);
+
+/* An 8-bit RGB image, rows top to bottom, pixels interleaved: data[(y * width + x) * 3 + c]. */
+typedef struct sdr_image {
+  int width;      /* pixels */
+  int height;     /* pixels */
+  int channels;   /* always 3 (RGB) */
+  uint8_t* data;  /* width * height * channels bytes */
+  uint64_t seed;  /* the seed this image used */
+} sdr_image;
+
+/* Text to image on an acquired context. On success *images is a new array of *count
+ * (= params->batch_count) images, in batch order, that the caller frees with sdr_images_free.
+ * Errors: SDR_ERR_INVALID_PARAMS (NULL argument, a setting out of range or unknown: the message
+ * names it, e.g. "width 100 must be a multiple of 8 in [64, 2048]"; checked before any heavy
+ * work), SDR_ERR_CANCELLED (progress returned non-zero, sdr_context_cancel, sdr_pool_free),
+ * SDR_ERR_GENERATION_TIMEOUT, SDR_ERR_OUT_OF_MEMORY, SDR_ERR_GENERATION_FAILED. Whatever the
+ * outcome, the context is ready for the next generation. One generation per context at a time. */
+SDR_API sdr_error_code sdr_generate(sdr_context* ctx, const sdr_generate_params* params, sdr_image** images,
+                                    size_t* count, sdr_error* err);
+
+/* Frees an array returned by sdr_generate (the pixel buffers too). NULL is a no-op. */
+SDR_API void sdr_images_free(sdr_image* images, size_t count);
+
+/* sdr_generate into caller-owned memory: one image (params->batch_count must be 1) written as
+ * width * height * 3 RGB bytes (layout as sdr_image.data) into rgb_buffer, which must hold at
+ * least that many bytes (buffer_size). The buffer is written only on success. *out_seed (when
+ * out_seed is not NULL) receives the seed used. Errors: as sdr_generate, plus
+ * SDR_ERR_INVALID_PARAMS for batch_count != 1 or a buffer too small (checked before any work). */
+SDR_API sdr_error_code sdr_generate_into(sdr_context* ctx, const sdr_generate_params* params, uint8_t* rgb_buffer,
+                                         size_t buffer_size, uint64_t* out_seed, sdr_error* err);
+
+/* ---------------------------------------------------------------------------------------------
+ * Output helpers
+ * ------------------------------------------------------------------------------------------- */
+
+/* The A1111 "infotext" describing a generation (the text A1111 stores in a PNG's "parameters"
+ * chunk and its PNG Info tab reads back), e.g.
+ *   "a cat\nSteps: 20, Sampler: DPM++ 2M, Schedule type: Automatic, CFG scale: 7.5, Seed: 42, Size: 512x512"
+ * `seed` is the seed actually used (sdr_image.seed), as params->seed may be -1. On success *out
+ * is a new NUL-terminated string the caller frees with sdr_free. Errors: SDR_ERR_INVALID_PARAMS
+ * (NULL argument, unknown sampler/scheduler/rng name). Thread-safe. */
+SDR_API sdr_error_code sdr_infotext(const sdr_generate_params* params, uint64_t seed, char** out, sdr_error* err);
+
+/* Encodes an image as PNG (8-bit RGB). `parameters`, when not NULL or "", is stored as the
+ * "parameters" text chunk (e.g. from sdr_infotext). On success *out_png is a new buffer of
+ * *out_size bytes the caller frees with sdr_free. Errors: SDR_ERR_INVALID_PARAMS (NULL argument,
+ * channels != 3, bad size or NULL data, parameters not valid UTF-8), SDR_ERR_GENERATION_FAILED
+ * (the encoder failed). Thread-safe. */
+SDR_API sdr_error_code sdr_image_encode_png(const sdr_image* image, const char* parameters, uint8_t** out_png,
+                                            size_t* out_size, sdr_error* err);
+
+#ifdef __cplusplus
+}  /* extern "C" */
+#endif
+
+#endif /* SDR_SDR_H_ */

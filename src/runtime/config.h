@@ -1,0 +1,113 @@
+// Runtime configuration from the environment (SD_* variables), each setting declared once.
+//
+// ConfigFields() is the one table of settings: field name, environment variable, default as
+// text, help, and the functions that parse a value into a RuntimeConfig and format it back.
+// The CLI (`sdr config`), the HTTP server and the docs all read this table; adding a setting
+// means one RuntimeConfig field plus one table row.
+//
+//   auto config = LoadConfigFromEnv();            // the process environment
+//   if (!config.ok()) { /* InvalidArgument, one line per bad variable */ }
+//   for (const ConfigEntry& e : DescribeConfig(*config)) ...  // value + "default" / "env SD_X"
+//
+// Rules for every variable: unset or "" means the default. Numbers, booleans and names may
+// carry surrounding blanks; text and paths are taken verbatim. Booleans are true/false, 1/0,
+// yes/no, on/off (any case). SD_IMAGE_SIZE is "N" (square) or "WxH". Paths must exist when
+// the configuration is loaded. An invalid value gives InvalidArgument naming the variable and
+// the value, e.g.
+//   SD_INFERENCE_STEPS="abc" is not an integer
+//   SD_IMAGE_SIZE=100: must be a multiple of 8 in [64, 2048]
+// and LoadConfigFromEnv reports every invalid variable, not only the first.
+//
+// Thread-safety: the table is immutable; all functions are reentrant. ProcessEnv() reads the
+// process environment with getenv, which must not race with setenv/putenv.
+#pragma once
+
+#include <functional>
+#include <optional>
+#include <span>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "core/result.h"
+#include "sampling/sampler.h"
+#include "sampling/schedule.h"
+
+namespace sdr {
+
+// ThreadPool::DefaultThreadCount() (physical cores), computed once per process.
+int DefaultConfigThreads();
+
+struct RuntimeConfig {
+  static constexpr int kMinSide = 64;     // pixels
+  static constexpr int kMaxSide = 2048;   // pixels
+  static constexpr int kMaxSteps = 1000;
+  static constexpr float kMaxGuidance = 100.0f;
+  static constexpr double kMaxTimeoutSeconds = 86400.0;  // one day
+  static constexpr int kMaxConcurrent = 64;
+  static constexpr int kMaxThreads = 256;
+
+  std::string model_path;      // SD_MODEL_PATH: checkpoint file or diffusers folder; "" = none
+  std::string vae_path;        // SD_VAE_PATH: external VAE replacing the model's; "" = the model's
+  std::string tokenizer_path;  // SD_TOKENIZER_PATH: CLIP merges.txt or a folder; "" = search
+  int width = 512;             // SD_IMAGE_SIZE: pixels, multiple of 8 in [kMinSide, kMaxSide]
+  int height = 512;            // SD_IMAGE_SIZE: pixels, same rule
+  int steps = 20;              // SD_INFERENCE_STEPS: sampler steps, 1..kMaxSteps
+  float guidance_scale = 7.5f;  // SD_GUIDANCE_SCALE: CFG scale, finite, 0..kMaxGuidance
+  std::string negative_prompt;  // SD_NEGATIVE_PROMPT: used when a request gives none
+  SamplerKind sampler = SamplerKind::kDpmpp2m;  // SD_SAMPLER: see sampling/sampler.h
+  Scheduler scheduler = Scheduler::kDiscrete;   // SD_SCHEDULER: sigma spacing
+  double timeout_seconds = 120.0;  // SD_TIMEOUT_SECONDS: per generation, (0, kMaxTimeoutSeconds]
+  int max_concurrent = 2;          // SD_MAX_CONCURRENT: generations at once, 1..kMaxConcurrent
+  bool vae_tiling = false;         // SD_VAE_TILING: decode in tiles (less memory, slower)
+  bool free_params = false;        // SD_FREE_PARAMS: drop each component's weights after use
+  int threads = DefaultConfigThreads();  // SD_THREADS: CPU worker threads, 1..kMaxThreads
+};
+
+// What a field's formatted value is, so that writers can type it (JSON numbers, booleans).
+// For kInt, kFloat and kBool the formatted text is also a valid JSON literal.
+enum class ConfigKind { kString, kPath, kInt, kFloat, kBool, kImageSize, kChoice };
+
+struct ConfigField {
+  std::string_view name;          // stable key, e.g. "steps" (JSON, docs)
+  std::string_view env_var;       // e.g. "SD_INFERENCE_STEPS"
+  std::string_view default_text;  // the default as documented, e.g. "20" or "physical cores"
+  std::string_view help;          // one line, with the valid range
+  ConfigKind kind;
+  // Parses non-empty `text` into `config`. `label` names the source in error messages (the
+  // variable, or a flag); returns InvalidArgument naming label and text.
+  Status (*parse)(std::string_view label, std::string_view text, RuntimeConfig& config);
+  // The field's value in the form `parse` accepts ("" for unset text and paths).
+  std::string (*format)(const RuntimeConfig& config);
+};
+
+// Every setting, in display order.
+std::span<const ConfigField> ConfigFields();
+// By name ("steps") or variable ("SD_INFERENCE_STEPS"), exact; nullptr when unknown.
+const ConfigField* FindConfigField(std::string_view name_or_env_var);
+
+// Looks a variable up; nullopt when unset. An empty EnvLookup is an empty environment.
+using EnvLookup = std::function<std::optional<std::string>(const char* name)>;
+// The process environment (getenv).
+EnvLookup ProcessEnv();
+
+// The defaults overridden by every set, non-empty variable. InvalidArgument listing every
+// invalid variable, one per line, when any is invalid.
+Result<RuntimeConfig> LoadConfigFromEnv(const EnvLookup& env = ProcessEnv());
+
+// Checks a configuration built or changed in code against the same rules (ranges, paths
+// exist), by formatting each field and parsing it back. Errors as LoadConfigFromEnv's, with
+// the field names as labels.
+Status ValidateConfig(const RuntimeConfig& config);
+
+struct ConfigEntry {
+  const ConfigField* field = nullptr;  // into ConfigFields(), never null
+  std::string value;                   // field->format(config)
+  std::string source;                  // "default" or "env SD_X"
+};
+
+// One entry per field, in table order. `config` is expected to be LoadConfigFromEnv(env)'s
+// result: a field's source is "env <VAR>" when the variable is set and non-empty in `env`.
+std::vector<ConfigEntry> DescribeConfig(const RuntimeConfig& config, const EnvLookup& env = ProcessEnv());
+
+}  // namespace sdr

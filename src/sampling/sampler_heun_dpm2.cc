@@ -1,0 +1,81 @@
+// Two-evaluation ODE samplers: heun (trapezoid) and dpm2 (log-sigma midpoint). Both take a plain
+// Euler step, with one model call, when the next sigma is 0.
+#include <cmath>
+#include <cstddef>
+
+#include "sampling/sampler_run.h"
+
+namespace sdr::sampling_internal {
+namespace {
+
+// x += d * (s1 - s0) with d = (x - D) / s0: the last step of heun and dpm2.
+void EulerStep(std::span<float> x, std::span<const float> denoised, double s0, double s1) {
+  const double scale = (s1 - s0) / s0;
+  for (size_t j = 0; j < x.size(); ++j) {
+    const double xj = x[j];
+    x[j] = static_cast<float>(xj + (xj - denoised[j]) * scale);
+  }
+}
+
+}  // namespace
+
+Status SampleHeun(SamplerRun& run) {
+  std::span<float> x = run.x();                    // [n]
+  std::vector<float> denoised = run.NewBuffer();   // [n] D(x, s0)
+  std::vector<float> x_pred = run.NewBuffer();     // [n] Euler predictor at s1
+  std::vector<float> denoised2 = run.NewBuffer();  // [n] D(x_pred, s1)
+  for (int i = 0; i < run.steps(); ++i) {
+    const double s0 = run.sigma(i);
+    const double s1 = run.sigma(i + 1);
+    SDR_RETURN_IF_ERROR(run.Denoise(i, x, s0, denoised));
+    if (s1 == 0.0) {
+      EulerStep(x, denoised, s0, s1);
+    } else {
+      const double dt = s1 - s0;
+      for (size_t j = 0; j < x.size(); ++j) {
+        const double xj = x[j];
+        x_pred[j] = static_cast<float>(xj + (xj - denoised[j]) / s0 * dt);
+      }
+      SDR_RETURN_IF_ERROR(run.Denoise(i, x_pred, s1, denoised2));
+      for (size_t j = 0; j < x.size(); ++j) {
+        const double d1 = (static_cast<double>(x[j]) - denoised[j]) / s0;
+        const double d2 = (static_cast<double>(x_pred[j]) - denoised2[j]) / s1;
+        x[j] = static_cast<float>(x[j] + (d1 + d2) * 0.5 * dt);
+      }
+    }
+    SDR_RETURN_IF_ERROR(run.EndStep(i));
+  }
+  return Status::Ok();
+}
+
+Status SampleDpm2(SamplerRun& run) {
+  std::span<float> x = run.x();                    // [n]
+  std::vector<float> denoised = run.NewBuffer();   // [n] D(x, s0)
+  std::vector<float> x_mid = run.NewBuffer();      // [n] Euler to sigma_mid
+  std::vector<float> denoised2 = run.NewBuffer();  // [n] D(x_mid, sigma_mid)
+  for (int i = 0; i < run.steps(); ++i) {
+    const double s0 = run.sigma(i);
+    const double s1 = run.sigma(i + 1);
+    SDR_RETURN_IF_ERROR(run.Denoise(i, x, s0, denoised));
+    if (s1 == 0.0) {
+      EulerStep(x, denoised, s0, s1);
+    } else {
+      const double s_mid = std::exp(0.5 * (std::log(s0) + std::log(s1)));
+      const double dt_mid = s_mid - s0;
+      const double dt = s1 - s0;
+      for (size_t j = 0; j < x.size(); ++j) {
+        const double xj = x[j];
+        x_mid[j] = static_cast<float>(xj + (xj - denoised[j]) / s0 * dt_mid);
+      }
+      SDR_RETURN_IF_ERROR(run.Denoise(i, x_mid, s_mid, denoised2));
+      for (size_t j = 0; j < x.size(); ++j) {
+        const double d_mid = (static_cast<double>(x_mid[j]) - denoised2[j]) / s_mid;
+        x[j] = static_cast<float>(x[j] + d_mid * dt);
+      }
+    }
+    SDR_RETURN_IF_ERROR(run.EndStep(i));
+  }
+  return Status::Ok();
+}
+
+}  // namespace sdr::sampling_internal
