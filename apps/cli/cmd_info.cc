@@ -8,6 +8,7 @@
 #include "apps/cli/commands.h"
 #include "formats/model_file.h"
 #include "models/model_info.h"
+#include "runtime/system_info.h"
 
 namespace sdr::cli {
 namespace {
@@ -15,7 +16,26 @@ namespace {
 struct InfoOptions {
   std::string model;
   bool json = false;
+  bool system = false;
 };
+
+Status PrintSystem(bool json) {
+  const SystemInfo s = GetSystemInfo();
+  if (!json) {
+    std::printf("%s", FormatSystemInfo(s).c_str());
+    return Status::Ok();
+  }
+  nlohmann::ordered_json j = {{"version", s.version},
+                              {"cpu", s.cpu_model},
+                              {"cpu_features", s.cpu_features},
+                              {"physical_cores", s.physical_cores},
+                              {"default_threads", s.default_threads},
+                              {"math_library", s.math_library},
+                              {"blas_threads", s.blas_threads},
+                              {"cuda", {{"available", s.cuda_available}, {"reason", s.cuda_reason}}}};
+  std::printf("%s\n", j.dump(1).c_str());
+  return Status::Ok();
+}
 
 std::string WithThousands(int64_t v) {
   std::string s = std::to_string(v);
@@ -36,6 +56,8 @@ std::string DTypeSummary(const ComponentInfo& c) {
 }
 
 Status RunInfo(const InfoOptions& o) {
+  if (o.system) return PrintSystem(o.json);
+  if (o.model.empty()) return InvalidArgument("sdr info needs MODEL (or --system)");
   const auto t0 = std::chrono::steady_clock::now();
   SDR_ASSIGN_OR_RETURN(TensorIndex index, OpenModelFile(o.model));
   SDR_ASSIGN_OR_RETURN(ModelInfo info, DetectModel(index));
@@ -99,8 +121,9 @@ Status RunInfo(const InfoOptions& o) {
 Command RegisterInfo(CLI::App& app) {
   auto opts = std::make_shared<InfoOptions>();
   CLI::App* sub = app.add_subcommand("info", "Describe a model file: format, SD version, components");
-  sub->add_option("model", opts->model, "model file or diffusers folder")->required();
+  sub->add_option("model", opts->model, "model file or diffusers folder");
   sub->add_flag("--json", opts->json, "print one JSON object");
+  sub->add_flag("--system", opts->system, "describe this machine and build instead: CPU, math library, CUDA");
   return {sub, [opts] { return RunInfo(*opts); }};
 }
 

@@ -32,6 +32,10 @@ class MappedFile {
   uint64_t size_ = 0;
 };
 
+// Tells the kernel the whole pages inside [p, p + n) of a read-only file mapping are not needed
+// now: it drops them from this process's memory (they are re-read on demand). No-op elsewhere.
+void ReleaseMappedPages(const void* p, size_t n);
+
 // Reads a whole (small) file into a string; NotFound / IoError on failure. Refuses files larger
 // than `max_bytes` (InvalidArgument) so that a wrong path cannot exhaust memory.
 Result<std::string> ReadSmallFile(const std::string& path, uint64_t max_bytes = 64u << 20);

@@ -1,5 +1,7 @@
 #include "models/weights.h"
 
+#include "core/mapped_file.h"
+
 namespace sdr {
 
 Result<Tensor> LoadF32(const TensorIndex& index, const std::string& name, const Shape& expected) {
@@ -12,6 +14,8 @@ Result<Tensor> LoadF32(const TensorIndex& index, const std::string& name, const 
   if (e->tensor.dtype() == DType::kF32) return e->tensor;
   auto f = ToF32(e->tensor);
   if (!f.ok()) return f.status().WithContext("tensor '" + name + "'");
+  // The f32 copy is what runs; the stored bytes' pages need not stay resident.
+  if (!e->tensor.writable()) ReleaseMappedPages(e->tensor.raw(), e->tensor.nbytes());
   return f;
 }
 

@@ -25,6 +25,7 @@ Result<GenerateResult> Context::Generate(const GenerateParams& params, const Pro
   GenerateControl control;
   control.run = &run;
   control.progress = progress;
+  control.after_sampling = after_sampling_;
   ScopedMemoryBudget scope(budget_);
   Result<GenerateResult> r = InternalError("not run");
   try {

@@ -45,6 +45,9 @@ class Context {
   // one if none is running.
   void Cancel() { cancel_.Cancel(); }
 
+  // Called once sampling is done, before decoding (SD_FREE_PARAMS uses it).
+  void set_after_sampling(std::function<void()> fn) { after_sampling_ = std::move(fn); }
+
   const SdModel& model() const { return *model_; }
   const MemoryBudget& budget() const { return *budget_; }
   ContextOptions& options() { return options_; }
@@ -54,6 +57,7 @@ class Context {
   ContextOptions options_;
   std::shared_ptr<MemoryBudget> budget_;
   CancelToken cancel_;
+  std::function<void()> after_sampling_;
 };
 
 class ContextPool;

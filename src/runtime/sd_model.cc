@@ -1,5 +1,6 @@
 #include "runtime/sd_model.h"
 
+#include "core/mapped_file.h"
 #include "formats/model_file.h"
 #include "models/clip/tokenizer_source.h"
 
@@ -22,6 +23,17 @@ Result<TensorIndex> OpenVae(const std::string& path) {
 }
 
 }  // namespace
+
+void SdModel::ReleaseUnetWeights() {
+  unet_.reset();  // frees the f32 copies converted from f16/quantized weights
+  // Pages of the mapping that held UNet tensors: the kernel may drop them (they are read-only
+  // file pages, re-read on demand should anything touch them again).
+  for (const TensorEntry& e : index_.entries()) {
+    if (e.name.rfind("model.diffusion_model.", 0) == 0 && !e.tensor.writable()) {
+      ReleaseMappedPages(e.tensor.raw(), e.tensor.nbytes());
+    }
+  }
+}
 
 Result<std::unique_ptr<SdModel>> SdModel::Load(const SdModelOptions& opts) {
   auto m = std::unique_ptr<SdModel>(new SdModel());

@@ -29,7 +29,13 @@ class SdModel {
   const std::string& path() const { return path_; }
   const ClipTokenizer& tokenizer() const { return *tokenizer_; }
   const TextConditioner& conditioner() const { return *conditioner_; }
-  const UnetModel& unet() const { return *unet_; }
+  const UnetModel& unet() const { SDR_CHECK(unet_ != nullptr); return *unet_; }
+  bool has_unet() const { return unet_ != nullptr; }
+
+  // Single-shot use (SD_FREE_PARAMS): drops the UNet's weights, converted copies freed and
+  // mmapped pages handed back to the OS, so the VAE decode runs with a lower peak. The model
+  // cannot sample afterwards. Not thread-safe: only for a model no other thread is using.
+  void ReleaseUnetWeights();
   const VaeDecoder& vae() const { return *vae_; }
 
  private:

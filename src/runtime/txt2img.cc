@@ -79,6 +79,7 @@ class ImageRun {
     SDR_RETURN_IF_ERROR(CheckRun(control_.run));
     SDR_RETURN_IF_ERROR(Sample(p_.sampler, denoiser, sigmas, xs, noise, on_step));
     timings->sampling_s += Since(t0);
+    if (index + 1 == p_.batch_count && control_.after_sampling) control_.after_sampling();
     SDR_RETURN_IF_ERROR(dump_.Write("x0", x));
     if (dump_.enabled()) {
       SDR_ASSIGN_OR_RETURN(Tensor scaled, Tensor::Allocate(DType::kF32, shape_));
@@ -185,6 +186,9 @@ Status ValidateParams(const GenerateParams& p) {
 
 Result<GenerateResult> Generate(const SdModel& model, const GenerateParams& params, const GenerateControl& control) {
   SDR_RETURN_IF_ERROR(ValidateParams(params));
+  if (!model.has_unet()) {
+    return Unavailable("the UNet weights were released after an earlier generation (SD_FREE_PARAMS); reload the model");
+  }
   const auto start = Clock::now();
   GenerateResult result;
   result.seed = params.seed < 0 ? RandomSeed() : static_cast<uint64_t>(params.seed);

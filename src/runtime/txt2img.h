@@ -73,6 +73,7 @@ using ProgressFn = std::function<bool(const StepProgress&)>;
 struct GenerateControl {
   ProgressFn progress;                // may be empty
   const RunControl* run = nullptr;    // cancel token + deadline, checked inside every stage
+  std::function<void()> after_sampling;  // called once the last latent is sampled, before decoding
 };
 
 // InvalidArgument naming the field when a setting is out of range (no heavy work done).

@@ -33,6 +33,9 @@ void Linear(const float* x, const float* w, const float* bias, float* y, int64_t
   Gemm(false, true, m, n, k, 1.0f, x, k, w, k, beta, y, n);
 }
 
+const char* BlasDescription() { return openblas_get_config(); }
+int BlasThreads() { return openblas_get_num_threads(); }
+
 void SetBlasThreads(int n) {
   if (n > 0) openblas_set_num_threads(n);
 }

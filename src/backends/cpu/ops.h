@@ -41,6 +41,9 @@ void Attention(const float* q, int64_t q_stride, const float* k, const float* v,
 
 // Threads used by the BLAS provider (<= 0: its default).
 void SetBlasThreads(int n);
+// The BLAS provider and its build ("OpenBLAS 0.3.21 ... Cooperlake MAX_THREADS=64") and threads.
+const char* BlasDescription();
+int BlasThreads();
 
 // Floating-point operations issued through Gemm since the last reset (2*m*n*k per call), for
 // benchmarks that print GFLOP/s. Process-wide, relaxed atomic.
