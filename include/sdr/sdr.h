@@ -117,10 +117,11 @@ SDR_API const char* sdr_error_code_name(sdr_error_code code);
 SDR_API const char* sdr_version(void);
 
 /* One line describing the build and the machine, e.g.
- *   "sdruntime 0.1.0 | CPU: SSE4.2 AVX AVX2 FMA F16C | math: OpenBLAS | threads: 8 | CUDA: not
- *    available (built without CUDA)"
- * (threads: the default compute thread count, the physical cores). Static storage, computed on
- * the first call. */
+ *   "sdruntime 0.1.0 | CPU: AMD EPYC (sse4_2 avx avx2 fma f16c avx512f) | math: OpenBLAS 0.3.21
+ *    DYNAMIC_ARCH ... | threads: 8 | CUDA: not available (built without CUDA)"
+ * (CPU features: those of interest to the kernels; math: the BLAS provider's build; threads: the
+ * default compute thread count, the physical cores). Static storage, computed on the first call.
+ * The same facts as `sdr info --system` (runtime/system_info.h). */
 SDR_API const char* sdr_system_info(void);
 
 /* Frees memory the library returned as a plain buffer (PNG bytes, infotext). NULL is a no-op. */

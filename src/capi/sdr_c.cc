@@ -12,12 +12,12 @@
 #include <new>
 #include <string>
 
-#include "core/thread_pool.h"
 #include "runtime/context.h"
 #include "runtime/errors.h"
 #include "runtime/infotext.h"
 #include "runtime/png_writer.h"
 #include "runtime/sd_model.h"
+#include "runtime/system_info.h"
 #include "runtime/txt2img.h"
 
 struct sdr_model {
@@ -159,32 +159,6 @@ sdr_error_code RunGenerate(sdr_context* ctx, const sdr_generate_params* params, 
   return Ok(err);
 }
 
-std::string CpuFeatures() {
-  std::string f;
-#if defined(__x86_64__) || defined(__i386__)
-  __builtin_cpu_init();
-  auto add = [&f](bool has, const char* name) {
-    if (!has) return;
-    if (!f.empty()) f += ' ';
-    f += name;
-  };
-  add(__builtin_cpu_supports("sse4.2"), "SSE4.2");
-  add(__builtin_cpu_supports("avx"), "AVX");
-  add(__builtin_cpu_supports("avx2"), "AVX2");
-  add(__builtin_cpu_supports("fma"), "FMA");
-  add(__builtin_cpu_supports("f16c"), "F16C");
-  add(__builtin_cpu_supports("avx512f"), "AVX512F");
-  add(__builtin_cpu_supports("avx512bw"), "AVX512BW");
-  add(__builtin_cpu_supports("avx512vl"), "AVX512VL");
-  if (f.empty()) f = "x86 (no SIMD extensions beyond SSE2)";
-#elif defined(__aarch64__)
-  f = "AArch64 NEON";
-#else
-  f = "unknown";
-#endif
-  return f;
-}
-
 }  // namespace
 
 extern "C" {
@@ -198,16 +172,21 @@ const char* sdr_error_code_name(sdr_error_code code) {
 const char* sdr_version(void) { return SDR_VERSION_STRING; }
 
 const char* sdr_system_info(void) {
-  static const std::string* info = [] {
+  static const std::string* info = []() -> const std::string* {
     try {
-      return new std::string("sdruntime " SDR_VERSION_STRING " | CPU: " + CpuFeatures() +
-                             " | math: OpenBLAS | threads: " + std::to_string(sdr::ThreadPool::DefaultThreadCount()) +
-                             " | CUDA: not available (built without CUDA)");
+      const sdr::SystemInfo si = sdr::GetSystemInfo();
+      std::string features;
+      for (const std::string& f : si.cpu_features) features += (features.empty() ? "" : " ") + f;
+      return new std::string(
+          "sdruntime " SDR_VERSION_STRING " | CPU: " + (si.cpu_model.empty() ? std::string("unknown") : si.cpu_model) +
+          " (" + (features.empty() ? std::string("no SIMD features of interest") : features) +
+          ") | math: " + si.math_library + " | threads: " + std::to_string(si.default_threads) +
+          (si.cuda_available ? " | CUDA: available" : " | CUDA: not available (built without CUDA)"));
     } catch (...) {
-      return new (std::nothrow) std::string();
+      return nullptr;
     }
   }();
-  return info != nullptr ? info->c_str() : "";
+  return info != nullptr ? info->c_str() : "sdruntime " SDR_VERSION_STRING;
 }
 
 void sdr_free(void* ptr) { std::free(ptr); }
