@@ -4,9 +4,6 @@
 #include "backends/cpu/fast_math.h"
 #include "backends/cpu/ops.h"
 
-// Hot loops get an AVX2+FMA clone chosen at run time; the default clone runs anywhere.
-#define SDR_VECTOR_CLONES __attribute__((target_clones("arch=haswell", "default")))
-
 namespace sdr::cpu {
 
 void LayerNorm(const float* x, const float* gamma, const float* beta, float* y, int64_t rows, int64_t cols,

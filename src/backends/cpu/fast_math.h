@@ -7,6 +7,15 @@
 #include <cstdint>
 #include <cstring>
 
+// Hot loops get an AVX2+FMA clone chosen at load time (ifunc); the default clone runs anywhere.
+// Sanitizers cannot run ifunc resolvers (they run before the sanitizer starts), so sanitizer
+// builds use the default clone only.
+#if defined(__SANITIZE_THREAD__) || defined(__SANITIZE_ADDRESS__)
+#define SDR_VECTOR_CLONES
+#else
+#define SDR_VECTOR_CLONES __attribute__((target_clones("arch=haswell", "default")))
+#endif
+
 namespace sdr::cpu {
 
 inline float ExpF(float x) {

@@ -7,7 +7,7 @@
 
 namespace sdr::cpu {
 
-__attribute__((target_clones("arch=haswell", "default"))) void GroupNorm(const float* x, const float* gamma, const float* beta, float* y, int64_t c, int64_t hw,
+SDR_VECTOR_CLONES void GroupNorm(const float* x, const float* gamma, const float* beta, float* y, int64_t c, int64_t hw,
                int64_t groups, float eps, bool silu) {
   const int64_t cg = c / groups;
   const int64_t n = cg * hw;
