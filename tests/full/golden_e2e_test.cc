@@ -34,12 +34,6 @@ SdModel* Model() {
   return model;
 }
 
-double Psnr(const float* a, const float* b, int64_t n) {
-  double mse = 0;
-  for (int64_t i = 0; i < n; ++i) mse += (static_cast<double>(a[i]) - b[i]) * (static_cast<double>(a[i]) - b[i]);
-  return 10.0 * std::log10(1.0 / std::max(mse / static_cast<double>(n), 1e-20));
-}
-
 class GoldenE2eTest : public ::testing::TestWithParam<std::string> {};
 
 TEST_P(GoldenE2eTest, EveryDumpedTensorMatches) {
@@ -83,7 +77,7 @@ TEST_P(GoldenE2eTest, EveryDumpedTensorMatches) {
         EXPECT_LE(std::fabs(g[i] - o[i]), 1e-5 * std::max(1.0f, std::fabs(g[i]))) << name << "[" << i << "]";
       }
     } else if (name == "decoded") {
-      const double psnr = Psnr(g, o, golden->numel());
+      const double psnr = ref::Psnr(g, o, golden->numel());
       std::printf("[ figures ] %s decoded: psnr %.1f dB\n", GetParam().c_str(), psnr);
       EXPECT_GE(psnr, 45.0);
     }

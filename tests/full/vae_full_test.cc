@@ -15,13 +15,6 @@
 namespace sdr {
 namespace {
 
-double Psnr(const float* a, const float* b, int64_t n) {
-  double mse = 0;
-  for (int64_t i = 0; i < n; ++i) mse += (static_cast<double>(a[i]) - b[i]) * (static_cast<double>(a[i]) - b[i]);
-  mse /= static_cast<double>(n);
-  return 10.0 * std::log10(1.0 / std::max(mse, 1e-20));
-}
-
 TEST(VaeFullTest, DecodedMatchesGoldenForEveryCase) {
   auto index = OpenModelFile(testing::FullSizeModel("f32.safetensors"));
   ASSERT_TRUE(index.ok()) << index.status().ToString();
@@ -37,7 +30,7 @@ TEST(VaeFullTest, DecodedMatchesGoldenForEveryCase) {
     const double secs = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
     ASSERT_TRUE(img.ok()) << img.status().ToString();
     ASSERT_EQ(img->shape(), golden->shape());
-    const double psnr = Psnr(golden->data<float>(), img->data<float>(), img->numel());
+    const double psnr = ref::Psnr(golden->data<float>(), img->data<float>(), img->numel());
     const double rel = ref::RelL2(golden->data<float>(), img->data<float>(), img->numel());
     std::printf("[ figures ] %s decoded: psnr %.1f dB, rel_l2 %.3e (decode %.2f s)\n",
                 e.path().filename().c_str(), psnr, rel, secs);

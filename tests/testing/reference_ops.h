@@ -21,6 +21,8 @@ void Attention(const float* q, const float* k, const float* v, float* out, int64
 
 // Relative L2 error ||a - b|| / ||a||.
 double RelL2(const float* a, const float* b, int64_t n);
+// PSNR in dB of b against a, for values in [0, 1] (peak 1).
+double Psnr(const float* a, const float* b, int64_t n);
 std::vector<float> RandomVector(int64_t n, uint32_t seed, float scale = 1.0f);
 
 }  // namespace sdr::ref

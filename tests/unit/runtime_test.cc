@@ -13,6 +13,7 @@
 #include "runtime/context.h"
 #include "runtime/errors.h"
 #include "runtime/vae_tiling.h"
+#include "testing/reference_ops.h"
 #include "testing/tiny_model.h"
 
 namespace sdr {
@@ -267,12 +268,7 @@ TEST_F(RuntimeTest, TiledDecodeMatchesUntiled) {
   auto tiled = DecodeTiled(model_->vae(), *latent);
   ASSERT_TRUE(plain.ok() && tiled.ok()) << tiled.status().ToString();
   ASSERT_EQ(plain->shape(), tiled->shape());
-  double mse = 0;
-  for (int64_t i = 0; i < plain->numel(); ++i) {
-    const double d = plain->data<float>()[i] - tiled->data<float>()[i];
-    mse += d * d;
-  }
-  const double psnr = 10 * std::log10(1.0 / std::max(mse / static_cast<double>(plain->numel()), 1e-20));
+  const double psnr = ref::Psnr(plain->data<float>(), tiled->data<float>(), plain->numel());
   std::printf("[ figures ] tiled vs untiled VAE decode (512x512, tiny VAE): %.1f dB\n", psnr);
   EXPECT_GE(psnr, 35.0);
 }
