@@ -36,23 +36,15 @@ std::vector<int> ByteVocabOrder() {
 // Splits cleaned text into words with CLIP's pattern:
 // <|startoftext|>|<|endoftext|>|'s|'t|'re|'ve|'m|'ll|'d|\p{L}+|\p{N}|[^\s\p{L}\p{N}]+
 std::vector<std::u32string> SplitWords(const std::u32string& t) {
-  static const std::u32string_view kSpecials[] = {U"<|startoftext|>", U"<|endoftext|>"};
-  static const std::u32string_view kContractions[] = {U"'s", U"'t", U"'re", U"'ve", U"'m", U"'ll", U"'d"};
+  // Literal alternatives, tried in the pattern's order before the character classes.
+  static const std::u32string_view kLiterals[] = {U"<|startoftext|>", U"<|endoftext|>", U"'s", U"'t", U"'re",
+                                                  U"'ve", U"'m", U"'ll", U"'d"};
   std::vector<std::u32string> words;
   const std::u32string_view s(t);
   size_t i = 0;
   while (i < s.size()) {
     bool matched = false;
-    for (auto lit : kSpecials) {
-      if (s.substr(i, lit.size()) == lit) {
-        words.emplace_back(lit);
-        i += lit.size();
-        matched = true;
-        break;
-      }
-    }
-    if (matched) continue;
-    for (auto lit : kContractions) {
+    for (auto lit : kLiterals) {
       if (s.substr(i, lit.size()) == lit) {
         words.emplace_back(lit);
         i += lit.size();
