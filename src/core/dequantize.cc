@@ -5,6 +5,7 @@
 
 #include "core/half.h"
 #include "core/quant.h"
+#include "core/thread_pool.h"
 
 namespace sdr {
 namespace {
@@ -18,16 +19,25 @@ void Widen(const void* src, int64_t n, float* dst) {
 }  // namespace
 
 Status ConvertToF32(DType dtype, const void* src, int64_t n, float* dst) {
+  // Half types: split large tensors over the shared pool (conversion and first-touch page
+  // faults of dst both scale with cores).
+  constexpr int64_t kGrain = int64_t{1} << 20;
   switch (dtype) {
     case DType::kF32: std::memcpy(dst, src, static_cast<size_t>(n) * 4); return Status::Ok();
     case DType::kF16: {
       const auto* s = static_cast<const uint16_t*>(src);
-      for (int64_t i = 0; i < n; ++i) dst[i] = F16ToF32(s[i]);
+      auto run = [&](int64_t b, int64_t e) {
+        for (int64_t i = b; i < e; ++i) dst[i] = F16ToF32(s[i]);
+      };
+      if (n >= 2 * kGrain) ThreadPool::Shared().ParallelFor(n, run, kGrain); else run(0, n);
       return Status::Ok();
     }
     case DType::kBF16: {
       const auto* s = static_cast<const uint16_t*>(src);
-      for (int64_t i = 0; i < n; ++i) dst[i] = BF16ToF32(s[i]);
+      auto run = [&](int64_t b, int64_t e) {
+        for (int64_t i = b; i < e; ++i) dst[i] = BF16ToF32(s[i]);
+      };
+      if (n >= 2 * kGrain) ThreadPool::Shared().ParallelFor(n, run, kGrain); else run(0, n);
       return Status::Ok();
     }
     case DType::kF64: Widen<double>(src, n, dst); return Status::Ok();

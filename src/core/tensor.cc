@@ -1,5 +1,7 @@
 #include "core/tensor.h"
 
+#include <sys/mman.h>
+
 #include <cstdlib>
 #include <cstring>
 #include <new>
@@ -12,6 +14,10 @@ namespace sdr {
 namespace {
 
 constexpr size_t kAlign = 64;
+// Large buffers (weights, activations) are 2 MB aligned and asked to be backed by transparent
+// huge pages: far fewer page faults when first written and fewer TLB misses in GEMMs.
+constexpr size_t kHugeAlign = size_t{2} << 20;
+constexpr size_t kHugeThreshold = size_t{4} << 20;
 
 Result<size_t> ByteSize(DType dtype, const Shape& shape) {
   auto n = CheckedNumElements(shape);
@@ -28,19 +34,21 @@ Result<size_t> ByteSize(DType dtype, const Shape& shape) {
 
 Result<Tensor> Tensor::Allocate(DType dtype, Shape shape) {
   SDR_ASSIGN_OR_RETURN(size_t bytes, ByteSize(dtype, shape));
-  const size_t rounded = (bytes + kAlign - 1) / kAlign * kAlign;
+  const size_t align = bytes >= kHugeThreshold ? kHugeAlign : kAlign;
+  const size_t rounded = (bytes + align - 1) / align * align;
   std::shared_ptr<MemoryBudget> budget = CurrentMemoryBudget();
   if (budget != nullptr && !budget->TryReserve(rounded)) {
     return OutOfMemory("allocating " + std::to_string(bytes) + " bytes for a " + std::string(DTypeName(dtype)) +
                        " tensor " + ShapeToString(shape) + " would exceed the memory budget of " +
                        std::to_string(budget->limit()) + " bytes (" + std::to_string(budget->used()) + " in use)");
   }
-  void* p = std::aligned_alloc(kAlign, rounded == 0 ? kAlign : rounded);
+  void* p = std::aligned_alloc(align, rounded == 0 ? align : rounded);
   if (p == nullptr) {
     if (budget != nullptr) budget->Release(rounded);
     return OutOfMemory("cannot allocate " + std::to_string(bytes) + " bytes for a " +
                        std::string(DTypeName(dtype)) + " tensor " + ShapeToString(shape));
   }
+  if (align == kHugeAlign) ::madvise(p, rounded, MADV_HUGEPAGE);  // a hint; failure is harmless
   Tensor t;
   t.dtype_ = dtype;
   t.numel_ = NumElements(shape);

@@ -83,6 +83,11 @@ void ThreadPool::ParallelFor(int64_t n, const std::function<void(int64_t, int64_
   done_cv_.wait(lock, [&] { return pending_ == 0; });
 }
 
+ThreadPool& ThreadPool::Shared() {
+  static ThreadPool* pool = new ThreadPool(0);  // never destroyed: usable until exit
+  return *pool;
+}
+
 int ThreadPool::DefaultThreadCount() {
   // Count distinct (physical id, core id) pairs; fall back to hardware_concurrency.
   std::ifstream in("/proc/cpuinfo");

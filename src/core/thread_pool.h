@@ -30,6 +30,10 @@ class ThreadPool {
   // Physical cores where the OS says (logical cores / SMT siblings), at least 1.
   static int DefaultThreadCount();
 
+  // A process-wide pool of DefaultThreadCount() threads for bulk work outside generations
+  // (weight conversion at load). Created on first use.
+  static ThreadPool& Shared();
+
  private:
   void WorkerLoop(int index);
 
