@@ -206,7 +206,10 @@ sdr_error_code sdr_model_load(const sdr_model_params* params, sdr_model** out, s
     opts.vae_path = Str(params->vae_path);
     opts.tokenizer_path = Str(params->tokenizer_path);
     auto model = sdr::SdModel::Load(opts);
-    if (!model.ok()) return FromStatus(err, model.status(), sdr::Operation::kLoadModel);
+    if (!model.ok()) {
+      return Report(err, static_cast<sdr_error_code>(sdr::ClassifyLoadError(model.status(), opts.model_path, opts.vae_path)),
+                    model.status().ToString());
+    }
     auto handle = std::make_unique<sdr_model>();
     handle->model = std::shared_ptr<const sdr::SdModel>(std::move(model).value());
     *out = handle.release();

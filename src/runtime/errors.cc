@@ -1,6 +1,7 @@
 #include "runtime/errors.h"
 
 #include <array>
+#include <filesystem>
 
 namespace sdr {
 namespace {
@@ -39,14 +40,21 @@ int HttpStatus(ErrorCode code) { return Row(code).http; }
 Status AcquireTimeoutError(std::string message) { return DeadlineExceeded(std::move(message)); }
 Status PoolClosedError(std::string message) { return Unavailable(std::string(kPoolClosedTag) + message); }
 
+ErrorCode ClassifyLoadError(const Status& s, const std::string& model_path, const std::string& vae_path) {
+  if (s.ok()) return ErrorCode::kOk;
+  if (s.code() == StatusCode::kOutOfMemory) return ErrorCode::kOutOfMemory;
+  std::error_code ec;
+  const bool missing = !std::filesystem::exists(model_path, ec) ||
+                       (!vae_path.empty() && !std::filesystem::exists(vae_path, ec));
+  return missing ? ErrorCode::kModelNotFound : ErrorCode::kModelLoadFailed;
+}
+
 ErrorCode ClassifyError(const Status& s, Operation op) {
   if (s.ok()) return ErrorCode::kOk;
   if (s.code() == StatusCode::kOutOfMemory) return ErrorCode::kOutOfMemory;
   switch (op) {
     case Operation::kLoadModel:
-      return s.code() == StatusCode::kNotFound && s.message().find("does not exist") != std::string::npos
-                 ? ErrorCode::kModelNotFound
-                 : ErrorCode::kModelLoadFailed;
+      return s.code() == StatusCode::kNotFound ? ErrorCode::kModelNotFound : ErrorCode::kModelLoadFailed;
     case Operation::kAcquire:
       if (s.code() == StatusCode::kDeadlineExceeded) return ErrorCode::kAcquireTimeout;
       return ErrorCode::kPoolClosed;

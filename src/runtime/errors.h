@@ -4,6 +4,7 @@
 // code to a CLI exit code and an HTTP status.
 #pragma once
 
+#include <string>
 #include <string_view>
 
 #include "core/status.h"
@@ -26,7 +27,14 @@ enum class ErrorCode {
 std::string_view ErrorCodeName(ErrorCode code);  // "model_load_failed", ...
 
 enum class Operation { kLoadModel, kAcquire, kGenerate };
+// By status code only. For kLoadModel a NotFound is read as ModelNotFound; callers that know the
+// model path should prefer ClassifyLoadError, which asks the filesystem instead (a NotFound can
+// also mean a tensor or tokenizer missing from an existing model).
 ErrorCode ClassifyError(const Status& status, Operation op);
+
+// Load failures: ModelNotFound exactly when `model_path` (or a non-empty `vae_path`) does not
+// exist; OutOfMemory for allocation failures; else ModelLoadFailed.
+ErrorCode ClassifyLoadError(const Status& status, const std::string& model_path, const std::string& vae_path = "");
 
 int CliExitCode(ErrorCode code);  // 0 ok; 2 is reserved for usage errors
 int HttpStatus(ErrorCode code);   // 200, 400, 404, 408, 499, 500, 503, 504, 507

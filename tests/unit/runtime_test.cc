@@ -282,6 +282,12 @@ TEST(ErrorTableTest, EveryCodeHasANameExitCodeAndHttpStatus) {
   }
   EXPECT_EQ(ClassifyError(NotFound("model path 'x' does not exist"), Operation::kLoadModel), ErrorCode::kModelNotFound);
   EXPECT_EQ(ClassifyError(CorruptData("bad"), Operation::kLoadModel), ErrorCode::kModelLoadFailed);
+  // With the path known, the filesystem decides: a tensor missing from an existing file is a
+  // load failure, not a missing model.
+  const std::string model = testing::TinyModelPath();
+  EXPECT_EQ(ClassifyLoadError(NotFound("tensor 'x' is missing"), model), ErrorCode::kModelLoadFailed);
+  EXPECT_EQ(ClassifyLoadError(NotFound("x"), "/nonexistent/m.safetensors"), ErrorCode::kModelNotFound);
+  EXPECT_EQ(ClassifyLoadError(CorruptData("x"), model, "/nonexistent/vae.pt"), ErrorCode::kModelNotFound);
   EXPECT_EQ(ClassifyError(OutOfMemory("x"), Operation::kLoadModel), ErrorCode::kOutOfMemory);
   EXPECT_EQ(ClassifyError(InternalError("x"), Operation::kGenerate), ErrorCode::kGenerationFailed);
 }
