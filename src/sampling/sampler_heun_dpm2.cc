@@ -8,12 +8,14 @@
 namespace sdr::sampling_internal {
 namespace {
 
-// x += d * (s1 - s0) with d = (x - D) / s0: the last step of heun and dpm2.
-void EulerStep(std::span<float> x, std::span<const float> denoised, double s0, double s1) {
-  const double scale = (s1 - s0) / s0;
+// out = x + d * (s_to - s0) with d = (x - D) / s0: an Euler step from s0 to s_to. `out` may be
+// `x` (the last step of heun and dpm2) or a separate buffer (their predictors).
+void EulerTo(std::span<const float> x, std::span<const float> denoised, double s0, double s_to,
+             std::span<float> out) {
+  const double scale = (s_to - s0) / s0;
   for (size_t j = 0; j < x.size(); ++j) {
     const double xj = x[j];
-    x[j] = static_cast<float>(xj + (xj - denoised[j]) * scale);
+    out[j] = static_cast<float>(xj + (xj - denoised[j]) * scale);
   }
 }
 
@@ -29,13 +31,10 @@ Status SampleHeun(SamplerRun& run) {
     const double s1 = run.sigma(i + 1);
     SDR_RETURN_IF_ERROR(run.Denoise(i, x, s0, denoised));
     if (s1 == 0.0) {
-      EulerStep(x, denoised, s0, s1);
+      EulerTo(x, denoised, s0, s1, x);
     } else {
       const double dt = s1 - s0;
-      for (size_t j = 0; j < x.size(); ++j) {
-        const double xj = x[j];
-        x_pred[j] = static_cast<float>(xj + (xj - denoised[j]) / s0 * dt);
-      }
+      EulerTo(x, denoised, s0, s1, x_pred);
       SDR_RETURN_IF_ERROR(run.Denoise(i, x_pred, s1, denoised2));
       for (size_t j = 0; j < x.size(); ++j) {
         const double d1 = (static_cast<double>(x[j]) - denoised[j]) / s0;
@@ -58,15 +57,11 @@ Status SampleDpm2(SamplerRun& run) {
     const double s1 = run.sigma(i + 1);
     SDR_RETURN_IF_ERROR(run.Denoise(i, x, s0, denoised));
     if (s1 == 0.0) {
-      EulerStep(x, denoised, s0, s1);
+      EulerTo(x, denoised, s0, s1, x);
     } else {
       const double s_mid = std::exp(0.5 * (std::log(s0) + std::log(s1)));
-      const double dt_mid = s_mid - s0;
       const double dt = s1 - s0;
-      for (size_t j = 0; j < x.size(); ++j) {
-        const double xj = x[j];
-        x_mid[j] = static_cast<float>(xj + (xj - denoised[j]) / s0 * dt_mid);
-      }
+      EulerTo(x, denoised, s0, s_mid, x_mid);
       SDR_RETURN_IF_ERROR(run.Denoise(i, x_mid, s_mid, denoised2));
       for (size_t j = 0; j < x.size(); ++j) {
         const double d_mid = (static_cast<double>(x_mid[j]) - denoised2[j]) / s_mid;
