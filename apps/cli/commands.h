@@ -1,10 +1,13 @@
 // The `sdr` command line: one file per subcommand; each registers itself on the CLI11 app and
-// reports failures as a Status, which main() prints as one line and maps to an exit code.
+// reports failures as a Status, which main() prints as one line and maps to an exit code through
+// the runtime's one error table (runtime/errors.h; a command tags what it knows, e.g. a model
+// that failed to load, with WithErrorCode / TagLoadError).
 #pragma once
 
 #include <CLI/CLI.hpp>
 
 #include <functional>
+#include <string>
 
 #include "core/status.h"
 
@@ -21,7 +24,7 @@ Command RegisterConvert(CLI::App& app);
 Command RegisterGenerate(CLI::App& app);
 Command RegisterConfig(CLI::App& app);
 
-// One table: Status code -> process exit code (0 is success; 2 is CLI11's usage error).
-int ExitCodeFor(StatusCode code);
+// The exit codes, for `sdr --help`: the usage code and runtime/errors.h's table.
+std::string ExitCodeHelp();
 
 }  // namespace sdr::cli

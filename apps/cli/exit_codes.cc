@@ -1,23 +1,17 @@
+#include <string>
+
 #include "apps/cli/commands.h"
+#include "runtime/errors.h"
 
 namespace sdr::cli {
 
-int ExitCodeFor(StatusCode code) {
-  switch (code) {
-    case StatusCode::kOk: return 0;
-    case StatusCode::kInvalidArgument: return 3;
-    case StatusCode::kNotFound: return 4;
-    case StatusCode::kIoError: return 5;
-    case StatusCode::kCorruptData: return 6;
-    case StatusCode::kUnsupported: return 7;
-    case StatusCode::kSecurity: return 8;
-    case StatusCode::kOutOfMemory: return 9;
-    case StatusCode::kCancelled: return 10;
-    case StatusCode::kDeadlineExceeded: return 11;
-    case StatusCode::kUnavailable: return 12;
-    case StatusCode::kInternal: return 70;
+std::string ExitCodeHelp() {
+  std::string s = "Exit codes:\n  " + std::to_string(kUsageExitCode) + "  usage (unknown flag, missing argument)\n";
+  for (const ErrorCodeInfo& row : ErrorCodeTable()) {
+    s += "  " + std::to_string(row.exit_code) + (row.exit_code < 10 ? "  " : " ") + std::string(row.name) + ": " +
+         std::string(row.meaning) + "\n";
   }
-  return 1;
+  return s;
 }
 
 }  // namespace sdr::cli

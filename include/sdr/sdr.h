@@ -82,7 +82,8 @@ extern "C" {
  * ------------------------------------------------------------------------------------------- */
 
 /* The values equal sdr::ErrorCode (src/runtime/errors.h): one set of codes for the C++ API,
- * this API, the CLI (exit codes) and the server (HTTP statuses). */
+ * this API, the Go binding, the CLI (exit codes) and the server (HTTP statuses); the table in
+ * src/runtime/errors.cc (and the README) gives each code's exit code and HTTP status. */
 typedef enum sdr_error_code {
   SDR_OK = 0,
   SDR_ERR_MODEL_LOAD_FAILED = 1,   /* the model file is unreadable, corrupt or unsupported */
@@ -90,10 +91,18 @@ typedef enum sdr_error_code {
   SDR_ERR_INVALID_PARAMS = 3,      /* a setting is out of range, unknown, or a required argument is NULL */
   SDR_ERR_GENERATION_FAILED = 4,   /* anything else that went wrong (message says what) */
   SDR_ERR_OUT_OF_MEMORY = 5,       /* an allocation failed or the pool's memory budget was exceeded */
-  SDR_ERR_GENERATION_TIMEOUT = 6,  /* the pool's per-generation timeout elapsed */
+  SDR_ERR_GENERATION_TIMEOUT = 6,  /* the pool's per-generation timeout elapsed (or was projected to) */
   SDR_ERR_ACQUIRE_TIMEOUT = 7,     /* no context of the pool became free in time */
   SDR_ERR_CANCELLED = 8,           /* sdr_context_cancel, the progress callback, or sdr_pool_free */
-  SDR_ERR_POOL_CLOSED = 9          /* the pool is being freed */
+  SDR_ERR_POOL_CLOSED = 9,         /* the pool is being freed */
+  SDR_ERR_OUT_OF_VRAM = 10,        /* GPU memory ran out (the message names the device) */
+  SDR_ERR_UNAVAILABLE = 11,        /* a provider or device cannot be reached (network, 5xx after retries) */
+  SDR_ERR_AUTH_FAILED = 12,        /* a cloud provider refused the credentials (401/403) */
+  SDR_ERR_CONTENT_POLICY = 13,     /* a cloud provider refused the prompt under its content policy */
+  SDR_ERR_RATE_LIMITED = 14,       /* too many requests now: retry later */
+  SDR_ERR_QUOTA_EXHAUSTED = 15,    /* the provider account's quota is used up: do not retry */
+  SDR_ERR_PROVIDER_ERROR = 16,     /* any other provider failure (its message and request id) */
+  SDR_ERR_IO = 17                  /* reading an input or writing an output failed */
 } sdr_error_code;
 
 #define SDR_ERROR_MESSAGE_SIZE 512
@@ -105,7 +114,7 @@ typedef struct sdr_error {
   char message[SDR_ERROR_MESSAGE_SIZE];
 } sdr_error;
 
-/* Stable lower-case name of a code: "ok", "model_load_failed", ..., "pool_closed"; "unknown"
+/* Stable lower-case name of a code: "ok", "model_load_failed", ..., "io_error"; "unknown"
  * for a value outside the enum. Static storage; never NULL. */
 SDR_API const char* sdr_error_code_name(sdr_error_code code);
 

@@ -12,6 +12,7 @@
 #include <new>
 #include <string>
 
+#include "core/enum_names.h"
 #include "runtime/context.h"
 #include "runtime/errors.h"
 #include "runtime/infotext.h"
@@ -46,6 +47,14 @@ static_assert(SDR_ERR_GENERATION_TIMEOUT == static_cast<int>(ErrorCode::kGenerat
 static_assert(SDR_ERR_ACQUIRE_TIMEOUT == static_cast<int>(ErrorCode::kAcquireTimeout));
 static_assert(SDR_ERR_CANCELLED == static_cast<int>(ErrorCode::kCancelled));
 static_assert(SDR_ERR_POOL_CLOSED == static_cast<int>(ErrorCode::kPoolClosed));
+static_assert(SDR_ERR_OUT_OF_VRAM == static_cast<int>(ErrorCode::kOutOfVram));
+static_assert(SDR_ERR_UNAVAILABLE == static_cast<int>(ErrorCode::kUnavailable));
+static_assert(SDR_ERR_AUTH_FAILED == static_cast<int>(ErrorCode::kAuthFailed));
+static_assert(SDR_ERR_CONTENT_POLICY == static_cast<int>(ErrorCode::kContentPolicy));
+static_assert(SDR_ERR_RATE_LIMITED == static_cast<int>(ErrorCode::kRateLimited));
+static_assert(SDR_ERR_QUOTA_EXHAUSTED == static_cast<int>(ErrorCode::kQuotaExhausted));
+static_assert(SDR_ERR_PROVIDER_ERROR == static_cast<int>(ErrorCode::kProviderError));
+static_assert(SDR_ERR_IO == static_cast<int>(ErrorCode::kIoError));
 
 // Writes (code, message) into *err when err is not NULL; returns code. The message is cut at a
 // UTF-8 character boundary to fit.
@@ -112,20 +121,23 @@ sdr::Status ToParams(const sdr_generate_params& c, sdr::GenerateParams* p) {
   if (!Empty(c.sampler)) {
     auto kind = sdr::ParseSamplerKind(c.sampler);
     if (!kind) {
-      return sdr::InvalidArgument("unknown sampler '" + Str(c.sampler) +
-                                  "' (euler_a, euler, heun, dpm2, dpm++2s_a, dpm++2m, dpm++2mv2, lcm)");
+      return sdr::InvalidArgument("unknown sampler '" + Str(c.sampler) + "' (" +
+                                  sdr::JoinNames(sdr::AllSamplerKinds()) + ")");
     }
     p->sampler = *kind;
   }
   if (!Empty(c.scheduler)) {
     auto s = sdr::ParseScheduler(c.scheduler);
-    if (!s) return sdr::InvalidArgument("unknown scheduler '" + Str(c.scheduler) + "' (discrete, karras)");
+    if (!s) {
+      return sdr::InvalidArgument("unknown scheduler '" + Str(c.scheduler) + "' (" +
+                                  sdr::JoinNames(sdr::AllSchedulers()) + ")");
+    }
     p->scheduler = *s;
   }
   p->seed = c.seed;
   if (!Empty(c.rng)) {
     auto r = sdr::ParseRngKind(c.rng);
-    if (!r) return sdr::InvalidArgument("unknown rng '" + Str(c.rng) + "' (cuda, cpu)");
+    if (!r) return sdr::InvalidArgument("unknown rng '" + Str(c.rng) + "' (" + sdr::JoinNames(sdr::AllRngKinds()) + ")");
     p->rng = *r;
   }
   p->clip_skip = c.clip_skip;
@@ -164,7 +176,7 @@ sdr_error_code RunGenerate(sdr_context* ctx, const sdr_generate_params* params, 
 extern "C" {
 
 const char* sdr_error_code_name(sdr_error_code code) {
-  if (code < SDR_OK || code > SDR_ERR_POOL_CLOSED) return "unknown";
+  if (code < SDR_OK || static_cast<size_t>(code) >= sdr::ErrorCodeTable().size()) return "unknown";
   // ErrorCodeName returns views of string literals: NUL-terminated, static storage.
   return sdr::ErrorCodeName(static_cast<ErrorCode>(code)).data();
 }
@@ -207,8 +219,8 @@ sdr_error_code sdr_model_load(const sdr_model_params* params, sdr_model** out, s
     opts.tokenizer_path = Str(params->tokenizer_path);
     auto model = sdr::SdModel::Load(opts);
     if (!model.ok()) {
-      return Report(err, static_cast<sdr_error_code>(sdr::ClassifyLoadError(model.status(), opts.model_path, opts.vae_path)),
-                    model.status().ToString());
+      // SdModel::Load tags its errors (model not found / load failed / out of memory).
+      return FromStatus(err, model.status(), sdr::Operation::kLoadModel);
     }
     auto handle = std::make_unique<sdr_model>();
     handle->model = std::shared_ptr<const sdr::SdModel>(std::move(model).value());
@@ -313,10 +325,11 @@ sdr_generate_params sdr_generate_params_default(void) {
   p.height = d.height;
   p.steps = d.steps;
   p.cfg_scale = d.cfg_scale;
-  p.sampler = "dpm++2m";
-  p.scheduler = "discrete";
+  // ToString gives views of string literals: NUL-terminated, static storage.
+  p.sampler = sdr::ToString(d.sampler).data();
+  p.scheduler = sdr::ToString(d.scheduler).data();
   p.seed = d.seed;
-  p.rng = "cuda";
+  p.rng = sdr::ToString(d.rng).data();
   p.clip_skip = d.clip_skip;
   p.batch_count = d.batch_count;
   p.vae_tiling = d.vae_tiling ? 1 : 0;
@@ -336,8 +349,8 @@ sdr_error_code sdr_generate(sdr_context* ctx, const sdr_generate_params* params,
     if (arr == nullptr) return Report(err, SDR_ERR_OUT_OF_MEMORY, "out of memory for the image array");
     for (size_t i = 0; i < n; ++i) {
       const sdr::GeneratedImage& img = result.images[i];
-      arr[i].width = params->width;
-      arr[i].height = params->height;
+      arr[i].width = img.width();  // the image's own size, not the request's
+      arr[i].height = img.height();
       arr[i].channels = 3;
       arr[i].seed = img.seed;
       arr[i].data = static_cast<uint8_t*>(std::malloc(img.rgb.size()));
@@ -391,19 +404,7 @@ sdr_error_code sdr_infotext(const sdr_generate_params* params, uint64_t seed, ch
     *out = nullptr;
     sdr::GenerateParams p;
     if (sdr::Status s = ToParams(*params, &p); !s.ok()) return FromStatus(err, s, sdr::Operation::kGenerate);
-    sdr::GenerationInfo info;
-    info.prompt = p.prompt;
-    info.negative_prompt = p.negative_prompt;
-    info.steps = p.steps;
-    info.sampler = std::string(sdr::A1111Name(p.sampler));
-    info.schedule = p.scheduler == sdr::Scheduler::kKarras ? "Karras" : "Automatic";
-    info.cfg_scale = p.cfg_scale;
-    info.seed = seed;
-    info.width = p.width;
-    info.height = p.height;
-    info.clip_skip = p.clip_skip;
-    info.rng = p.rng;
-    const std::string text = sdr::FormatInfotext(info);
+    const std::string text = sdr::FormatInfotext(sdr::MakeGenerationInfo(p, seed, p.width, p.height));
     char* buf = static_cast<char*>(std::malloc(text.size() + 1));
     if (buf == nullptr) return Report(err, SDR_ERR_OUT_OF_MEMORY, "out of memory for the infotext");
     std::memcpy(buf, text.c_str(), text.size() + 1);

@@ -30,12 +30,24 @@ std::string Status::ToString() const {
 
 Status Status::WithContext(std::string_view context) const& {
   if (ok()) return *this;
-  return Status(code_, std::string(context) + ": " + message_);
+  Status s(code_, std::string(context) + ": " + message_);
+  s.detail_ = detail_;
+  return s;
 }
 
 Status Status::WithContext(std::string_view context) && {
   if (ok()) return std::move(*this);
   message_.insert(0, std::string(context) + ": ");
+  return std::move(*this);
+}
+
+Status Status::WithDetail(int detail) const& {
+  Status s = *this;
+  return std::move(s).WithDetail(detail);
+}
+
+Status Status::WithDetail(int detail) && {
+  if (!ok()) detail_ = detail;
   return std::move(*this);
 }
 

@@ -43,15 +43,23 @@ class [[nodiscard]] Status {
   // "corrupt_data: tensor 'x': offsets out of range" style, for logs and CLI output.
   std::string ToString() const;
 
-  // Prefixes the message with "context: " (no-op on OK). Use on the way up.
+  // Prefixes the message with "context: " (no-op on OK). Use on the way up. Keeps detail().
   Status WithContext(std::string_view context) const&;
   Status WithContext(std::string_view context) &&;
+
+  // An application-level code that refines code() (0 = none), set by the layer that knows what
+  // the failure means to a caller (runtime/errors.h: "model not found", "pool closed", ...), so
+  // that nobody above has to guess it from the message text. No-op on OK.
+  int detail() const { return detail_; }
+  Status WithDetail(int detail) const&;
+  Status WithDetail(int detail) &&;
 
   // Discards a status explicitly (for best-effort cleanup paths).
   void IgnoreError() const {}
 
  private:
   StatusCode code_ = StatusCode::kOk;
+  int detail_ = 0;
   std::string message_;
 };
 

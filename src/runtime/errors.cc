@@ -3,42 +3,68 @@
 #include <array>
 #include <filesystem>
 
+#include "core/check.h"
+
 namespace sdr {
 namespace {
 
-struct CodeRow {
-  ErrorCode code;
-  std::string_view name;
-  int exit_code;
-  int http;
-};
-
-// One table: name, CLI exit code, HTTP status.
-constexpr std::array<CodeRow, 10> kCodes = {{
-    {ErrorCode::kOk, "ok", 0, 200},
-    {ErrorCode::kModelLoadFailed, "model_load_failed", 10, 500},
-    {ErrorCode::kModelNotFound, "model_not_found", 11, 404},
-    {ErrorCode::kInvalidParams, "invalid_params", 3, 400},
-    {ErrorCode::kGenerationFailed, "generation_failed", 12, 500},
-    {ErrorCode::kOutOfMemory, "out_of_memory", 13, 507},
-    {ErrorCode::kGenerationTimeout, "generation_timeout", 14, 504},
-    {ErrorCode::kAcquireTimeout, "acquire_timeout", 15, 503},
-    {ErrorCode::kCancelled, "cancelled", 16, 499},
-    {ErrorCode::kPoolClosed, "pool_closed", 17, 503},
+// The one table: code, name, CLI exit code, HTTP status, meaning.
+constexpr std::array<ErrorCodeInfo, 18> kCodes = {{
+    {ErrorCode::kOk, "ok", 0, 200, "success"},
+    {ErrorCode::kModelLoadFailed, "model_load_failed", 6, 500, "the model file is unreadable, corrupt or unsupported"},
+    {ErrorCode::kModelNotFound, "model_not_found", 4, 404, "the model path does not exist"},
+    {ErrorCode::kInvalidParams, "invalid_params", 3, 400, "a setting or request field is missing or out of range"},
+    {ErrorCode::kGenerationFailed, "generation_failed", 7, 500, "generation failed for another reason"},
+    {ErrorCode::kOutOfMemory, "out_of_memory", 8, 507, "host memory ran out or the memory budget was exceeded"},
+    {ErrorCode::kGenerationTimeout, "generation_timeout", 10, 504, "the generation timed out (or was projected to)"},
+    {ErrorCode::kAcquireTimeout, "acquire_timeout", 11, 503, "no context or provider slot became free in time"},
+    {ErrorCode::kCancelled, "cancelled", 12, 499, "the generation was cancelled"},
+    {ErrorCode::kPoolClosed, "pool_closed", 13, 503, "the context pool is closed"},
+    {ErrorCode::kOutOfVram, "out_of_vram", 9, 507, "GPU memory ran out"},
+    {ErrorCode::kUnavailable, "unavailable", 14, 503, "a provider or device cannot be reached"},
+    {ErrorCode::kAuthFailed, "auth_failed", 15, 401, "the provider refused the credentials"},
+    {ErrorCode::kContentPolicy, "content_policy", 16, 400, "refused under the provider's content policy"},
+    {ErrorCode::kRateLimited, "rate_limited", 17, 429, "too many requests: retry later"},
+    {ErrorCode::kQuotaExhausted, "quota_exhausted", 18, 429, "the account's quota is used up"},
+    {ErrorCode::kProviderError, "provider_error", 19, 502, "the provider reported another error"},
+    {ErrorCode::kIoError, "io_error", 5, 500, "reading an input or writing an output failed"},
 }};
 
-const CodeRow& Row(ErrorCode code) { return kCodes[static_cast<size_t>(code)]; }
+constexpr bool TableInValueOrder() {
+  for (size_t i = 0; i < kCodes.size(); ++i) {
+    if (static_cast<size_t>(kCodes[i].code) != i) return false;
+  }
+  return true;
+}
+static_assert(TableInValueOrder(), "kCodes must list every ErrorCode in value order");
 
-constexpr std::string_view kPoolClosedTag = "pool closed: ";
+bool IsErrorCodeValue(int v) { return v > 0 && v < static_cast<int>(kCodes.size()); }
 
 }  // namespace
 
-std::string_view ErrorCodeName(ErrorCode code) { return Row(code).name; }
-int CliExitCode(ErrorCode code) { return Row(code).exit_code; }
-int HttpStatus(ErrorCode code) { return Row(code).http; }
+std::span<const ErrorCodeInfo> ErrorCodeTable() { return kCodes; }
 
-Status AcquireTimeoutError(std::string message) { return DeadlineExceeded(std::move(message)); }
-Status PoolClosedError(std::string message) { return Unavailable(std::string(kPoolClosedTag) + message); }
+const ErrorCodeInfo& ErrorCodeRow(ErrorCode code) {
+  const auto i = static_cast<size_t>(code);
+  SDR_CHECK(i < kCodes.size());
+  return kCodes[i];
+}
+
+std::string_view ErrorCodeName(ErrorCode code) { return ErrorCodeRow(code).name; }
+int CliExitCode(ErrorCode code) { return ErrorCodeRow(code).exit_code; }
+int HttpStatus(ErrorCode code) { return ErrorCodeRow(code).http_status; }
+
+Status WithErrorCode(Status status, ErrorCode code) {
+  return std::move(status).WithDetail(static_cast<int>(code));
+}
+
+Status AcquireTimeoutError(std::string message) {
+  return WithErrorCode(DeadlineExceeded(std::move(message)), ErrorCode::kAcquireTimeout);
+}
+
+Status PoolClosedError(std::string message) {
+  return WithErrorCode(Unavailable(std::move(message)), ErrorCode::kPoolClosed);
+}
 
 ErrorCode ClassifyLoadError(const Status& s, const std::string& model_path, const std::string& vae_path) {
   if (s.ok()) return ErrorCode::kOk;
@@ -49,23 +75,30 @@ ErrorCode ClassifyLoadError(const Status& s, const std::string& model_path, cons
   return missing ? ErrorCode::kModelNotFound : ErrorCode::kModelLoadFailed;
 }
 
+Status TagLoadError(Status status, const std::string& model_path, const std::string& vae_path) {
+  const ErrorCode code = ClassifyLoadError(status, model_path, vae_path);
+  return WithErrorCode(std::move(status), code);
+}
+
 ErrorCode ClassifyError(const Status& s, Operation op) {
   if (s.ok()) return ErrorCode::kOk;
-  if (s.code() == StatusCode::kOutOfMemory) return ErrorCode::kOutOfMemory;
+  if (IsErrorCodeValue(s.detail())) return static_cast<ErrorCode>(s.detail());
+  switch (s.code()) {
+    case StatusCode::kOutOfMemory: return ErrorCode::kOutOfMemory;
+    case StatusCode::kCancelled: return ErrorCode::kCancelled;
+    case StatusCode::kUnavailable: return ErrorCode::kUnavailable;
+    default: break;
+  }
   switch (op) {
     case Operation::kLoadModel:
       return s.code() == StatusCode::kNotFound ? ErrorCode::kModelNotFound : ErrorCode::kModelLoadFailed;
     case Operation::kAcquire:
-      if (s.code() == StatusCode::kDeadlineExceeded) return ErrorCode::kAcquireTimeout;
-      return ErrorCode::kPoolClosed;
+      return s.code() == StatusCode::kDeadlineExceeded ? ErrorCode::kAcquireTimeout : ErrorCode::kGenerationFailed;
     case Operation::kGenerate:
       switch (s.code()) {
         case StatusCode::kInvalidArgument: return ErrorCode::kInvalidParams;
         case StatusCode::kDeadlineExceeded: return ErrorCode::kGenerationTimeout;
-        case StatusCode::kCancelled: return ErrorCode::kCancelled;
-        case StatusCode::kUnavailable:
-          if (s.message().find(kPoolClosedTag) != std::string::npos) return ErrorCode::kPoolClosed;
-          return ErrorCode::kGenerationFailed;
+        case StatusCode::kIoError: return ErrorCode::kIoError;
         default: return ErrorCode::kGenerationFailed;
       }
   }
