@@ -79,4 +79,10 @@ std::string EncodeUtf8(std::u32string_view s) {
   return out;
 }
 
+std::string SanitizeUtf8(std::string_view s) {
+  bool had_invalid = false;
+  std::u32string cps = DecodeUtf8(s, &had_invalid);
+  return had_invalid ? EncodeUtf8(cps) : std::string(s);
+}
+
 }  // namespace sdr

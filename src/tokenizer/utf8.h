@@ -13,5 +13,7 @@ namespace sdr {
 std::u32string DecodeUtf8(std::string_view s, bool* had_invalid = nullptr);
 std::string EncodeUtf8(std::u32string_view s);
 void AppendUtf8(char32_t c, std::string* out);
+// `s` as valid UTF-8: each invalid subpart replaced by U+FFFD, as DecodeUtf8 reads it.
+std::string SanitizeUtf8(std::string_view s);
 
 }  // namespace sdr

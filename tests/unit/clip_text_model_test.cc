@@ -154,29 +154,38 @@ TEST(TextConditionerTest, EmphasisChangesOnlyTheWeightedPromptsOutput) {
   EXPECT_GE(long_prompt->dim(1), 2 * 77);
 }
 
-TEST(TokenizerSourceTest, PrecedenceAndClearErrorForSingleFiles) {
+TEST(TokenizerSourceTest, PrecedenceExplicitThenModelFolderThenEmbedded) {
   testing::TempDir dir;
-  ::unsetenv("SD_TOKENIZER_PATH");
-  auto none = LoadClipTokenizer(dir.File("model.safetensors"));
-  ASSERT_FALSE(none.ok());
-  EXPECT_EQ(none.status().code(), StatusCode::kNotFound);
-  EXPECT_NE(none.status().message().find("SD_TOKENIZER_PATH"), std::string::npos);
-  EXPECT_NE(none.status().message().find("--tokenizer"), std::string::npos);
+  // A single file: no tokenizer beside it, so the embedded vocabulary, which is CLIP's.
+  const TokenizerSource none = ResolveTokenizerSource(dir.File("model.safetensors"));
+  EXPECT_EQ(none.kind, TokenizerSource::Kind::kEmbedded);
+  EXPECT_EQ(none.Describe(), "the embedded CLIP ViT-L/14 vocabulary");
+  auto embedded = LoadClipTokenizer(none);
+  ASSERT_TRUE(embedded.ok()) << embedded.status().ToString();
+  auto from_file = LoadClipTokenizer(ResolveTokenizerSource(dir.File("model.safetensors"), kMerges));
+  ASSERT_TRUE(from_file.ok()) << from_file.status().ToString();
+  EXPECT_EQ((*embedded)->vocab_size(), 49408u);
+  const std::string text = "a photograph of an astronaut riding a horse, (masterpiece:1.2) caf\xc3\xa9 42";
+  EXPECT_EQ((*embedded)->EncodeWithSpecials(text), (*from_file)->EncodeWithSpecials(text));
+  // The same instance every time (built once per process).
+  EXPECT_EQ(LoadClipTokenizer(none)->get(), embedded->get());
 
-  EXPECT_TRUE(LoadClipTokenizer(dir.File("model.safetensors"), kMerges).ok());
-  ::setenv("SD_TOKENIZER_PATH", kMerges.c_str(), 1);
-  EXPECT_TRUE(LoadClipTokenizer(dir.File("model.safetensors")).ok());
-  ::setenv("SD_TOKENIZER_PATH", "/nonexistent/merges.txt", 1);
-  auto bad_env = LoadClipTokenizer(dir.File("model.safetensors"));
-  EXPECT_NE(bad_env.status().message().find("SD_TOKENIZER_PATH"), std::string::npos);
-  ::unsetenv("SD_TOKENIZER_PATH");
+  // An explicit path that does not exist is an error naming it, never a silent fallback.
+  auto missing = LoadClipTokenizer(ResolveTokenizerSource(dir.File("model.safetensors"), "/nonexistent/merges.txt"));
+  ASSERT_FALSE(missing.ok());
+  EXPECT_EQ(missing.status().code(), StatusCode::kNotFound);
+  EXPECT_NE(missing.status().message().find("/nonexistent/merges.txt"), std::string::npos);
 
-  // A diffusers-style tokenizer/ folder; a vocab.json that disagrees is refused.
+  // A diffusers-style tokenizer/ folder comes before the embedded one; a vocab.json that
+  // disagrees is refused.
   std::filesystem::create_directories(dir.path() / "model" / "tokenizer");
   std::filesystem::copy_file(kMerges, dir.path() / "model" / "tokenizer" / "merges.txt");
-  EXPECT_TRUE(LoadClipTokenizer(dir.File("model")).ok());
+  const TokenizerSource own = ResolveTokenizerSource(dir.File("model"));
+  EXPECT_EQ(own.kind, TokenizerSource::Kind::kModelFolder);
+  EXPECT_TRUE(LoadClipTokenizer(own).ok());
+  EXPECT_EQ(ResolveTokenizerSource(dir.File("model"), kMerges).kind, TokenizerSource::Kind::kExplicit);
   testing::WriteFileBytes(dir.File("model/tokenizer/vocab.json"), R"({"a": 0})");
-  auto bad_vocab = LoadClipTokenizer(dir.File("model"));
+  auto bad_vocab = LoadClipTokenizer(own);
   EXPECT_EQ(bad_vocab.status().code(), StatusCode::kCorruptData);
 }
 

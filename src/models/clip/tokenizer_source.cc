@@ -2,10 +2,10 @@
 
 #include <nlohmann/json.hpp>
 
-#include <cstdlib>
 #include <filesystem>
 
 #include "core/mapped_file.h"
+#include "tokenizer/embedded_vocab.h"
 
 namespace sdr {
 namespace {
@@ -30,7 +30,7 @@ Status CheckVocab(const fs::path& vocab_path, const ClipTokenizer& tok) {
   return Status::Ok();
 }
 
-Result<ClipTokenizer> FromPath(const std::string& path, const std::string& what) {
+Result<std::shared_ptr<const ClipTokenizer>> FromPath(const std::string& path, const std::string& what) {
   fs::path p(path);
   std::error_code ec;
   if (fs::is_directory(p, ec)) p /= "merges.txt";
@@ -38,22 +38,35 @@ Result<ClipTokenizer> FromPath(const std::string& path, const std::string& what)
   auto tok = ClipTokenizer::FromMergesFile(p.string());
   if (!tok.ok()) return tok.status().WithContext(what);
   SDR_RETURN_IF_ERROR(CheckVocab(p.parent_path() / "vocab.json", *tok).WithContext(what));
-  return tok;
+  return std::shared_ptr<const ClipTokenizer>(std::make_shared<ClipTokenizer>(std::move(tok).value()));
 }
 
 }  // namespace
 
-Result<ClipTokenizer> LoadClipTokenizer(const std::string& model_path, const std::string& explicit_path) {
-  if (!explicit_path.empty()) return FromPath(explicit_path, "tokenizer");
-  if (const char* env = std::getenv("SD_TOKENIZER_PATH"); env != nullptr && *env != '\0') {
-    return FromPath(env, "SD_TOKENIZER_PATH");
+std::string TokenizerSource::Describe() const {
+  switch (kind) {
+    case Kind::kExplicit: return "tokenizer '" + path + "'";
+    case Kind::kModelFolder: return "the model's tokenizer folder '" + path + "'";
+    case Kind::kEmbedded: return "the embedded CLIP ViT-L/14 vocabulary";
   }
+  return "?";
+}
+
+TokenizerSource ResolveTokenizerSource(const std::string& model_path, const std::string& explicit_path) {
+  if (!explicit_path.empty()) return {TokenizerSource::Kind::kExplicit, explicit_path};
   std::error_code ec;
   const fs::path own = fs::path(model_path) / "tokenizer";
-  if (fs::is_directory(own, ec)) return FromPath(own.string(), "model tokenizer");
-  return NotFound("no CLIP tokenizer for '" + model_path +
-                  "': single-file checkpoints do not include one. Pass --tokenizer PATH or set "
-                  "SD_TOKENIZER_PATH to the merges.txt of openai/clip-vit-large-patch14 (or a folder holding it)");
+  if (fs::is_directory(own, ec)) return {TokenizerSource::Kind::kModelFolder, own.string()};
+  return {TokenizerSource::Kind::kEmbedded, ""};
+}
+
+Result<std::shared_ptr<const ClipTokenizer>> LoadClipTokenizer(const TokenizerSource& source) {
+  switch (source.kind) {
+    case TokenizerSource::Kind::kExplicit: return FromPath(source.path, "tokenizer");
+    case TokenizerSource::Kind::kModelFolder: return FromPath(source.path, "model tokenizer");
+    case TokenizerSource::Kind::kEmbedded: return EmbeddedClipTokenizer();
+  }
+  return InternalError("unknown tokenizer source");
 }
 
 }  // namespace sdr
