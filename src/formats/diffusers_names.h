@@ -17,11 +17,9 @@
 #include <string>
 #include <vector>
 
-namespace sdr {
+#include "formats/ldm_names.h"
 
-inline constexpr const char* kLdmUnetPrefix = "model.diffusion_model.";
-inline constexpr const char* kLdmTextEncoderPrefix = "cond_stage_model.transformer.";
-inline constexpr const char* kLdmVaePrefix = "first_stage_model.";
+namespace sdr {
 
 // UNet2DConditionModel topology (diffusers unet/config.json). Defaults: SD 1.x / 2.x.
 struct DiffusersUnetTopology {

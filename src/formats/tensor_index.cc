@@ -27,6 +27,11 @@ const TensorEntry* TensorIndex::Find(std::string_view name) const {
   return it == by_name_.end() ? nullptr : &entries_[it->second];
 }
 
+bool TensorIndex::HasPrefix(std::string_view prefix) const {
+  auto it = by_name_.lower_bound(prefix);
+  return it != by_name_.end() && std::string_view(it->first).substr(0, prefix.size()) == prefix;
+}
+
 bool IsIgnoredTensorName(std::string_view name) {
   static constexpr std::array<std::string_view, 4> kPrefixes = {
       "model_ema.", "ema.", "loss.", "lora_",

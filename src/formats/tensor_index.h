@@ -34,6 +34,7 @@ class TensorIndex {
   Status Add(std::string name, Tensor tensor);
 
   const TensorEntry* Find(std::string_view name) const;  // nullptr when absent
+  bool HasPrefix(std::string_view prefix) const;          // any name starting with `prefix`
   const std::vector<TensorEntry>& entries() const { return entries_; }
   size_t size() const { return entries_.size(); }
 

@@ -2,14 +2,16 @@
 
 #include <algorithm>
 
+#include "formats/ldm_names.h"
+
 namespace sdr {
 namespace {
 
-constexpr std::string_view kUnetPrefix = "model.diffusion_model.";
-constexpr std::string_view kTextPrefix = "cond_stage_model.";
-constexpr std::string_view kSdxlTextPrefix = "conditioner.";
-constexpr std::string_view kVaePrefix = "first_stage_model.";
-constexpr std::string_view kClipPrefix = "cond_stage_model.transformer.text_model.";
+constexpr std::string_view kUnetPrefix = kLdmUnetPrefix;
+constexpr std::string_view kTextPrefix = kLdmCondStagePrefix;
+constexpr std::string_view kSdxlTextPrefix = kLdmSdxlConditionerPrefix;
+constexpr std::string_view kVaePrefix = kLdmVaePrefix;
+constexpr std::string_view kClipPrefix = kLdmClipTextPrefix;
 
 bool StartsWith(std::string_view s, std::string_view p) { return s.substr(0, p.size()) == p; }
 
@@ -57,8 +59,8 @@ Result<ModelInfo> DetectModel(const TensorIndex& index) {
       }
     } else if (StartsWith(n, kVaePrefix)) {
       Count(info.vae, e.tensor);
-      if (StartsWith(n, "first_stage_model.encoder.")) info.vae_encoder = true;
-      if (StartsWith(n, "first_stage_model.decoder.")) info.vae_decoder = true;
+      if (StartsWith(n, std::string(kVaePrefix) + "encoder.")) info.vae_encoder = true;
+      if (StartsWith(n, std::string(kVaePrefix) + "decoder.")) info.vae_decoder = true;
     } else {
       ++info.other_tensors;
     }
@@ -68,11 +70,12 @@ Result<ModelInfo> DetectModel(const TensorIndex& index) {
                            std::string(kUnetPrefix) + "', '" + std::string(kTextPrefix) + "' or '" +
                            std::string(kVaePrefix) + "'; " + std::to_string(index.size()) + " other tensors)");
   }
-  if (const Shape* s = ShapeOf(index, "model.diffusion_model.input_blocks.0.0.weight"); s && s->size() == 4) {
+  if (const Shape* s = ShapeOf(index, std::string(kUnetPrefix) + "input_blocks.0.0.weight"); s && s->size() == 4) {
     info.unet_model_channels = (*s)[0];
+    info.unet_in_channels = (*s)[1];
   }
   if (first_attn2_k && first_attn2_k->tensor.rank() == 2) info.unet_context_dim = first_attn2_k->tensor.dim(1);
-  const bool has_label_emb = index.Find("model.diffusion_model.label_emb.0.0.weight") != nullptr;
+  const bool has_label_emb = index.Find(std::string(kUnetPrefix) + "label_emb.0.0.weight") != nullptr;
   const bool linear_proj_in = first_proj_in && first_proj_in->tensor.rank() == 2;
   if (info.unet.present) {
     if (has_label_emb) info.version = SdVersion::kSdxl;
@@ -92,9 +95,9 @@ Result<ModelInfo> DetectModel(const TensorIndex& index) {
       s && s->size() == 2) {
     info.text_positions = (*s)[0];
   }
-  if (const Shape* s = ShapeOf(index, "first_stage_model.decoder.conv_out.weight"); s && s->size() == 4) {
+  if (const Shape* s = ShapeOf(index, std::string(kVaePrefix) + "decoder.conv_out.weight"); s && s->size() == 4) {
     info.vae_channels = (*s)[1];
-  } else if (const Shape* e = ShapeOf(index, "first_stage_model.encoder.conv_in.weight"); e && e->size() == 4) {
+  } else if (const Shape* e = ShapeOf(index, std::string(kVaePrefix) + "encoder.conv_in.weight"); e && e->size() == 4) {
     info.vae_channels = (*e)[0];
   }
   return info;

@@ -30,6 +30,7 @@ struct ModelInfo {
   int64_t unet_model_channels = 0;  // SD 1.x: 320
   int64_t unet_context_dim = 0;     // SD 1.x: 768
   int64_t unet_heads = 0;           // SD 1.x: 8 (fixed); SD 2.x/SDXL: channels / 64
+  int64_t unet_in_channels = 0;     // 4 (latent); 9 for inpainting UNets, 8 for instruct-pix2pix
   // CLIP text encoder (SD 1.x layout).
   int64_t text_hidden = 0;     // 768
   int64_t text_layers = 0;     // 12

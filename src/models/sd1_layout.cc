@@ -1,5 +1,7 @@
 #include "models/sd1_layout.h"
 
+#include "formats/ldm_names.h"
+
 namespace sdr {
 namespace {
 
@@ -56,7 +58,7 @@ void UnetTransformer(LayoutBuilder& b, const std::string& n, int64_t c, int64_t 
 }
 
 void Unet(LayoutBuilder& b, const Sd1LayoutOptions& o) {
-  const std::string p = "model.diffusion_model.";
+  const std::string p = kLdmUnetPrefix;
   const int64_t mc = o.unet_model_channels, temb = mc * 4, ctx = o.unet_context_dim;
   const int mult[4] = {1, 2, 4, 4};
   b.Linear(p + "time_embed.0", temb, mc);
@@ -100,7 +102,7 @@ void Unet(LayoutBuilder& b, const Sd1LayoutOptions& o) {
 }
 
 void Clip(LayoutBuilder& b, const Sd1LayoutOptions& o) {
-  const std::string p = "cond_stage_model.transformer.text_model.";
+  const std::string p = kLdmClipTextPrefix;
   const int64_t h = o.text_hidden;
   b.Add(p + "embeddings.token_embedding.weight", {o.text_vocab, h}, InitKind::kEmbedding);
   b.Add(p + "embeddings.position_embedding.weight", {o.text_positions, h}, InitKind::kPosition);
@@ -132,7 +134,7 @@ void VaeAttention(LayoutBuilder& b, const std::string& n, int64_t c) {
 }
 
 void Vae(LayoutBuilder& b, const Sd1LayoutOptions& o) {
-  const std::string p = "first_stage_model.";
+  const std::string p = kLdmVaePrefix;
   const int64_t ch = o.vae_channels, zc = 4;
   const int mult[4] = {1, 2, 4, 4};
   if (o.include_vae_encoder) {

@@ -1,5 +1,11 @@
-// Fetching model weights from a TensorIndex as f32 tensors of an expected shape: f32 tensors
-// are borrowed zero-copy from the file; f16/bf16/quantized ones are converted into owned memory.
+// Fetching model weights from a TensorIndex, checked: every tensor a layer reads must exist with
+// the dtype kind and the shape that layer needs, so that a file holding another model (or a
+// damaged one) gives one clear error at load time and never reaches a kernel.
+//
+// Errors name the tensor and say what was expected:
+//   NotFound         "tensor 'x.weight' is missing from the model (expected shape [320, 4, 3, 3])"
+//   InvalidArgument  "tensor 'x.weight' has shape [3, 32, 3, 3], expected [4, 32, 3, 3]"
+//   InvalidArgument  "tensor 'x.weight' has dtype i32; weights must be f32, f16, bf16, f64 or quantized"
 #pragma once
 
 #include <string>
@@ -8,8 +14,20 @@
 
 namespace sdr {
 
-// NotFound naming the tensor when absent; InvalidArgument "expected [..], got [..]" on a shape
-// mismatch (a model of another topology).
+// The entry `name` of rank `rank`, its values of a weight type (float or quantized).
+// `expected` (may be empty) is only used to describe the shape in the NotFound message.
+Result<const TensorEntry*> RequireTensor(const TensorIndex& index, const std::string& name, size_t rank,
+                                         const Shape& expected = {});
+
+// The tensor `name` as f32 with exactly `expected` shape: f32 tensors are borrowed zero-copy from
+// the file; f16/bf16/quantized ones are converted into owned memory.
 Result<Tensor> LoadF32(const TensorIndex& index, const std::string& name, const Shape& expected);
+
+// True when any tensor's name starts with `prefix` (a layer is present even if one tensor is not).
+bool HasTensorsUnder(const TensorIndex& index, const std::string& prefix);
+
+// How many numbered layers "<prefix>0.", "<prefix>1.", ... hold tensors. NotFound for a gap
+// (layer i absent while i + 1 is there), so a damaged file never silently loses a layer.
+Result<int> CountNumbered(const TensorIndex& index, const std::string& prefix);
 
 }  // namespace sdr

@@ -1,8 +1,11 @@
 #include "runtime/sd_model.h"
 
+#include <new>
+
 #include "core/mapped_file.h"
+#include "formats/ldm_names.h"
 #include "formats/model_file.h"
-#include "models/clip/tokenizer_source.h"
+#include "runtime/errors.h"
 
 namespace sdr {
 namespace {
@@ -11,15 +14,35 @@ namespace {
 // present it under the checkpoint names.
 Result<TensorIndex> OpenVae(const std::string& path) {
   SDR_ASSIGN_OR_RETURN(TensorIndex raw, OpenModelFile(path));
-  if (raw.Find("first_stage_model.decoder.conv_in.weight") != nullptr) return raw;
+  const std::string prefix = kLdmVaePrefix;
+  if (raw.Find(prefix + "decoder.conv_in.weight") != nullptr) return raw;
   if (raw.Find("decoder.conv_in.weight") == nullptr) {
     return InvalidArgument("'" + path + "' holds no VAE decoder (no 'decoder.conv_in.weight')");
   }
   TensorIndex out;
   out.path = raw.path;
   out.format = raw.format;
-  for (const TensorEntry& e : raw.entries()) SDR_RETURN_IF_ERROR(out.Add("first_stage_model." + e.name, e.tensor));
+  for (const TensorEntry& e : raw.entries()) SDR_RETURN_IF_ERROR(out.Add(prefix + e.name, e.tensor));
   return out;
+}
+
+// Variants that parse as SD but that we do not run yet, named so that the user knows what they
+// have: OK for a plain SD 1.x model.
+Status CheckSupportedVariant(const ModelInfo& info) {
+  if (info.version == SdVersion::kSd2) {
+    return Unsupported("this is an SD 2.x model (v-prediction / OpenCLIP text encoder); only SD 1.x runs for now");
+  }
+  if (info.version == SdVersion::kSdxl) return Unsupported("this is an SDXL model; only SD 1.x runs for now");
+  if (info.version != SdVersion::kSd1) {
+    return Unsupported("this is a " + std::string(SdVersionName(info.version)) + " model; only SD 1.x runs for now");
+  }
+  if (info.unet_in_channels == 9) {
+    return Unsupported("this is an SD 1.x inpainting UNet (9 input channels); inpainting is not supported yet");
+  }
+  if (info.unet_in_channels == 8) {
+    return Unsupported("this is an SD 1.x instruct-pix2pix UNet (8 input channels); it is not supported yet");
+  }
+  return Status::Ok();
 }
 
 }  // namespace
@@ -28,49 +51,80 @@ void SdModel::ReleaseUnetWeights() {
   unet_.reset();  // frees the f32 copies converted from f16/quantized weights
   // Pages of the mapping that held UNet tensors: the kernel may drop them (they are read-only
   // file pages, re-read on demand should anything touch them again).
+  const std::string prefix = kLdmUnetPrefix;
   for (const TensorEntry& e : index_.entries()) {
-    if (e.name.rfind("model.diffusion_model.", 0) == 0 && !e.tensor.writable()) {
+    if (e.name.rfind(prefix, 0) == 0 && !e.tensor.writable()) {
       ReleaseMappedPages(e.tensor.raw(), e.tensor.nbytes());
     }
   }
 }
 
-Result<std::unique_ptr<SdModel>> SdModel::Load(const SdModelOptions& opts) {
-  auto m = std::unique_ptr<SdModel>(new SdModel());
+Status SdModel::LoadInto(const SdModelOptions& opts, SdModel* m) {
+  SDR_ASSIGN_OR_RETURN(m->index_, OpenModelFile(opts.model_path));
+  return BuildFromIndex(opts, m);
+}
+
+Status SdModel::BuildFromIndex(const SdModelOptions& opts, SdModel* m) {
   m->path_ = opts.model_path;
-  auto ctx = [&](const Status& s) { return s.WithContext("loading model '" + opts.model_path + "'"); };
-  auto index = OpenModelFile(opts.model_path);
-  if (!index.ok()) return ctx(index.status());
-  m->index_ = std::move(index).value();
-  auto info = DetectModel(m->index_);
-  if (!info.ok()) return ctx(info.status());
-  m->info_ = *info;
-  if (m->info_.version != SdVersion::kSd1) {
-    return ctx(Unsupported("this is a " + std::string(SdVersionName(m->info_.version)) +
-                           " model; only SD 1.x runs for now"));
-  }
+  SDR_ASSIGN_OR_RETURN(m->info_, DetectModel(m->index_));
+  SDR_RETURN_IF_ERROR(CheckSupportedVariant(m->info_));
   if (!opts.vae_path.empty()) {
     auto vae_index = OpenVae(opts.vae_path);
     if (!vae_index.ok()) return vae_index.status().WithContext("loading VAE '" + opts.vae_path + "'");
     m->vae_index_ = std::move(vae_index).value();
   }
-  auto tok = LoadClipTokenizer(opts.model_path, opts.tokenizer_path);
-  if (!tok.ok()) return ctx(tok.status());
-  m->tokenizer_ = std::make_unique<ClipTokenizer>(std::move(tok).value());
-  auto clip = ClipTextModel::Load(m->index_);
-  if (!clip.ok()) return ctx(clip.status());
-  m->clip_ = std::move(clip).value();
-  m->conditioner_ = std::make_unique<TextConditioner>(m->clip_.get(), m->tokenizer_.get());
-  auto unet = UnetModel::Load(m->index_);
-  if (!unet.ok()) return ctx(unet.status());
-  m->unet_ = std::move(unet).value();
-  if (m->unet_->context_dim() != m->clip_->hidden()) {
-    return ctx(InvalidArgument("UNet context dim " + std::to_string(m->unet_->context_dim()) +
-                               " does not match the text encoder width " + std::to_string(m->clip_->hidden())));
+  m->tokenizer_source_ = ResolveTokenizerSource(opts.model_path, opts.tokenizer_path);
+  SDR_ASSIGN_OR_RETURN(m->tokenizer_, LoadClipTokenizer(m->tokenizer_source_));
+  SDR_ASSIGN_OR_RETURN(m->clip_, ClipTextModel::Load(m->index_));
+  // Token ids come from the tokenizer: the embedding must have a row for each (a larger table,
+  // e.g. with added tokens, is harmless).
+  const auto vocab = static_cast<int64_t>(m->tokenizer_->vocab_size());
+  const std::string embedding = std::string(kLdmClipTextPrefix) + "embeddings.token_embedding.weight";
+  if (m->clip_->vocab() < vocab) {
+    return InvalidArgument("tensor '" + embedding + "' has " + std::to_string(m->clip_->vocab()) + " rows but " +
+                           m->tokenizer_source_.Describe() + " has " + std::to_string(vocab) + " tokens");
   }
-  auto vae = VaeDecoder::Load(opts.vae_path.empty() ? m->index_ : m->vae_index_);
-  if (!vae.ok()) return ctx(vae.status());
-  m->vae_ = std::move(vae).value();
+  if (m->clip_->positions() < PromptChunks::kChunkLength) {
+    return InvalidArgument("tensor '" + std::string(kLdmClipTextPrefix) + "embeddings.position_embedding.weight' has " +
+                           std::to_string(m->clip_->positions()) + " positions, expected at least " +
+                           std::to_string(PromptChunks::kChunkLength) + " (one prompt chunk)");
+  }
+  m->conditioner_ = std::make_unique<TextConditioner>(m->clip_.get(), m->tokenizer_.get());
+  // The VAE first: its latent channels are what the UNet must take and give back.
+  SDR_ASSIGN_OR_RETURN(m->vae_, VaeDecoder::Load(opts.vae_path.empty() ? m->index_ : m->vae_index_));
+  UnetLoadOptions unet;
+  unet.heads = m->info_.unet_heads;
+  unet.context_dim = m->clip_->hidden();
+  unet.latent_channels = m->vae_->latent_channels();
+  SDR_ASSIGN_OR_RETURN(m->unet_, UnetModel::Load(m->index_, unet));
+  return Status::Ok();
+}
+
+Result<std::unique_ptr<SdModel>> SdModel::Load(const SdModelOptions& opts) {
+  auto m = std::unique_ptr<SdModel>(new (std::nothrow) SdModel());
+  if (m == nullptr) return WithErrorCode(OutOfMemory("loading model: no memory for the model"), ErrorCode::kOutOfMemory);
+  return Finish(opts, std::move(m), &LoadInto);
+}
+
+Result<std::unique_ptr<SdModel>> SdModel::FromIndex(TensorIndex index, const SdModelOptions& opts) {
+  auto m = std::unique_ptr<SdModel>(new (std::nothrow) SdModel());
+  if (m == nullptr) return WithErrorCode(OutOfMemory("loading model: no memory for the model"), ErrorCode::kOutOfMemory);
+  m->index_ = std::move(index);
+  return Finish(opts, std::move(m), &BuildFromIndex);
+}
+
+Result<std::unique_ptr<SdModel>> SdModel::Finish(const SdModelOptions& opts, std::unique_ptr<SdModel> m,
+                                                 Status (*build)(const SdModelOptions&, SdModel*)) {
+  Status s;
+  try {
+    s = build(opts, m.get());
+  } catch (const std::bad_alloc&) {
+    // Containers sized from a file (names, shapes, converted weights) allocate through the
+    // standard library; a declared size that passes every check but not the allocator is an
+    // out-of-memory, never a crash.
+    s = OutOfMemory("an allocation failed (the model needs more memory than is available)");
+  }
+  if (!s.ok()) return TagLoadError(s.WithContext("loading model '" + opts.model_path + "'"), opts.model_path, opts.vae_path);
   return m;
 }
 

@@ -5,12 +5,13 @@
 #include <vector>
 
 #include "backends/cpu/ops.h"
+#include "formats/ldm_names.h"
 #include "models/weights.h"
 
 namespace sdr {
 namespace {
 
-constexpr const char* kPrefix = "cond_stage_model.transformer.text_model.";
+constexpr const char* kPrefix = kLdmClipTextPrefix;
 
 Status LoadLayer(const TensorIndex& index, const std::string& p, int64_t c, ClipLayerWeights* l) {
   struct Item {
@@ -38,29 +39,32 @@ Status LoadLayer(const TensorIndex& index, const std::string& p, int64_t c, Clip
 
 Result<std::unique_ptr<ClipTextModel>> ClipTextModel::Load(const TensorIndex& index) {
   const std::string p = kPrefix;
-  const TensorEntry* tok = index.Find(p + "embeddings.token_embedding.weight");
-  const TensorEntry* pos = index.Find(p + "embeddings.position_embedding.weight");
-  if (tok == nullptr || pos == nullptr || tok->tensor.rank() != 2 || pos->tensor.rank() != 2) {
-    return NotFound("no CLIP text encoder in the model (expected '" + p + "embeddings.*')");
-  }
+  auto ctx = [](const Status& s) { return s.WithContext("loading CLIP text encoder"); };
+  auto tok = RequireTensor(index, p + "embeddings.token_embedding.weight", 2);
+  if (!tok.ok()) return ctx(tok.status());
+  auto pos = RequireTensor(index, p + "embeddings.position_embedding.weight", 2);
+  if (!pos.ok()) return ctx(pos.status());
   auto m = std::make_unique<ClipTextModel>();
   ClipTextWeights& w = m->w_;
-  w.vocab = tok->tensor.dim(0);
-  w.hidden = tok->tensor.dim(1);
-  w.positions = pos->tensor.dim(0);
+  w.vocab = (*tok)->tensor.dim(0);
+  w.hidden = (*tok)->tensor.dim(1);
+  w.positions = (*pos)->tensor.dim(0);
   w.heads = std::max<int64_t>(w.hidden / 64, 1);
-  if (w.hidden % w.heads != 0) return InvalidArgument("CLIP hidden size " + std::to_string(w.hidden) + " is not a multiple of its heads");
+  if (w.hidden % w.heads != 0) {
+    return ctx(InvalidArgument("tensor '" + p + "embeddings.token_embedding.weight' is " + std::to_string(w.hidden) +
+                               " wide, which does not split into " + std::to_string(w.heads) + " heads of 64"));
+  }
   const int64_t c = w.hidden;
-  auto ctx = [](const Status& s) { return s.WithContext("loading CLIP text encoder"); };
   auto t = LoadF32(index, p + "embeddings.token_embedding.weight", {w.vocab, c});
   if (!t.ok()) return ctx(t.status());
   w.token_embedding = std::move(t).value();
   auto pe = LoadF32(index, p + "embeddings.position_embedding.weight", {w.positions, c});
   if (!pe.ok()) return ctx(pe.status());
   w.position_embedding = std::move(pe).value();
-  for (int i = 0;; ++i) {
+  auto layers = CountNumbered(index, p + "encoder.layers.");
+  if (!layers.ok()) return ctx(layers.status());
+  for (int i = 0; i < *layers; ++i) {
     const std::string lp = p + "encoder.layers." + std::to_string(i) + ".";
-    if (index.Find(lp + "layer_norm1.weight") == nullptr) break;
     ClipLayerWeights layer;
     Status s = LoadLayer(index, lp, c, &layer);
     if (!s.ok()) return ctx(s);

@@ -38,7 +38,7 @@ class ClipTextModel {
  public:
   static constexpr float kLayerNormEps = 1e-5f;
 
-  // Reads "cond_stage_model.transformer.text_model.*" from `index`.
+  // Reads kLdmClipTextPrefix ("cond_stage_model.transformer.text_model.*") from `index`.
   static Result<std::unique_ptr<ClipTextModel>> Load(const TensorIndex& index);
 
   // ids: [n] token ids (n <= positions); out: [n, hidden]. clip_skip 1 = last layer; k runs the

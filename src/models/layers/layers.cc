@@ -5,25 +5,25 @@
 
 namespace sdr {
 
-bool HasTensor(const TensorIndex& index, const std::string& name) { return index.Find(name) != nullptr; }
 
-Result<Conv2dLayer> Conv2dLayer::Load(const TensorIndex& index, const std::string& prefix, int64_t stride) {
-  const TensorEntry* e = index.Find(prefix + ".weight");
-  if (e == nullptr) return NotFound("tensor '" + prefix + ".weight' is missing from the model");
-  const Shape& s = e->tensor.shape();
-  Conv2dLayer l;
-  if (s.size() == 4 && s[2] == s[3]) {
-    l.cout = s[0], l.cin = s[1], l.k = s[2];
-  } else if (s.size() == 2) {
-    l.cout = s[0], l.cin = s[1], l.k = 1;
-  } else {
-    return InvalidArgument("tensor '" + prefix + ".weight' has shape " + ShapeToString(s) +
-                           ", expected a square conv kernel [out, in, k, k]");
+Result<Conv2dLayer> Conv2dLayer::Load(const TensorIndex& index, const std::string& prefix, int64_t cin, int64_t k,
+                                      int64_t stride, int64_t cout) {
+  const std::string name = prefix + ".weight";
+  const TensorEntry* e = index.Find(name);
+  // Read cout from the weight when it is free; a missing or malformed weight is reported by
+  // LoadF32 below against the expected shape.
+  if (cout <= 0) cout = e != nullptr && e->tensor.rank() >= 1 && e->tensor.dim(0) > 0 ? e->tensor.dim(0) : 0;
+  const bool linear_style = k == 1 && e != nullptr && e->tensor.rank() == 2;
+  const Shape expected = linear_style ? Shape{cout, cin} : Shape{cout, cin, k, k};
+  if (cout <= 0) {
+    SDR_RETURN_IF_ERROR(RequireTensor(index, name, 4, {}).status());
+    return InvalidArgument("tensor '" + name + "' has shape " + ShapeToString(e->tensor.shape()) + ", expected [out, " +
+                           std::to_string(cin) + ", " + std::to_string(k) + ", " + std::to_string(k) + "]");
   }
-  l.stride = stride;
-  l.pad = l.k / 2;
-  SDR_ASSIGN_OR_RETURN(l.w, LoadF32(index, prefix + ".weight", s));
-  SDR_ASSIGN_OR_RETURN(l.b, LoadF32(index, prefix + ".bias", {l.cout}));
+  Conv2dLayer l;
+  l.cout = cout, l.cin = cin, l.k = k, l.stride = stride, l.pad = k / 2;
+  SDR_ASSIGN_OR_RETURN(l.w, LoadF32(index, name, expected));
+  SDR_ASSIGN_OR_RETURN(l.b, LoadF32(index, prefix + ".bias", {cout}));
   return l;
 }
 
@@ -37,7 +37,10 @@ Result<Tensor> Conv2dLayer::Forward(const Tensor& x) const {
 }
 
 Result<GroupNormLayer> GroupNormLayer::Load(const TensorIndex& index, const std::string& prefix, int64_t c, float eps) {
-  if (c % 32 != 0) return InvalidArgument("GroupNorm '" + prefix + "' needs channels divisible by 32, got " + std::to_string(c));
+  if (c <= 0 || c % 32 != 0) {
+    return InvalidArgument("GroupNorm '" + prefix + "' (32 groups) gets " + std::to_string(c) +
+                           " channels, which do not split into 32 groups");
+  }
   GroupNormLayer l;
   l.c = c;
   l.eps = eps;

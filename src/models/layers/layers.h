@@ -1,5 +1,7 @@
 // Weight-holding building blocks shared by the UNet and the VAE. Each loads its tensors from a
-// TensorIndex by name prefix (checking shapes) and runs through the CPU kernel interface.
+// TensorIndex by name prefix and runs through the CPU kernel interface. Load is told what the
+// network feeds the layer (input channels, kernel size) and checks every tensor against it
+// (models/weights.h), so Forward can rely on its shapes: the SDR_CHECKs there guard invariants.
 // Feature maps are f32 tensors [C, H, W] (one image; the batch dim is handled by callers).
 //
 // Thread-safety: immutable after Load; Forward may run concurrently.
@@ -11,15 +13,21 @@
 
 namespace sdr {
 
-// nn.Conv2d with bias; weight [cout, cin, k, k].
+// nn.Conv2d with bias and padding k / 2; weight [cout, cin, k, k], bias [cout].
 struct Conv2dLayer {
   Tensor w, b;
   int64_t cout = 0, cin = 0, k = 0, stride = 1, pad = 0;
-  // Shapes read from "<prefix>.weight" ([cout, cin, k, k]; a [cout, cin] Linear-style weight
-  // is taken as 1x1). pad defaults to k / 2.
-  static Result<Conv2dLayer> Load(const TensorIndex& index, const std::string& prefix, int64_t stride = 1);
+  // "<prefix>.weight" must be [cout, cin, k, k] (for k == 1 a [cout, cin] Linear-style weight is
+  // taken as 1x1, as SD 2.x stores proj_in/proj_out). `cout` is read from the weight when 0.
+  static Result<Conv2dLayer> Load(const TensorIndex& index, const std::string& prefix, int64_t cin, int64_t k,
+                                  int64_t stride = 1, int64_t cout = 0);
   // x: [cin, h, w] -> [cout, ho, wo]
   Result<Tensor> Forward(const Tensor& x) const;
+  int64_t OutSize(int64_t in) const { return (in + 2 * pad - k) / stride + 1; }
+  // Multiply-adds x 2 on an [cin, h, w] input.
+  double Flops(int64_t h, int64_t w) const {
+    return 2.0 * static_cast<double>(cout * cin * k * k) * static_cast<double>(OutSize(h) * OutSize(w));
+  }
 };
 
 // nn.GroupNorm(32, c) with affine weights.
@@ -49,8 +57,6 @@ struct LinearLayer {
                                   bool bias);
   void Forward(const float* x, float* y, int64_t rows) const;  // x: [rows, in] -> y: [rows, out]
 };
-
-bool HasTensor(const TensorIndex& index, const std::string& name);
 
 // y = a + b elementwise into a new tensor of a's shape (shapes must match: checked).
 Result<Tensor> AddTensors(const Tensor& a, const Tensor& b);

@@ -2,49 +2,54 @@
 
 #include <cmath>
 #include <cstring>
+#include <optional>
 
 #include "backends/cpu/ops.h"
+#include "formats/ldm_names.h"
+#include "models/weights.h"
 
 namespace sdr {
 namespace {
 
-constexpr const char* kPrefix = "model.diffusion_model.";
+constexpr const char* kPrefix = kLdmUnetPrefix;
 constexpr float kResNormEps = 1e-5f;
 constexpr float kTransformerNormEps = 1e-6f;
 
-int64_t Dim0(const TensorIndex& index, const std::string& name) { return index.Find(name)->tensor.dim(0); }
-
-Result<ResBlockWeights> LoadRes(const TensorIndex& index, const std::string& p, int64_t temb) {
+Result<ResBlockWeights> LoadRes(const TensorIndex& index, const std::string& p, int64_t cin, int64_t temb) {
   ResBlockWeights r;
-  const int64_t cin = Dim0(index, p + ".in_layers.0.weight");
   SDR_ASSIGN_OR_RETURN(r.in_norm, GroupNormLayer::Load(index, p + ".in_layers.0", cin, kResNormEps));
-  SDR_ASSIGN_OR_RETURN(r.in_conv, Conv2dLayer::Load(index, p + ".in_layers.2"));
+  SDR_ASSIGN_OR_RETURN(r.in_conv, Conv2dLayer::Load(index, p + ".in_layers.2", cin, 3));
   const int64_t cout = r.in_conv.cout;
-  if (r.in_conv.cin != cin) return InvalidArgument("'" + p + ".in_layers.2' does not take " + std::to_string(cin) + " channels");
   SDR_ASSIGN_OR_RETURN(r.emb, LinearLayer::Load(index, p + ".emb_layers.1", cout, temb, true));
   SDR_ASSIGN_OR_RETURN(r.out_norm, GroupNormLayer::Load(index, p + ".out_layers.0", cout, kResNormEps));
-  SDR_ASSIGN_OR_RETURN(r.out_conv, Conv2dLayer::Load(index, p + ".out_layers.3"));
-  r.has_skip = HasTensor(index, p + ".skip_connection.weight");
+  SDR_ASSIGN_OR_RETURN(r.out_conv, Conv2dLayer::Load(index, p + ".out_layers.3", cout, 3, 1, cout));
+  r.has_skip = HasTensorsUnder(index, p + ".skip_connection.");
   if (r.has_skip) {
-    SDR_ASSIGN_OR_RETURN(r.skip, Conv2dLayer::Load(index, p + ".skip_connection"));
+    SDR_ASSIGN_OR_RETURN(r.skip, Conv2dLayer::Load(index, p + ".skip_connection", cin, 1, 1, cout));
   } else if (cin != cout) {
-    return NotFound("'" + p + ".skip_connection.weight' is missing (channels change " + std::to_string(cin) + " -> " +
-                    std::to_string(cout) + ")");
+    return NotFound("tensor '" + p + ".skip_connection.weight' is missing from the model (expected shape " +
+                    ShapeToString({cout, cin, 1, 1}) + ": the block changes " + std::to_string(cin) + " -> " +
+                    std::to_string(cout) + " channels)");
   }
   return r;
 }
 
-Result<TransformerWeights> LoadTransformer(const TensorIndex& index, const std::string& p, int64_t ctx_dim,
-                                           int64_t heads) {
+Result<TransformerWeights> LoadTransformer(const TensorIndex& index, const std::string& p, int64_t c,
+                                           int64_t ctx_dim, int64_t heads) {
   TransformerWeights t;
-  t.c = Dim0(index, p + ".norm.weight");
+  t.c = c;
   t.heads = heads;
-  const int64_t c = t.c;
-  if (c % heads != 0) return InvalidArgument("'" + p + "': " + std::to_string(c) + " channels do not split into " + std::to_string(heads) + " heads");
+  if (c % heads != 0) {
+    return InvalidArgument("'" + p + "' gets " + std::to_string(c) + " channels, which do not split into " +
+                           std::to_string(heads) + " heads");
+  }
   const std::string b = p + ".transformer_blocks.0.";
+  if (HasTensorsUnder(index, p + ".transformer_blocks.1.")) {
+    return Unsupported("'" + p + "' has more than one transformer block (an SDXL-style UNet)");
+  }
   SDR_ASSIGN_OR_RETURN(t.norm, GroupNormLayer::Load(index, p + ".norm", c, kTransformerNormEps));
-  SDR_ASSIGN_OR_RETURN(t.proj_in, Conv2dLayer::Load(index, p + ".proj_in"));
-  SDR_ASSIGN_OR_RETURN(t.proj_out, Conv2dLayer::Load(index, p + ".proj_out"));
+  SDR_ASSIGN_OR_RETURN(t.proj_in, Conv2dLayer::Load(index, p + ".proj_in", c, 1, 1, c));
+  SDR_ASSIGN_OR_RETURN(t.proj_out, Conv2dLayer::Load(index, p + ".proj_out", c, 1, 1, c));
   SDR_ASSIGN_OR_RETURN(t.norm1, LayerNormLayer::Load(index, b + "norm1", c));
   SDR_ASSIGN_OR_RETURN(t.norm2, LayerNormLayer::Load(index, b + "norm2", c));
   SDR_ASSIGN_OR_RETURN(t.norm3, LayerNormLayer::Load(index, b + "norm3", c));
@@ -61,6 +66,30 @@ Result<TransformerWeights> LoadTransformer(const TensorIndex& index, const std::
   return t;
 }
 
+// What a sub-layer "<block>.<i>" is, from the names under it (so that a layer missing one tensor
+// is still recognised, and the missing tensor named): nullopt when nothing is under "<q>.".
+std::string FirstNameUnder(const TensorIndex& index, const std::string& prefix);
+
+Result<std::optional<UnetLayer::Kind>> KindOf(const TensorIndex& index, const std::string& q) {
+  using Kind = UnetLayer::Kind;
+  auto has = [&](const char* sub) { return HasTensorsUnder(index, q + sub); };
+  if (has(".in_layers.") || has(".emb_layers.") || has(".out_layers.") || has(".skip_connection.")) return Kind::kRes;
+  if (has(".proj_in.") || has(".proj_out.") || has(".transformer_blocks.") || has(".norm.")) return Kind::kTransformer;
+  if (has(".op.")) return Kind::kDownsample;
+  if (has(".conv.")) return Kind::kUpsample;
+  if (index.Find(q + ".weight") != nullptr || index.Find(q + ".bias") != nullptr) return Kind::kConv;
+  if (has(".")) return CorruptData("unrecognised UNet layer '" + q + "' (e.g. tensor '" + FirstNameUnder(index, q + ".") + "')");
+  return std::optional<Kind>();
+}
+
+// The first tensor name under `prefix` (for messages about unrecognised layers).
+std::string FirstNameUnder(const TensorIndex& index, const std::string& prefix) {
+  for (const TensorEntry& e : index.entries()) {
+    if (e.name.rfind(prefix, 0) == 0) return e.name;
+  }
+  return prefix;
+}
+
 }  // namespace
 
 void TimestepEmbedding(float t, int64_t dim, float* out) {
@@ -73,85 +102,158 @@ void TimestepEmbedding(float t, int64_t dim, float* out) {
   }
 }
 
-Result<std::unique_ptr<UnetModel>> UnetModel::Load(const TensorIndex& index, int64_t heads) {
-  const std::string p = kPrefix;
-  auto m = std::unique_ptr<UnetModel>(new UnetModel());
-  auto ctx = [](const Status& s) { return s.WithContext("loading UNet"); };
-  const TensorEntry* t0 = index.Find(p + "time_embed.0.weight");
-  const TensorEntry* a2 = nullptr;
-  for (const TensorEntry& e : index.entries()) {
-    if (e.name.rfind(p, 0) == 0 && e.name.ends_with(".attn2.to_k.weight")) { a2 = &e; break; }
-  }
-  if (t0 == nullptr || t0->tensor.rank() != 2) return ctx(NotFound("no '" + p + "time_embed.0.weight'"));
-  if (a2 == nullptr || a2->tensor.rank() != 2) return ctx(NotFound("no cross-attention ('*.attn2.to_k.weight')"));
-  m->model_channels_ = t0->tensor.dim(1);
-  m->temb_dim_ = t0->tensor.dim(0);
-  m->context_dim_ = a2->tensor.dim(1);
-  auto l1 = LinearLayer::Load(index, p + "time_embed.0", m->temb_dim_, m->model_channels_, true);
-  if (!l1.ok()) return ctx(l1.status());
-  m->time1_ = std::move(l1).value();
-  auto l2 = LinearLayer::Load(index, p + "time_embed.2", m->temb_dim_, m->temb_dim_, true);
-  if (!l2.ok()) return ctx(l2.status());
-  m->time2_ = std::move(l2).value();
+// The channel count and resolution level flowing between layers while loading: every layer is
+// loaded for the channels it will actually receive, so a file whose layers do not chain fails
+// here, naming the tensor, instead of in a kernel.
+struct UnetModel::Flow {
+  int64_t ch = 0;
+  int level = 0;                                  // downsamplings applied so far
+  std::vector<std::pair<int64_t, int>> skips;     // (channels, level) of each input block's output
+};
 
-  // Reads the sub-layers "<bp>.0", "<bp>.1", ... of one block (empty when the block is absent).
-  auto load_block = [&](const std::string& bp) -> Result<UnetBlock> {
-    UnetBlock block;
-    for (int i = 0;; ++i) {
-      const std::string q = bp + "." + std::to_string(i);
-      if (HasTensor(index, q + ".in_layers.0.weight")) {
-        SDR_ASSIGN_OR_RETURN(ResBlockWeights r, LoadRes(index, q, m->temb_dim_));
-        block.layers.push_back({UnetLayer::Kind::kRes, m->res_.size()});
-        m->res_.push_back(std::move(r));
-      } else if (HasTensor(index, q + ".proj_in.weight")) {
-        SDR_ASSIGN_OR_RETURN(TransformerWeights t, LoadTransformer(index, q, m->context_dim_, heads));
-        block.layers.push_back({UnetLayer::Kind::kTransformer, m->transformers_.size()});
-        m->transformers_.push_back(std::move(t));
-      } else if (HasTensor(index, q + ".op.weight")) {
-        SDR_ASSIGN_OR_RETURN(Conv2dLayer c, Conv2dLayer::Load(index, q + ".op", 2));
-        block.layers.push_back({UnetLayer::Kind::kDownsample, m->convs_.size()});
-        m->convs_.push_back(std::move(c));
-      } else if (HasTensor(index, q + ".conv.weight")) {
-        SDR_ASSIGN_OR_RETURN(Conv2dLayer c, Conv2dLayer::Load(index, q + ".conv"));
-        block.layers.push_back({UnetLayer::Kind::kUpsample, m->convs_.size()});
-        m->convs_.push_back(std::move(c));
-      } else if (HasTensor(index, q + ".weight")) {
-        SDR_ASSIGN_OR_RETURN(Conv2dLayer c, Conv2dLayer::Load(index, q));
-        block.layers.push_back({UnetLayer::Kind::kConv, m->convs_.size()});
-        m->convs_.push_back(std::move(c));
-      } else {
-        return block;
+Status UnetModel::LoadLayer(const TensorIndex& index, const std::string& q, UnetLayer::Kind kind, bool first_layer,
+                            Flow* f, UnetBlock* block) {
+  using Kind = UnetLayer::Kind;
+  switch (kind) {
+    case Kind::kRes: {
+      SDR_ASSIGN_OR_RETURN(ResBlockWeights r, LoadRes(index, q, f->ch, temb_dim_));
+      f->ch = r.in_conv.cout;
+      block->layers.push_back({UnetLayer::Kind::kRes, res_.size()});
+      res_.push_back(std::move(r));
+      return Status::Ok();
+    }
+    case Kind::kTransformer: {
+      SDR_ASSIGN_OR_RETURN(TransformerWeights t, LoadTransformer(index, q, f->ch, context_dim_, heads_));
+      block->layers.push_back({UnetLayer::Kind::kTransformer, transformers_.size()});
+      transformers_.push_back(std::move(t));
+      return Status::Ok();
+    }
+    case Kind::kDownsample: {
+      SDR_ASSIGN_OR_RETURN(Conv2dLayer c, Conv2dLayer::Load(index, q + ".op", f->ch, 3, 2));
+      f->ch = c.cout;
+      ++f->level;
+      block->layers.push_back({UnetLayer::Kind::kDownsample, convs_.size()});
+      convs_.push_back(std::move(c));
+      return Status::Ok();
+    }
+    case Kind::kUpsample: {
+      if (f->skips.empty() || f->skips.back().second != f->level - 1) {
+        return CorruptData("'" + q + "' upsamples where no skip connection of the next resolution follows "
+                           "(the UNet's down- and up-sampling layers do not match)");
+      }
+      SDR_ASSIGN_OR_RETURN(Conv2dLayer c, Conv2dLayer::Load(index, q + ".conv", f->ch, 3));
+      f->ch = c.cout;
+      --f->level;
+      block->layers.push_back({UnetLayer::Kind::kUpsample, convs_.size()});
+      convs_.push_back(std::move(c));
+      return Status::Ok();
+    }
+    case Kind::kConv: {
+      if (!first_layer) return CorruptData("unexpected plain convolution '" + q + "' inside the UNet");
+      SDR_ASSIGN_OR_RETURN(Conv2dLayer c, Conv2dLayer::Load(index, q, f->ch, 3, 1, model_channels_));
+      f->ch = c.cout;
+      block->layers.push_back({UnetLayer::Kind::kConv, convs_.size()});
+      convs_.push_back(std::move(c));
+      return Status::Ok();
+    }
+  }
+  return InternalError("unknown layer kind at '" + q + "'");
+}
+
+// Reads the sub-layers "<bp>.0", "<bp>.1", ... of one block (empty when the block is absent).
+Result<UnetBlock> UnetModel::LoadBlock(const TensorIndex& index, const std::string& bp, bool first_block, Flow* f) {
+  UnetBlock block;
+  for (int i = 0;; ++i) {
+    const std::string q = bp + "." + std::to_string(i);
+    SDR_ASSIGN_OR_RETURN(const std::optional<UnetLayer::Kind> kind, KindOf(index, q));
+    if (!kind) {
+      if (HasTensorsUnder(index, bp + "." + std::to_string(i + 1) + ".")) {
+        return NotFound("UNet layer '" + q + "' is missing from the model (but '" + bp + "." + std::to_string(i + 1) +
+                        "' is there)");
+      }
+      return block;
+    }
+    if (first_block && i == 0 && *kind != UnetLayer::Kind::kConv) {
+      return CorruptData("the UNet's first layer '" + q + "' is not its input convolution ('" + q + ".weight')");
+    }
+    SDR_RETURN_IF_ERROR(LoadLayer(index, q, *kind, first_block && i == 0, f, &block));
+  }
+}
+
+Result<std::unique_ptr<UnetModel>> UnetModel::Load(const TensorIndex& index, const UnetLoadOptions& opts) {
+  auto m = std::unique_ptr<UnetModel>(new UnetModel());
+  Status s = m->LoadAll(index, opts);
+  if (!s.ok()) return s.WithContext("loading UNet");
+  return m;
+}
+
+Status UnetModel::LoadAll(const TensorIndex& index, const UnetLoadOptions& opts) {
+  const std::string p = kPrefix;
+  heads_ = opts.heads;
+  if (heads_ < 1) return InvalidArgument("UNet heads " + std::to_string(heads_) + " must be positive");
+  SDR_ASSIGN_OR_RETURN(const TensorEntry* t0, RequireTensor(index, p + "time_embed.0.weight", 2));
+  model_channels_ = t0->tensor.dim(1);
+  temb_dim_ = t0->tensor.dim(0);
+  if (opts.context_dim > 0) {
+    context_dim_ = opts.context_dim;
+  } else {
+    for (const TensorEntry& e : index.entries()) {
+      if (e.name.rfind(p, 0) == 0 && e.name.ends_with(".attn2.to_k.weight") && e.tensor.rank() == 2) {
+        context_dim_ = e.tensor.dim(1);
+        break;
       }
     }
-  };
+    if (context_dim_ <= 0) return NotFound("no cross-attention ('" + p + "*.attn2.to_k.weight')");
+  }
+  SDR_ASSIGN_OR_RETURN(time1_, LinearLayer::Load(index, p + "time_embed.0", temb_dim_, model_channels_, true));
+  SDR_ASSIGN_OR_RETURN(time2_, LinearLayer::Load(index, p + "time_embed.2", temb_dim_, temb_dim_, true));
+
+  // The latent channels: what the VAE takes (when known), else what the input conv reads.
+  if (opts.latent_channels > 0) {
+    in_channels_ = opts.latent_channels;
+  } else {
+    SDR_ASSIGN_OR_RETURN(const TensorEntry* in, RequireTensor(index, p + "input_blocks.0.0.weight", 4));
+    in_channels_ = in->tensor.dim(1);
+  }
+  Flow f;
+  f.ch = in_channels_;
   for (int i = 0;; ++i) {
-    auto b = load_block(p + "input_blocks." + std::to_string(i));
-    if (!b.ok()) return ctx(b.status());
-    if (b->layers.empty()) break;
-    m->input_blocks_.push_back(std::move(b).value());
+    const std::string bp = p + "input_blocks." + std::to_string(i);
+    SDR_ASSIGN_OR_RETURN(UnetBlock b, LoadBlock(index, bp, i == 0, &f));
+    if (b.layers.empty()) {
+      if (i == 0) return NotFound("tensor '" + bp + ".0.weight' is missing from the model (the input convolution)");
+      break;
+    }
+    input_blocks_.push_back(std::move(b));
+    f.skips.emplace_back(f.ch, f.level);
   }
-  auto mid = load_block(p + "middle_block");
-  if (!mid.ok()) return ctx(mid.status());
-  m->middle_ = std::move(mid).value();
+  SDR_ASSIGN_OR_RETURN(middle_, LoadBlock(index, p + "middle_block", false, &f));
   for (int i = 0;; ++i) {
-    auto b = load_block(p + "output_blocks." + std::to_string(i));
-    if (!b.ok()) return ctx(b.status());
-    if (b->layers.empty()) break;
-    m->output_blocks_.push_back(std::move(b).value());
+    const std::string bp = p + "output_blocks." + std::to_string(i);
+    if (!HasTensorsUnder(index, bp + ".")) break;
+    if (f.skips.empty()) {
+      return CorruptData("'" + bp + "' has no skip connection to take: the UNet has " +
+                         std::to_string(input_blocks_.size()) + " input blocks");
+    }
+    const auto [skip_ch, skip_level] = f.skips.back();
+    if (skip_level != f.level) {
+      return CorruptData("'" + bp + "' joins a skip connection of another resolution (the UNet's down- and "
+                         "up-sampling layers do not match)");
+    }
+    f.skips.pop_back();
+    f.ch += skip_ch;
+    SDR_ASSIGN_OR_RETURN(UnetBlock b, LoadBlock(index, bp, false, &f));
+    output_blocks_.push_back(std::move(b));
   }
-  if (m->input_blocks_.empty() || m->output_blocks_.size() != m->input_blocks_.size()) {
-    return ctx(CorruptData(std::to_string(m->input_blocks_.size()) + " input blocks but " +
-                           std::to_string(m->output_blocks_.size()) + " output blocks"));
+  if (!f.skips.empty()) {
+    return CorruptData(std::to_string(input_blocks_.size()) + " input blocks but " +
+                       std::to_string(output_blocks_.size()) + " output blocks ('" + p + "output_blocks." +
+                       std::to_string(output_blocks_.size()) + "' is missing)");
   }
-  if (m->input_blocks_[0].layers[0].kind != UnetLayer::Kind::kConv) return ctx(CorruptData("input_blocks.0 is not a conv"));
-  const int64_t last_c = m->res_.empty() ? 0 : Dim0(index, p + "out.0.weight");
-  auto on = GroupNormLayer::Load(index, p + "out.0", last_c, kResNormEps);
-  if (!on.ok()) return ctx(on.status());
-  m->out_norm_ = std::move(on).value();
-  auto oc = Conv2dLayer::Load(index, p + "out.2");
-  if (!oc.ok()) return ctx(oc.status());
-  m->out_conv_ = std::move(oc).value();
-  return m;
+  SDR_ASSIGN_OR_RETURN(out_norm_, GroupNormLayer::Load(index, p + "out.0", f.ch, kResNormEps));
+  // The UNet predicts noise of the latent's shape: it gives back as many channels as it takes.
+  SDR_ASSIGN_OR_RETURN(out_conv_, Conv2dLayer::Load(index, p + "out.2", f.ch, 3, 1, in_channels_));
+  return Status::Ok();
 }
 
 Result<Tensor> UnetModel::RunRes(const ResBlockWeights& r, const Tensor& x, const float* emb) const {
@@ -271,7 +373,10 @@ Result<Tensor> UnetModel::RunBlock(const UnetBlock& block, Tensor h, const float
 }
 
 Result<Tensor> UnetModel::Forward(const Tensor& x, float t, const Tensor& ctx, const RunControl* control) const {
-  if (x.rank() != 4 || x.dim(0) != 1 || x.dim(1) != 4) return InvalidArgument("UNet input must be [1, 4, h, w], got " + ShapeToString(x.shape()));
+  if (x.rank() != 4 || x.dim(0) != 1 || x.dim(1) != in_channels_ || x.dim(2) < 1 || x.dim(3) < 1) {
+    return InvalidArgument("UNet input must be [1, " + std::to_string(in_channels_) + ", h, w], got " +
+                           ShapeToString(x.shape()));
+  }
   if (ctx.rank() != 3 || ctx.dim(0) != 1 || ctx.dim(2) != context_dim_) {
     return InvalidArgument("UNet context must be [1, L, " + std::to_string(context_dim_) + "], got " + ShapeToString(ctx.shape()));
   }
@@ -284,7 +389,7 @@ Result<Tensor> UnetModel::Forward(const Tensor& x, float t, const Tensor& ctx, c
   time2_.Forward(e1.data(), emb.data(), 1);
   cpu::Silu(emb.data(), temb_dim_);
 
-  Tensor h = x.Reshaped({4, x.dim(2), x.dim(3)});
+  Tensor h = x.Reshaped({in_channels_, x.dim(2), x.dim(3)});
   std::vector<Tensor> skips;
   for (const UnetBlock& b : input_blocks_) {
     SDR_ASSIGN_OR_RETURN(h, RunBlock(b, std::move(h), emb.data(), ctx, nullptr, control));
@@ -293,7 +398,7 @@ Result<Tensor> UnetModel::Forward(const Tensor& x, float t, const Tensor& ctx, c
   SDR_ASSIGN_OR_RETURN(h, RunBlock(middle_, std::move(h), emb.data(), ctx, nullptr, control));
   for (const UnetBlock& b : output_blocks_) {
     const Tensor& s = skips.back();
-    SDR_CHECK(s.dim(1) == h.dim(1) && s.dim(2) == h.dim(2));
+    SDR_CHECK(s.dim(1) == h.dim(1) && s.dim(2) == h.dim(2));  // levels were matched at load
     SDR_ASSIGN_OR_RETURN(Tensor cat, Tensor::Allocate(DType::kF32, {h.dim(0) + s.dim(0), h.dim(1), h.dim(2)}));
     std::memcpy(cat.mutable_data<float>(), h.data<float>(), h.nbytes());
     std::memcpy(cat.mutable_data<float>() + h.numel(), s.data<float>(), s.nbytes());
@@ -303,6 +408,56 @@ Result<Tensor> UnetModel::Forward(const Tensor& x, float t, const Tensor& ctx, c
   SDR_ASSIGN_OR_RETURN(h, out_norm_.Forward(h, /*silu=*/true));
   SDR_ASSIGN_OR_RETURN(h, out_conv_.Forward(h));
   return h.Reshaped({1, h.dim(0), h.dim(1), h.dim(2)});
+}
+
+double UnetModel::EvalFlops(int64_t lh, int64_t lw, int64_t context_tokens) const {
+  const double ctx = static_cast<double>(context_tokens), cd = static_cast<double>(context_dim_);
+  double flops = 0;
+  int64_t h = lh, w = lw;
+  std::vector<std::pair<int64_t, int64_t>> sizes;  // the skips' sizes, as Forward keeps them
+  auto run_block = [&](const UnetBlock& block, const std::pair<int64_t, int64_t>* up_to) {
+    for (const UnetLayer& l : block.layers) {
+      switch (l.kind) {
+        case UnetLayer::Kind::kRes: {
+          const ResBlockWeights& r = res_[l.index];
+          flops += r.in_conv.Flops(h, w) + r.out_conv.Flops(h, w) + (r.has_skip ? r.skip.Flops(h, w) : 0);
+          break;
+        }
+        case UnetLayer::Kind::kTransformer: {
+          const double c = static_cast<double>(transformers_[l.index].c), hw = static_cast<double>(h * w);
+          flops += 2 * 2 * c * c * hw;                 // proj_in, proj_out
+          flops += 4 * 2 * c * c * hw + 2 * 2 * hw * hw * c;  // self-attention: q k v o, QK^T and AV
+          flops += 2 * 2 * c * c * hw + 2 * 2 * c * cd * ctx + 2 * 2 * hw * ctx * c;  // cross-attention
+          flops += 2 * hw * c * 8 * c + 2 * hw * 4 * c * c;  // GEGLU feed-forward
+          break;
+        }
+        case UnetLayer::Kind::kUpsample: {
+          h = up_to ? up_to->first : 2 * h;
+          w = up_to ? up_to->second : 2 * w;
+          flops += convs_[l.index].Flops(h, w);
+          break;
+        }
+        case UnetLayer::Kind::kDownsample:
+        case UnetLayer::Kind::kConv: {
+          const Conv2dLayer& c = convs_[l.index];
+          flops += c.Flops(h, w);
+          h = c.OutSize(h);
+          w = c.OutSize(w);
+          break;
+        }
+      }
+    }
+  };
+  for (const UnetBlock& b : input_blocks_) {
+    run_block(b, nullptr);
+    sizes.emplace_back(h, w);
+  }
+  run_block(middle_, nullptr);
+  for (const UnetBlock& b : output_blocks_) {
+    sizes.pop_back();
+    run_block(b, sizes.empty() ? nullptr : &sizes.back());
+  }
+  return flops + out_conv_.Flops(h, w);
 }
 
 }  // namespace sdr

@@ -10,6 +10,7 @@
 #pragma once
 
 #include <memory>
+#include <string>
 #include <vector>
 
 #include "core/run_control.h"
@@ -48,9 +49,17 @@ struct UnetBlock {
   std::vector<UnetLayer> layers;
 };
 
+struct UnetLoadOptions {
+  int64_t heads = 8;            // attention heads (SD 1.x: 8 at every level)
+  int64_t context_dim = 0;      // the text encoder's width; 0 = read from the first attn2.to_k
+  int64_t latent_channels = 0;  // the VAE's latent channels; 0 = read from input_blocks.0.0
+};
+
 class UnetModel {
  public:
-  static Result<std::unique_ptr<UnetModel>> Load(const TensorIndex& index, int64_t heads = 8);
+  // Loads and checks every layer for the channels it will receive (InvalidArgument / NotFound /
+  // CorruptData naming the tensor, the expected and the actual shape).
+  static Result<std::unique_ptr<UnetModel>> Load(const TensorIndex& index, const UnetLoadOptions& opts = {});
 
   // x: [1, 4, h, w] (already scaled by c_in); t: fractional timestep; ctx: [1, L, context_dim].
   // Returns eps: [1, 4, h, w]. `control` (may be null) is checked before every layer, so a
@@ -59,8 +68,20 @@ class UnetModel {
 
   int64_t model_channels() const { return model_channels_; }
   int64_t context_dim() const { return context_dim_; }
+  int64_t in_channels() const { return in_channels_; }
+  int64_t out_channels() const { return out_conv_.cout; }
+
+  // Floating-point operations of one Forward on a [1, C, lh, lw] latent with `context_tokens`
+  // tokens of text context (multiply-adds count 2; GEMMs, convolutions and attention only).
+  double EvalFlops(int64_t lh, int64_t lw, int64_t context_tokens) const;
 
  private:
+  struct Flow;
+  Status LoadAll(const TensorIndex& index, const UnetLoadOptions& opts);
+  Result<UnetBlock> LoadBlock(const TensorIndex& index, const std::string& bp, bool first_block, Flow* f);
+  Status LoadLayer(const TensorIndex& index, const std::string& q, UnetLayer::Kind kind, bool first_layer, Flow* f,
+                   UnetBlock* block);
+
   // up_to: the skip the next block concatenates (its size is the upsampling target), or null.
   Result<Tensor> RunBlock(const UnetBlock& block, Tensor h, const float* emb, const Tensor& ctx,
                           const Tensor* up_to, const RunControl* control) const;
@@ -68,7 +89,7 @@ class UnetModel {
   Result<Tensor> RunTransformer(const TransformerWeights& tw, const Tensor& x, const Tensor& ctx,
                                 const RunControl* control) const;
 
-  int64_t model_channels_ = 0, temb_dim_ = 0, context_dim_ = 0;
+  int64_t model_channels_ = 0, temb_dim_ = 0, context_dim_ = 0, in_channels_ = 0, heads_ = 8;
   LinearLayer time1_, time2_;
   std::vector<ResBlockWeights> res_;
   std::vector<TransformerWeights> transformers_;

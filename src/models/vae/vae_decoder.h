@@ -36,7 +36,14 @@ class VaeDecoder {
  public:
   static constexpr float kLatentScale = 0.18215f;
 
+  // Loads and checks every layer for the channels it will receive (errors name the tensor, the
+  // expected and the actual shape); the output is always 3 (RGB) channels.
   static Result<std::unique_ptr<VaeDecoder>> Load(const TensorIndex& index);
+
+  int64_t latent_channels() const { return post_quant_conv_.cin; }  // SD: 4
+
+  // Floating-point operations of one Decode of a [1, C, lh, lw] latent (as UnetModel::EvalFlops).
+  double DecodeFlops(int64_t lh, int64_t lw) const;
 
   // latent: [1, 4, h, w] (the sampler's x0, still scaled). Returns [1, 3, 8h, 8w] in [0, 1].
   // `control` (may be null) is checked before every block.
