@@ -6,6 +6,7 @@
 #include "apps/cli/write_model.h"
 #include "core/convert.h"
 #include "formats/model_file.h"
+#include "runtime/errors.h"
 
 namespace sdr::cli {
 namespace {
@@ -15,7 +16,9 @@ struct ConvertOptions {
 };
 
 Status RunConvert(const ConvertOptions& o) {
-  SDR_ASSIGN_OR_RETURN(TensorIndex index, OpenModelFile(o.in));
+  auto opened = OpenModelFile(o.in);
+  if (!opened.ok()) return TagLoadError(opened.status(), o.in);
+  const TensorIndex index = std::move(opened).value();
   std::optional<DType> target;
   if (!o.type.empty()) {
     target = ParseDType(o.type);

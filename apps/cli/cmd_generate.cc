@@ -1,117 +1,106 @@
 // sdr generate -m MODEL -p PROMPT [...]: text to image, written as PNG with A1111 infotext.
+// Settings come from flags, then SD_* variables, then defaults (the config table declares the
+// shared ones once: runtime/config.h). Everything that could fail after the images exist (the
+// output path) is checked before the model loads, so no generation is lost at the end.
 #include <unistd.h>
 
 #include <chrono>
-#include <cstdlib>
 #include <cstdio>
+#include <cstdlib>
 #include <filesystem>
 #include <string>
+#include <vector>
 
 #include "apps/cli/commands.h"
+#include "apps/cli/config_flags.h"
 #include "apps/cli/progress_bar.h"
-#include "backends/cpu/ops.h"
+#include "core/enum_names.h"
 #include "runtime/config.h"
 #include "runtime/context.h"
 #include "runtime/errors.h"
 #include "runtime/infotext.h"
 #include "runtime/model_hash_cache.h"
 #include "runtime/png_writer.h"
+#include "runtime/system_info.h"
 #include "runtime/txt2img.h"
 
 namespace sdr::cli {
 namespace {
 
-struct GenerateOptions {
-  std::string model, vae, tokenizer, out = "output.png";
-  std::string sampler = "dpm++2m", scheduler = "discrete", rng = "cuda";
-  GenerateParams params;
-  double timeout_s = 0;
-  bool free_params = false;
-  int threads = 0;
-  CLI::App* sub = nullptr;  // to tell flags given on the command line from defaults
+// The settings only `generate` has (per request, not configuration).
+struct GenerateFlags {
+  std::string prompt, rng = std::string(ToString(GenerateParams{}.rng)), out = "output.png", dump_dir;
+  int64_t seed = GenerateParams{}.seed;
+  int clip_skip = GenerateParams{}.clip_skip;
+  int batch_count = GenerateParams{}.batch_count;
 };
 
-// Flags override the environment (SD_* variables, runtime/config.h), which overrides defaults.
-Status ApplyEnvironment(GenerateOptions& o) {
-  SDR_ASSIGN_OR_RETURN(RuntimeConfig env, LoadConfigFromEnv());
-  auto given = [&](const char* flag) { return o.sub->count(flag) > 0; };
-  if (!given("--model")) o.model = env.model_path;
-  if (!given("--vae")) o.vae = env.vae_path;
-  if (!given("--tokenizer")) o.tokenizer = env.tokenizer_path;
-  if (!given("--width")) o.params.width = env.width;
-  if (!given("--height")) o.params.height = env.height;
-  if (!given("--steps")) o.params.steps = env.steps;
-  if (!given("--cfg-scale")) o.params.cfg_scale = env.guidance_scale;
-  if (!given("--negative-prompt")) o.params.negative_prompt = env.negative_prompt;
-  if (!given("--sampler")) o.sampler = std::string(ToString(env.sampler));
-  if (!given("--scheduler")) o.scheduler = std::string(ToString(env.scheduler));
-  if (!given("--vae-tiling")) o.params.vae_tiling = env.vae_tiling;
-  if (!given("--free-params")) o.free_params = env.free_params;
-  if (!given("--timeout")) o.timeout_s = env.timeout_seconds;
-  if (!given("--threads")) o.threads = env.threads;
-  if (o.model.empty()) return InvalidArgument("no model: pass -m MODEL or set SD_MODEL_PATH");
-  return Status::Ok();
+struct GenerateCommand {
+  GenerateFlags flags;
+  std::unique_ptr<ConfigFlags> config_flags;
+};
+
+// The output file of image b of n: "out.png", or "out_0.png", "out_1.png", ... for a batch.
+std::string OutputPath(const std::string& out, size_t b, size_t n) {
+  if (n == 1) return out;
+  const std::filesystem::path p(out);
+  return (p.parent_path() / (p.stem().string() + "_" + std::to_string(b) + p.extension().string())).string();
 }
 
-Status RunGenerate(GenerateOptions o) {
+Status RunGenerate(const GenerateCommand& cmd) {
   using Clock = std::chrono::steady_clock;
   const auto start = Clock::now();
-  SDR_RETURN_IF_ERROR(ApplyEnvironment(o));
-  cpu::SetBlasThreads(o.threads);
-  // Settings first: no heavy work before they are known to be valid.
-  auto sampler = ParseSamplerKind(o.sampler);
-  if (!sampler) return InvalidArgument("unknown --sampler '" + o.sampler + "' (euler_a, euler, heun, dpm2, dpm++2s_a, dpm++2m, dpm++2mv2, lcm)");
-  auto scheduler = ParseScheduler(o.scheduler);
-  if (!scheduler) return InvalidArgument("unknown --scheduler '" + o.scheduler + "' (discrete, karras)");
-  auto rng = ParseRngKind(o.rng);
-  if (!rng) return InvalidArgument("unknown --rng '" + o.rng + "' (cuda, cpu)");
-  o.params.sampler = *sampler;
-  o.params.scheduler = *scheduler;
-  o.params.rng = *rng;
-  SDR_RETURN_IF_ERROR(ValidateParams(o.params));
-  std::error_code ec;
-  if (!std::filesystem::exists(o.model, ec)) return NotFound("model '" + o.model + "' does not exist");
+  const GenerateFlags& f = cmd.flags;
+  const EnvLookup env = ProcessEnv();
+  SDR_ASSIGN_OR_RETURN(RuntimeConfig config, LoadConfigFromEnv(env));
+  SDR_RETURN_IF_ERROR(cmd.config_flags->Apply(config));
+  SetComputeThreads(config.threads);
 
-  SDR_ASSIGN_OR_RETURN(std::unique_ptr<SdModel> loaded, SdModel::Load({o.model, o.vae, o.tokenizer}));
+  // Settings first: no heavy work before they are known to be valid.
+  GenerateParams params = ParamsFromConfig(config);
+  params.prompt = f.prompt;
+  params.seed = f.seed;
+  params.clip_skip = f.clip_skip;
+  params.batch_count = f.batch_count;
+  params.dump_dir = f.dump_dir;
+  const auto rng = ParseRngKind(f.rng);
+  if (!rng) return InvalidArgument("unknown --rng '" + f.rng + "' (" + JoinNames(AllRngKinds()) + ")");
+  params.rng = *rng;
+  SDR_RETURN_IF_ERROR(ValidateParams(params));
+  // Interactive use: a timeout only when one is asked for (--timeout or SD_TIMEOUT_SECONDS).
+  const double timeout_s = InteractiveTimeoutSeconds(config, env, cmd.config_flags->Given("timeout_seconds"));
+  if (config.model_path.empty()) return InvalidArgument("no model: pass -m MODEL or set SD_MODEL_PATH");
+  for (int b = 0; b < params.batch_count; ++b) {
+    SDR_RETURN_IF_ERROR(CheckOutputWritable(OutputPath(f.out, static_cast<size_t>(b), params.batch_count)));
+  }
+
+  SDR_ASSIGN_OR_RETURN(std::unique_ptr<SdModel> loaded,
+                       SdModel::Load({config.model_path, config.vae_path, config.tokenizer_path}));
   std::shared_ptr<SdModel> model = std::move(loaded);
   const double load_s = std::chrono::duration<double>(Clock::now() - start).count();
 
   ProgressBar bar(::isatty(STDERR_FILENO) || std::getenv("SDR_PROGRESS") != nullptr);
-  Context ctx(model, {.memory_budget_bytes = 0, .timeout_s = o.timeout_s});
-  if (o.free_params) {
+  Context ctx(model, {.memory_budget_bytes = 0, .timeout_s = timeout_s});
+  if (config.free_params) {
     // Single-shot: the UNet's weights go once sampling is done, before the VAE decode.
     ctx.set_after_sampling([model] { model->ReleaseUnetWeights(); });
   }
-  auto result = ctx.Generate(o.params, [&](const StepProgress& p) {
-    bar.Update(p.image * p.total_steps + p.step, o.params.batch_count * p.total_steps, p.elapsed_s);
+  auto result = ctx.Generate(params, [&](const StepProgress& p) {
+    bar.Update(p.image * p.total_steps + p.step, params.batch_count * p.total_steps, p.elapsed_s);
     return true;
   });
   bar.Finish();
   if (!result.ok()) return result.status();
 
-  GenerationInfo info;
-  info.prompt = o.params.prompt;
-  info.negative_prompt = o.params.negative_prompt;
-  info.steps = o.params.steps;
-  info.sampler = std::string(A1111Name(o.params.sampler));
-  info.schedule = o.params.scheduler == Scheduler::kKarras ? "Karras" : "Automatic";
-  info.cfg_scale = o.params.cfg_scale;
-  info.seed = result->seed;  // per image below
-  info.width = o.params.width;
-  info.height = o.params.height;
-  info.clip_skip = o.params.clip_skip;
-  info.rng = o.params.rng;
-  info.model_name = std::filesystem::path(o.model).stem().string();
-  if (auto hash = CachedModelHash(o.model); hash.ok()) info.model_hash = *hash;
+  const std::string model_name = std::filesystem::path(config.model_path).stem().string();
+  const auto hash = CachedModelHash(config.model_path);
   for (size_t b = 0; b < result->images.size(); ++b) {
     const GeneratedImage& img = result->images[b];
-    std::string path = o.out;
-    if (result->images.size() > 1) {
-      const std::filesystem::path p(o.out);
-      path = (p.parent_path() / (p.stem().string() + "_" + std::to_string(b) + p.extension().string())).string();
-    }
-    info.seed = img.seed;
-    SDR_RETURN_IF_ERROR(WritePng(path, img.rgb.data(), o.params.width, o.params.height,
+    GenerationInfo info = MakeGenerationInfo(params, img.seed, img.width(), img.height());
+    info.model_name = model_name;
+    if (hash.ok()) info.model_hash = *hash;
+    const std::string path = OutputPath(f.out, b, result->images.size());
+    SDR_RETURN_IF_ERROR(WritePng(path, img.rgb.data(), img.width(), img.height(),
                                  {{"parameters", FormatInfotext(info)}}));
     std::printf("wrote %s (seed %llu)\n", path.c_str(), static_cast<unsigned long long>(img.seed));
   }
@@ -124,33 +113,25 @@ Status RunGenerate(GenerateOptions o) {
 }  // namespace
 
 Command RegisterGenerate(CLI::App& app) {
-  auto o = std::make_shared<GenerateOptions>();
+  auto cmd = std::make_shared<GenerateCommand>();
+  GenerateFlags& f = cmd->flags;
   CLI::App* sub = app.add_subcommand("generate", "Generate an image from a text prompt");
-  o->sub = sub;
-  sub->add_option("-m,--model", o->model, "model file or diffusers folder (default: SD_MODEL_PATH)");
-  sub->add_option("-p,--prompt", o->params.prompt, "prompt (A1111 weighting syntax)")->required();
-  sub->add_option("-n,--negative-prompt", o->params.negative_prompt, "negative prompt");
-  sub->add_option("-W,--width", o->params.width, "width in pixels (multiple of 8)")->capture_default_str();
-  sub->add_option("-H,--height", o->params.height, "height in pixels (multiple of 8)")->capture_default_str();
-  sub->add_option("--steps", o->params.steps, "sampling steps")->capture_default_str();
-  sub->add_option("--cfg-scale", o->params.cfg_scale, "classifier-free guidance scale")->capture_default_str();
-  sub->add_option("--sampler", o->sampler, "euler_a, euler, heun, dpm2, dpm++2s_a, dpm++2m, dpm++2mv2, lcm")
+  sub->add_option("-p,--prompt", f.prompt, "prompt (A1111 weighting syntax)")->required();
+  cmd->config_flags = std::make_unique<ConfigFlags>(
+      sub, std::initializer_list<std::string_view>{"model_path", "negative_prompt", "image_size", "steps",
+                                                   "guidance_scale", "sampler", "scheduler", "vae_path",
+                                                   "tokenizer_path", "vae_tiling", "free_params", "timeout_seconds",
+                                                   "threads"});
+  sub->add_option("--seed", f.seed, "seed; negative picks a random one")->capture_default_str();
+  sub->add_option("--rng", f.rng, JoinNames(AllRngKinds()) + ": cuda = Philox (A1111/sd.cpp), cpu = torch CPU")
       ->capture_default_str();
-  sub->add_option("--scheduler", o->scheduler, "discrete or karras")->capture_default_str();
-  sub->add_option("--seed", o->params.seed, "seed; negative picks a random one")->capture_default_str();
-  sub->add_option("--rng", o->rng, "cuda (Philox, A1111/sd.cpp compatible) or cpu (torch CPU)")->capture_default_str();
-  sub->add_option("--clip-skip", o->params.clip_skip, "1 = last CLIP layer")->capture_default_str();
-  sub->add_option("-b,--batch-count", o->params.batch_count, "images to generate; image b uses seed + b")
+  sub->add_option("--clip-skip", f.clip_skip, "1 = last CLIP layer")->capture_default_str();
+  sub->add_option("-b,--batch-count", f.batch_count, "images to generate; image b uses seed + b")
       ->capture_default_str();
-  sub->add_flag("--vae-tiling", o->params.vae_tiling, "decode in overlapping tiles (bounded memory)");
-  sub->add_flag("--free-params", o->free_params, "release the UNet weights after sampling (lower peak memory)");
-  sub->add_option("--timeout", o->timeout_s, "seconds per generation (default: SD_TIMEOUT_SECONDS, 120)");
-  sub->add_option("--threads", o->threads, "CPU threads (default: SD_THREADS, physical cores)");
-  sub->add_option("--vae", o->vae, "external VAE file");
-  sub->add_option("--tokenizer", o->tokenizer, "CLIP merges.txt (or a folder holding it)");
-  sub->add_option("-o,--output", o->out, "output PNG")->capture_default_str();
-  sub->add_option("--dump-dir", o->params.dump_dir, "write intermediate tensors as .npy into this folder");
-  return {sub, [o] { return RunGenerate(*o); }};
+  sub->add_option("-o,--output", f.out, "output PNG (a batch writes NAME_0.png, NAME_1.png, ...)")
+      ->capture_default_str();
+  sub->add_option("--dump-dir", f.dump_dir, "write intermediate tensors as .npy into this folder");
+  return {sub, [cmd] { return RunGenerate(*cmd); }};
 }
 
 }  // namespace sdr::cli

@@ -3,11 +3,16 @@
 
 #include <chrono>
 #include <cstdio>
+#include <memory>
 #include <string>
 
 #include "apps/cli/commands.h"
+#include "apps/cli/config_flags.h"
 #include "formats/model_file.h"
+#include "models/clip/tokenizer_source.h"
 #include "models/model_info.h"
+#include "runtime/config.h"
+#include "runtime/errors.h"
 #include "runtime/system_info.h"
 
 namespace sdr::cli {
@@ -17,6 +22,7 @@ struct InfoOptions {
   std::string model;
   bool json = false;
   bool system = false;
+  std::unique_ptr<ConfigFlags> config_flags;  // --tokenizer
 };
 
 Status PrintSystem(bool json) {
@@ -59,15 +65,23 @@ Status RunInfo(const InfoOptions& o) {
   if (o.system) return PrintSystem(o.json);
   if (o.model.empty()) return InvalidArgument("sdr info needs MODEL (or --system)");
   const auto t0 = std::chrono::steady_clock::now();
-  SDR_ASSIGN_OR_RETURN(TensorIndex index, OpenModelFile(o.model));
-  SDR_ASSIGN_OR_RETURN(ModelInfo info, DetectModel(index));
+  auto opened = OpenModelFile(o.model);
+  if (!opened.ok()) return TagLoadError(opened.status(), o.model);
+  const TensorIndex index = std::move(opened).value();
+  auto detected = DetectModel(index);
+  if (!detected.ok()) return TagLoadError(detected.status(), o.model);
+  const ModelInfo info = *detected;
   const double load_s = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
+  SDR_ASSIGN_OR_RETURN(RuntimeConfig config, LoadConfigFromEnv());
+  SDR_RETURN_IF_ERROR(o.config_flags->Apply(config));
+  const std::string tokenizer = ResolveTokenizerSource(o.model, config.tokenizer_path).Describe();
   if (o.json) {
     nlohmann::ordered_json j = {
         {"path", o.model},
         {"format", std::string(ModelFormatName(index.format))},
         {"version", std::string(SdVersionName(info.version))},
         {"load_seconds", load_s},
+        {"tokenizer", tokenizer},
         {"tensors", index.size()},
         {"ignored_tensors", index.ignored_tensors},
         {"other_tensors", info.other_tensors},
@@ -90,9 +104,9 @@ Status RunInfo(const InfoOptions& o) {
     std::printf("%s\n", j.dump(1, ' ', false, nlohmann::ordered_json::error_handler_t::replace).c_str());
     return Status::Ok();
   }
-  std::printf("model:    %s\nformat:   %s\nversion:  %s\nload:     %.3f s\n", o.model.c_str(),
+  std::printf("model:    %s\nformat:   %s\nversion:  %s\nload:     %.3f s\ntokenizer: %s\n", o.model.c_str(),
               std::string(ModelFormatName(index.format)).c_str(), std::string(SdVersionName(info.version)).c_str(),
-              load_s);
+              load_s, tokenizer.c_str());
   const std::pair<const char*, const ComponentInfo*> comps[] = {
       {"unet", &info.unet}, {"text_encoder", &info.text_encoder}, {"vae", &info.vae}};
   for (const auto& [name, c] : comps) {
@@ -124,6 +138,7 @@ Command RegisterInfo(CLI::App& app) {
   sub->add_option("model", opts->model, "model file or diffusers folder");
   sub->add_flag("--json", opts->json, "print one JSON object");
   sub->add_flag("--system", opts->system, "describe this machine and build instead: CPU, math library, CUDA");
+  opts->config_flags = std::make_unique<ConfigFlags>(sub, std::initializer_list<std::string_view>{"tokenizer_path"});
   return {sub, [opts] { return RunInfo(*opts); }};
 }
 

@@ -34,13 +34,20 @@ class RunControl {
              const CancelToken* second_token = nullptr)
       : token_(token), second_(second_token), deadline_(deadline) {}
 
+  // A deadline `timeout_s` seconds from now (none when timeout_s <= 0).
+  static RunControl WithTimeout(const CancelToken* token, double timeout_s, const CancelToken* second_token = nullptr);
+
   // Cancelled when the token was raised, DeadlineExceeded past the deadline, else OK.
   Status Check() const;
+
+  const std::optional<Clock::time_point>& deadline() const { return deadline_; }
+  double timeout_s() const { return timeout_s_; }  // as given to WithTimeout; 0 = none or unknown
 
  private:
   const CancelToken* token_ = nullptr;
   const CancelToken* second_ = nullptr;
   std::optional<Clock::time_point> deadline_;
+  double timeout_s_ = 0;
 };
 
 // Check() of a possibly-null control.

@@ -9,14 +9,10 @@
 #include <filesystem>
 #include <system_error>
 
+#include "core/enum_names.h"
 #include "core/thread_pool.h"
-#include "runtime/txt2img.h"
 
 namespace sdr {
-
-// The config's ranges are the generator's.
-static_assert(RuntimeConfig::kMaxSide == GenerateParams::kMaxSide);
-static_assert(RuntimeConfig::kMaxSteps == GenerateParams::kMaxSteps);
 
 int DefaultConfigThreads() {
   static const int n = ThreadPool::DefaultThreadCount();
@@ -184,38 +180,63 @@ std::string FormatFloat(T v) {
 
 std::string FormatBool(bool v) { return v ? "true" : "false"; }
 
-template <typename Kind>
-std::string NameList(std::span<const Kind> all) {
-  std::string s;
-  for (Kind k : all) s += (s.empty() ? "" : ", ") + std::string(ToString(k));
-  return s;
+// One side of the image size ("-W 768"): a multiple of 8 in [kMinSide, kMaxSide].
+Status ParseSide(std::string_view label, std::string_view raw, int* out) {
+  const std::string_view text = Trim(raw);
+  int64_t v = 0;
+  const NumParse r = ParseInt64(text, &v);
+  if (r == NumParse::kMalformed) return NotA(label, raw, "is not an integer");
+  if (r == NumParse::kOverflow || !ValidSide(v)) {
+    return OutOfRange(label, text, "must be a multiple of 8 in [" + std::to_string(RuntimeConfig::kMinSide) + ", " +
+                                       std::to_string(RuntimeConfig::kMaxSide) + "]");
+  }
+  *out = static_cast<int>(v);
+  return Status::Ok();
 }
 
 // The table. Help texts state ranges; tests check they match the parsers.
-const ConfigField kFields[] = {
-    {"model_path", "SD_MODEL_PATH", "", "checkpoint (.safetensors, .ckpt, .gguf) or diffusers folder; must exist",
+std::vector<ConfigField> MakeFields() {
+  return {
+    {"model_path", "SD_MODEL_PATH", "",
+     "checkpoint (.safetensors, .ckpt, .gguf) or diffusers folder (checked when loading: model_not_found)",
      ConfigKind::kPath,
-     [](std::string_view l, std::string_view t, RuntimeConfig& c) { return ParseExistingPath(l, t, &c.model_path); },
-     [](const RuntimeConfig& c) { return c.model_path; }},
-    {"vae_path", "SD_VAE_PATH", "", "external VAE replacing the model's (optional); must exist", ConfigKind::kPath,
-     [](std::string_view l, std::string_view t, RuntimeConfig& c) { return ParseExistingPath(l, t, &c.vae_path); },
-     [](const RuntimeConfig& c) { return c.vae_path; }},
+     [](std::string_view, std::string_view t, RuntimeConfig& c) {
+       c.model_path = std::string(t);
+       return Status::Ok();
+     },
+     [](const RuntimeConfig& c) { return c.model_path; },
+     {{"-m,--model", "model file or diffusers folder", nullptr}}},
+    {"vae_path", "SD_VAE_PATH", "", "external VAE replacing the model's (optional; checked when loading)",
+     ConfigKind::kPath,
+     [](std::string_view, std::string_view t, RuntimeConfig& c) {
+       c.vae_path = std::string(t);
+       return Status::Ok();
+     },
+     [](const RuntimeConfig& c) { return c.vae_path; },
+     {{"--vae", "external VAE file", nullptr}}},
     {"tokenizer_path", "SD_TOKENIZER_PATH", "", "CLIP merges.txt, or a folder holding it; must exist",
      ConfigKind::kPath,
      [](std::string_view l, std::string_view t, RuntimeConfig& c) {
        return ParseExistingPath(l, t, &c.tokenizer_path);
      },
-     [](const RuntimeConfig& c) { return c.tokenizer_path; }},
+     [](const RuntimeConfig& c) { return c.tokenizer_path; },
+     {{"--tokenizer", "CLIP merges.txt (or a folder holding it); default: the model's own, else the embedded one",
+       nullptr}}},
     {"image_size", "SD_IMAGE_SIZE", "512", "image size in pixels: N (square) or WxH, multiples of 8 in [64, 2048]",
      ConfigKind::kImageSize, ParseImageSize,
      [](const RuntimeConfig& c) {
        return c.width == c.height ? FormatInt(c.width) : FormatInt(c.width) + "x" + FormatInt(c.height);
-     }},
+     },
+     {{"-W,--width", "width in pixels (multiple of 8)",
+       [](std::string_view l, std::string_view t, RuntimeConfig& c) { return ParseSide(l, t, &c.width); }},
+      {"-H,--height", "height in pixels (multiple of 8)",
+       [](std::string_view l, std::string_view t, RuntimeConfig& c) { return ParseSide(l, t, &c.height); }}}},
     {"steps", "SD_INFERENCE_STEPS", "20", "sampler steps, 1..1000", ConfigKind::kInt,
      [](std::string_view l, std::string_view t, RuntimeConfig& c) {
        return ParseIntIn(l, t, 1, RuntimeConfig::kMaxSteps, &c.steps);
      },
-     [](const RuntimeConfig& c) { return FormatInt(c.steps); }},
+     [](const RuntimeConfig& c) { return FormatInt(c.steps); },
+     {{"--steps", "", nullptr}}},
     {"guidance_scale", "SD_GUIDANCE_SCALE", "7.5", "classifier-free guidance scale, 0..100 (1 skips the uncond pass)",
      ConfigKind::kFloat,
      [](std::string_view l, std::string_view t, RuntimeConfig& c) {
@@ -226,56 +247,73 @@ const ConfigField kFields[] = {
        c.guidance_scale = static_cast<float>(v);
        return Status::Ok();
      },
-     [](const RuntimeConfig& c) { return FormatFloat(c.guidance_scale); }},
+     [](const RuntimeConfig& c) { return FormatFloat(c.guidance_scale); },
+     {{"--cfg-scale", "", nullptr}}},
     {"negative_prompt", "SD_NEGATIVE_PROMPT", "", "negative prompt used when a request gives none",
      ConfigKind::kString,
      [](std::string_view, std::string_view t, RuntimeConfig& c) {
        c.negative_prompt = std::string(t);
        return Status::Ok();
      },
-     [](const RuntimeConfig& c) { return c.negative_prompt; }},
-    {"sampler", "SD_SAMPLER", "dpm++2m", "euler_a, euler, heun, dpm2, dpm++2s_a, dpm++2m, dpm++2mv2 or lcm",
-     ConfigKind::kChoice,
+     [](const RuntimeConfig& c) { return c.negative_prompt; },
+     {{"-n,--negative-prompt", "negative prompt", nullptr}}},
+    {"sampler", "SD_SAMPLER", ToString(GenerateParams{}.sampler),
+     "sampler: " + JoinNames(AllSamplerKinds()) + " (or the A1111 names)", ConfigKind::kChoice,
      [](std::string_view l, std::string_view t, RuntimeConfig& c) {
        const auto kind = ParseSamplerKind(Trim(t));
-       if (!kind) return NotA(l, t, "is not a sampler (" + NameList(AllSamplerKinds()) + ")");
+       if (!kind) return NotA(l, t, "is not a sampler (" + JoinNames(AllSamplerKinds()) + ")");
        c.sampler = *kind;
        return Status::Ok();
      },
-     [](const RuntimeConfig& c) { return std::string(ToString(c.sampler)); }},
-    {"scheduler", "SD_SCHEDULER", "discrete", "sigma schedule: discrete or karras", ConfigKind::kChoice,
+     [](const RuntimeConfig& c) { return std::string(ToString(c.sampler)); },
+     {{"--sampler", "", nullptr}}},
+    {"scheduler", "SD_SCHEDULER", ToString(GenerateParams{}.scheduler),
+     "sigma schedule: " + JoinNames(AllSchedulers()), ConfigKind::kChoice,
      [](std::string_view l, std::string_view t, RuntimeConfig& c) {
        const auto s = ParseScheduler(Trim(t));
-       if (!s) return NotA(l, t, "is not a scheduler (" + NameList(AllSchedulers()) + ")");
+       if (!s) return NotA(l, t, "is not a scheduler (" + JoinNames(AllSchedulers()) + ")");
        c.scheduler = *s;
        return Status::Ok();
      },
-     [](const RuntimeConfig& c) { return std::string(ToString(c.scheduler)); }},
+     [](const RuntimeConfig& c) { return std::string(ToString(c.scheduler)); },
+     {{"--scheduler", "", nullptr}}},
     {"timeout_seconds", "SD_TIMEOUT_SECONDS", "120", "seconds one generation may run, (0, 86400]", ConfigKind::kFloat,
      [](std::string_view l, std::string_view t, RuntimeConfig& c) {
        return ParseNumberIn(
            l, t, [](double s) { return s > 0 && s <= RuntimeConfig::kMaxTimeoutSeconds; },
            "must be a number of seconds in (0, 86400]", &c.timeout_seconds);
      },
-     [](const RuntimeConfig& c) { return FormatFloat(c.timeout_seconds); }},
+     [](const RuntimeConfig& c) { return FormatFloat(c.timeout_seconds); },
+     {{"--timeout", "seconds one generation may run (sdr generate: none unless this or SD_TIMEOUT_SECONDS is set)",
+       nullptr}}},
     {"max_concurrent", "SD_MAX_CONCURRENT", "2", "generations run at once, 1..64", ConfigKind::kInt,
      [](std::string_view l, std::string_view t, RuntimeConfig& c) {
        return ParseIntIn(l, t, 1, RuntimeConfig::kMaxConcurrent, &c.max_concurrent);
      },
-     [](const RuntimeConfig& c) { return FormatInt(c.max_concurrent); }},
+     [](const RuntimeConfig& c) { return FormatInt(c.max_concurrent); },
+     {{"--max-concurrent", "", nullptr}}},
     {"vae_tiling", "SD_VAE_TILING", "false", "decode the VAE in tiles: less memory, slower", ConfigKind::kBool,
      [](std::string_view l, std::string_view t, RuntimeConfig& c) { return ParseBool(l, t, &c.vae_tiling); },
-     [](const RuntimeConfig& c) { return FormatBool(c.vae_tiling); }},
+     [](const RuntimeConfig& c) { return FormatBool(c.vae_tiling); },
+     {{"--vae-tiling", "", nullptr}}},
     {"free_params", "SD_FREE_PARAMS", "false", "free each component's weights once used: less memory, reload per run",
      ConfigKind::kBool,
      [](std::string_view l, std::string_view t, RuntimeConfig& c) { return ParseBool(l, t, &c.free_params); },
-     [](const RuntimeConfig& c) { return FormatBool(c.free_params); }},
+     [](const RuntimeConfig& c) { return FormatBool(c.free_params); },
+     {{"--free-params", "", nullptr}}},
     {"threads", "SD_THREADS", "physical cores", "CPU worker threads, 1..256", ConfigKind::kInt,
      [](std::string_view l, std::string_view t, RuntimeConfig& c) {
        return ParseIntIn(l, t, 1, RuntimeConfig::kMaxThreads, &c.threads);
      },
-     [](const RuntimeConfig& c) { return FormatInt(c.threads); }},
-};
+     [](const RuntimeConfig& c) { return FormatInt(c.threads); },
+     {{"--threads", "", nullptr}}},
+  };
+}
+
+const std::vector<ConfigField>& Fields() {
+  static const std::vector<ConfigField> fields = MakeFields();
+  return fields;
+}
 
 // One InvalidArgument for all `errors` (each a one-line message), or OK when there are none.
 Status JoinErrors(const std::vector<Status>& errors, std::string_view what) {
@@ -286,19 +324,37 @@ Status JoinErrors(const std::vector<Status>& errors, std::string_view what) {
   return InvalidArgument(std::move(m));
 }
 
-std::optional<std::string> Lookup(const EnvLookup& env, std::string_view var) {
+}  // namespace
+
+std::optional<std::string> EnvValue(const EnvLookup& env, std::string_view var) {
   if (!env) return std::nullopt;
   auto v = env(std::string(var).c_str());
   if (!v || v->empty()) return std::nullopt;
   return v;
 }
 
-}  // namespace
+double InteractiveTimeoutSeconds(const RuntimeConfig& config, const EnvLookup& env, bool flag_given) {
+  const bool asked = flag_given || EnvValue(env, FindConfigField("timeout_seconds")->env_var).has_value();
+  return asked ? config.timeout_seconds : 0;
+}
 
-std::span<const ConfigField> ConfigFields() { return kFields; }
+GenerateParams ParamsFromConfig(const RuntimeConfig& c) {
+  GenerateParams p;
+  p.width = c.width;
+  p.height = c.height;
+  p.steps = c.steps;
+  p.cfg_scale = c.guidance_scale;
+  p.negative_prompt = c.negative_prompt;
+  p.sampler = c.sampler;
+  p.scheduler = c.scheduler;
+  p.vae_tiling = c.vae_tiling;
+  return p;
+}
+
+std::span<const ConfigField> ConfigFields() { return Fields(); }
 
 const ConfigField* FindConfigField(std::string_view name_or_env_var) {
-  for (const ConfigField& f : kFields) {
+  for (const ConfigField& f : Fields()) {
     if (f.name == name_or_env_var || f.env_var == name_or_env_var) return &f;
   }
   return nullptr;
@@ -315,8 +371,8 @@ EnvLookup ProcessEnv() {
 Result<RuntimeConfig> LoadConfigFromEnv(const EnvLookup& env) {
   RuntimeConfig config;
   std::vector<Status> errors;
-  for (const ConfigField& f : kFields) {
-    const auto value = Lookup(env, f.env_var);
+  for (const ConfigField& f : Fields()) {
+    const auto value = EnvValue(env, f.env_var);
     if (!value) continue;
     Status s = f.parse(f.env_var, *value, config);
     if (!s.ok()) errors.push_back(std::move(s));
@@ -328,7 +384,7 @@ Result<RuntimeConfig> LoadConfigFromEnv(const EnvLookup& env) {
 Status ValidateConfig(const RuntimeConfig& config) {
   RuntimeConfig scratch;
   std::vector<Status> errors;
-  for (const ConfigField& f : kFields) {
+  for (const ConfigField& f : Fields()) {
     const std::string text = f.format(config);
     if (text.empty()) continue;  // unset text or path
     Status s = f.parse(f.name, text, scratch);
@@ -339,9 +395,9 @@ Status ValidateConfig(const RuntimeConfig& config) {
 
 std::vector<ConfigEntry> DescribeConfig(const RuntimeConfig& config, const EnvLookup& env) {
   std::vector<ConfigEntry> entries;
-  entries.reserve(std::size(kFields));
-  for (const ConfigField& f : kFields) {
-    const bool from_env = Lookup(env, f.env_var).has_value();
+  entries.reserve(Fields().size());
+  for (const ConfigField& f : Fields()) {
+    const bool from_env = EnvValue(env, f.env_var).has_value();
     entries.push_back({&f, f.format(config), from_env ? "env " + std::string(f.env_var) : "default"});
   }
   return entries;

@@ -1,9 +1,10 @@
 // Runtime configuration from the environment (SD_* variables), each setting declared once.
 //
 // ConfigFields() is the one table of settings: field name, environment variable, default as
-// text, help, and the functions that parse a value into a RuntimeConfig and format it back.
-// The CLI (`sdr config`), the HTTP server and the docs all read this table; adding a setting
-// means one RuntimeConfig field plus one table row.
+// text, help, the command-line flags that set it, and the functions that parse a value into a
+// RuntimeConfig and format it back. The CLI (`sdr config`, the flags and help of `sdr generate`),
+// the HTTP server and the docs all read this table; adding a setting means one RuntimeConfig
+// field plus one table row. The defaults of per-request settings are GenerateParams{}'s.
 //
 //   auto config = LoadConfigFromEnv();            // the process environment
 //   if (!config.ok()) { /* InvalidArgument, one line per bad variable */ }
@@ -11,8 +12,10 @@
 //
 // Rules for every variable: unset or "" means the default. Numbers, booleans and names may
 // carry surrounding blanks; text and paths are taken verbatim. Booleans are true/false, 1/0,
-// yes/no, on/off (any case). SD_IMAGE_SIZE is "N" (square) or "WxH". Paths must exist when
-// the configuration is loaded. An invalid value gives InvalidArgument naming the variable and
+// yes/no, on/off (any case). SD_IMAGE_SIZE is "N" (square) or "WxH". SD_TOKENIZER_PATH must exist
+// when the configuration is loaded; the model and VAE paths are checked when the model loads
+// (ModelNotFound), so that a missing model can fall back to a cloud provider (imagegen). An
+// invalid value gives InvalidArgument naming the variable and
 // the value, e.g.
 //   SD_INFERENCE_STEPS="abc" is not an integer
 //   SD_IMAGE_SIZE=100: must be a multiple of 8 in [64, 2048]
@@ -30,8 +33,7 @@
 #include <vector>
 
 #include "core/result.h"
-#include "sampling/sampler.h"
-#include "sampling/schedule.h"
+#include "runtime/generate_params.h"
 
 namespace sdr {
 
@@ -39,10 +41,10 @@ namespace sdr {
 int DefaultConfigThreads();
 
 struct RuntimeConfig {
-  static constexpr int kMinSide = 64;     // pixels
-  static constexpr int kMaxSide = 2048;   // pixels
-  static constexpr int kMaxSteps = 1000;
-  static constexpr float kMaxGuidance = 100.0f;
+  static constexpr int kMinSide = GenerateParams::kMinSide;  // pixels
+  static constexpr int kMaxSide = GenerateParams::kMaxSide;  // pixels
+  static constexpr int kMaxSteps = GenerateParams::kMaxSteps;
+  static constexpr float kMaxGuidance = GenerateParams::kMaxCfg;
   static constexpr double kMaxTimeoutSeconds = 86400.0;  // one day
   static constexpr int kMaxConcurrent = 64;
   static constexpr int kMaxThreads = 256;
@@ -50,16 +52,16 @@ struct RuntimeConfig {
   std::string model_path;      // SD_MODEL_PATH: checkpoint file or diffusers folder; "" = none
   std::string vae_path;        // SD_VAE_PATH: external VAE replacing the model's; "" = the model's
   std::string tokenizer_path;  // SD_TOKENIZER_PATH: CLIP merges.txt or a folder; "" = search
-  int width = 512;             // SD_IMAGE_SIZE: pixels, multiple of 8 in [kMinSide, kMaxSide]
-  int height = 512;            // SD_IMAGE_SIZE: pixels, same rule
-  int steps = 20;              // SD_INFERENCE_STEPS: sampler steps, 1..kMaxSteps
-  float guidance_scale = 7.5f;  // SD_GUIDANCE_SCALE: CFG scale, finite, 0..kMaxGuidance
-  std::string negative_prompt;  // SD_NEGATIVE_PROMPT: used when a request gives none
-  SamplerKind sampler = SamplerKind::kDpmpp2m;  // SD_SAMPLER: see sampling/sampler.h
-  Scheduler scheduler = Scheduler::kDiscrete;   // SD_SCHEDULER: sigma spacing
-  double timeout_seconds = 120.0;  // SD_TIMEOUT_SECONDS: per generation, (0, kMaxTimeoutSeconds]
-  int max_concurrent = 2;          // SD_MAX_CONCURRENT: generations at once, 1..kMaxConcurrent
-  bool vae_tiling = false;         // SD_VAE_TILING: decode in tiles (less memory, slower)
+  int width = GenerateParams{}.width;    // SD_IMAGE_SIZE: pixels, multiple of 8 in [kMinSide, kMaxSide]
+  int height = GenerateParams{}.height;  // SD_IMAGE_SIZE: pixels, same rule
+  int steps = GenerateParams{}.steps;    // SD_INFERENCE_STEPS: sampler steps, 1..kMaxSteps
+  float guidance_scale = GenerateParams{}.cfg_scale;  // SD_GUIDANCE_SCALE: CFG scale, finite, 0..kMaxGuidance
+  std::string negative_prompt;                         // SD_NEGATIVE_PROMPT: used when a request gives none
+  SamplerKind sampler = GenerateParams{}.sampler;      // SD_SAMPLER: see sampling/sampler.h
+  Scheduler scheduler = GenerateParams{}.scheduler;    // SD_SCHEDULER: sigma spacing
+  double timeout_seconds = kDefaultTimeoutSeconds;  // SD_TIMEOUT_SECONDS: per generation, (0, kMaxTimeoutSeconds]
+  int max_concurrent = kDefaultMaxConcurrent;       // SD_MAX_CONCURRENT: generations at once, 1..kMaxConcurrent
+  bool vae_tiling = GenerateParams{}.vae_tiling;  // SD_VAE_TILING: decode in tiles (less memory, slower)
   bool free_params = false;        // SD_FREE_PARAMS: drop each component's weights after use
   int threads = DefaultConfigThreads();  // SD_THREADS: CPU worker threads, 1..kMaxThreads
 };
@@ -68,17 +70,27 @@ struct RuntimeConfig {
 // For kInt, kFloat and kBool the formatted text is also a valid JSON literal.
 enum class ConfigKind { kString, kPath, kInt, kFloat, kBool, kImageSize, kChoice };
 
+// Parses non-empty `text` into `config`. `label` names the source in error messages (the
+// variable, or a flag); returns InvalidArgument naming label and text.
+using ConfigParseFn = Status (*)(std::string_view label, std::string_view text, RuntimeConfig& config);
+
+// A command-line flag that sets a field, e.g. {"-W,--width", "width in pixels", ParseWidth}.
+struct ConfigFlag {
+  std::string_view spec;   // CLI11 names: "-m,--model", "--steps"
+  std::string_view help;   // "" = the field's help
+  ConfigParseFn parse;     // nullptr = the field's parse (bool fields: a flag without a value)
+};
+
 struct ConfigField {
   std::string_view name;          // stable key, e.g. "steps" (JSON, docs)
   std::string_view env_var;       // e.g. "SD_INFERENCE_STEPS"
   std::string_view default_text;  // the default as documented, e.g. "20" or "physical cores"
-  std::string_view help;          // one line, with the valid range
+  std::string help;               // one line, with the valid range (name lists from their enums)
   ConfigKind kind;
-  // Parses non-empty `text` into `config`. `label` names the source in error messages (the
-  // variable, or a flag); returns InvalidArgument naming label and text.
-  Status (*parse)(std::string_view label, std::string_view text, RuntimeConfig& config);
+  ConfigParseFn parse;
   // The field's value in the form `parse` accepts ("" for unset text and paths).
   std::string (*format)(const RuntimeConfig& config);
+  std::vector<ConfigFlag> flags;  // the flags commands may offer for it (each command picks fields)
 };
 
 // Every setting, in display order.
@@ -90,6 +102,18 @@ const ConfigField* FindConfigField(std::string_view name_or_env_var);
 using EnvLookup = std::function<std::optional<std::string>(const char* name)>;
 // The process environment (getenv).
 EnvLookup ProcessEnv();
+// The variable's value when it is set and non-empty (the rule for every setting), else nullopt.
+std::optional<std::string> EnvValue(const EnvLookup& env, std::string_view var);
+
+// The timeout an interactive command (`sdr generate`) applies: the configured one when it was
+// asked for (`flag_given`, or SD_TIMEOUT_SECONDS set in `env`), else 0 (none) — a person at a
+// terminal can always press Ctrl-C, and the default would cut off every CPU run at 512x512.
+// Pools, the Generator and the server always apply config.timeout_seconds.
+double InteractiveTimeoutSeconds(const RuntimeConfig& config, const EnvLookup& env, bool flag_given);
+
+// The per-request settings a configuration implies (size, steps, guidance, negative prompt,
+// sampler, scheduler, VAE tiling); the rest of GenerateParams keeps its defaults.
+GenerateParams ParamsFromConfig(const RuntimeConfig& config);
 
 // The defaults overridden by every set, non-empty variable. InvalidArgument listing every
 // invalid variable, one per line, when any is invalid.

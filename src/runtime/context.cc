@@ -16,12 +16,7 @@ Result<GenerateResult> Context::Generate(const GenerateParams& params, const Pro
                                          const CancelToken* cancel) {
   budget_->set_limit(options_.memory_budget_bytes);
   budget_->ResetPeak();
-  std::optional<RunControl::Clock::time_point> deadline;
-  if (options_.timeout_s > 0) {
-    deadline = RunControl::Clock::now() + std::chrono::duration_cast<RunControl::Clock::duration>(
-                                              std::chrono::duration<double>(options_.timeout_s));
-  }
-  const RunControl run(&cancel_, deadline, cancel);
+  const RunControl run = RunControl::WithTimeout(&cancel_, options_.timeout_s, cancel);
   GenerateControl control;
   control.run = &run;
   control.progress = progress;

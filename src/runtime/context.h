@@ -27,7 +27,7 @@ namespace sdr {
 
 struct ContextOptions {
   uint64_t memory_budget_bytes = 0;  // cap on tensor scratch per generation; 0 = unlimited
-  double timeout_s = 120;            // per generation (SD_TIMEOUT_SECONDS); <= 0 = none
+  double timeout_s = kDefaultTimeoutSeconds;  // per generation (SD_TIMEOUT_SECONDS); <= 0 = none
 };
 
 class Context {
@@ -81,7 +81,7 @@ class ContextLease {
 };
 
 struct PoolOptions {
-  int max_concurrent = 2;  // contexts (SD_MAX_CONCURRENT)
+  int max_concurrent = kDefaultMaxConcurrent;  // contexts (SD_MAX_CONCURRENT)
   ContextOptions context;
 };
 

@@ -5,6 +5,7 @@
 #include <cstdio>
 
 #include "core/sha256.h"
+#include "tokenizer/utf8.h"
 
 namespace sdr {
 namespace {
@@ -101,6 +102,22 @@ Result<std::string> ModelHash(const std::string& path) {
   auto digest = Sha256File(path);
   if (!digest.ok()) return digest.status().WithContext("model hash");
   return DigestHex(*digest).substr(0, kShortHashDigits);
+}
+
+GenerationInfo MakeGenerationInfo(const GenerateParams& p, uint64_t seed, int width, int height) {
+  GenerationInfo info;
+  info.prompt = SanitizeUtf8(p.prompt);
+  info.negative_prompt = SanitizeUtf8(p.negative_prompt);
+  info.steps = p.steps;
+  info.sampler = std::string(A1111Name(p.sampler));
+  info.schedule = std::string(A1111ScheduleName(p.scheduler));
+  info.cfg_scale = p.cfg_scale;
+  info.seed = seed;
+  info.width = width;
+  info.height = height;
+  info.clip_skip = p.clip_skip;
+  info.rng = p.rng;
+  return info;
 }
 
 }  // namespace sdr

@@ -17,7 +17,7 @@
 #include <vector>
 
 #include "core/result.h"
-#include "sampling/rng.h"  // RngKind (the enum only)
+#include "runtime/generate_params.h"
 
 namespace sdr {
 
@@ -40,6 +40,12 @@ struct GenerationInfo {
 };
 
 std::string FormatInfotext(const GenerationInfo& info);
+
+// The infotext of one image of a generation: the request's settings, the image's own seed and
+// size, and the prompts as the tokenizer read them (invalid UTF-8 replaced by U+FFFD, so the text
+// is always valid UTF-8 and every PNG writer takes it). The CLI, the C API and the server all
+// build it here; model_name / model_hash are the caller's (they need the file).
+GenerationInfo MakeGenerationInfo(const GenerateParams& params, uint64_t seed, int width, int height);
 
 // A value as A1111 writes it: unchanged, or JSON-quoted (UTF-8 kept) when it contains ',', ':'
 // or '\n'.

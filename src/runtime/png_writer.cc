@@ -9,6 +9,7 @@
 #include <cstdio>
 #include <cstdlib>
 #include <cstring>
+#include <filesystem>
 #include <memory>
 #include <optional>
 
@@ -173,18 +174,34 @@ Result<std::string> EncodePng(const uint8_t* rgb, int width, int height,
   return out;
 }
 
-Status WriteFileAtomically(const std::string& path, std::string_view bytes) {
+// Creates a new temporary file beside `path`; *tmp receives its name. IoError naming `path`.
+Result<int> CreateTempBeside(const std::string& path, std::string* tmp) {
   static std::atomic<uint64_t> counter{0};
-  std::string tmp;
+  std::error_code ec;
+  if (std::filesystem::is_directory(path, ec)) {
+    return IoError("cannot write '" + path + "': it is a folder (give a file name, e.g. '" + path + "/out.png')");
+  }
   int fd = -1;
   for (int attempt = 0; attempt < 100 && fd < 0; ++attempt) {
-    tmp = path + ".tmp-" + std::to_string(::getpid()) + "-" + std::to_string(counter++);
-    fd = ::open(tmp.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0666);
+    *tmp = path + ".tmp-" + std::to_string(::getpid()) + "-" + std::to_string(counter++);
+    fd = ::open(tmp->c_str(), O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0666);
     if (fd < 0 && errno != EEXIST) break;
   }
-  if (fd < 0) {
-    return IoError("cannot write '" + path + "': creating '" + tmp + "' failed: " + ErrnoText(errno));
-  }
+  if (fd < 0) return IoError("cannot write '" + path + "': creating '" + *tmp + "' failed: " + ErrnoText(errno));
+  return fd;
+}
+
+Status CheckOutputWritable(const std::string& path) {
+  std::string tmp;
+  SDR_ASSIGN_OR_RETURN(const int fd, CreateTempBeside(path, &tmp));
+  ::close(fd);
+  ::unlink(tmp.c_str());
+  return Status::Ok();
+}
+
+Status WriteFileAtomically(const std::string& path, std::string_view bytes) {
+  std::string tmp;
+  SDR_ASSIGN_OR_RETURN(int fd, CreateTempBeside(path, &tmp));
   const auto fail = [&](std::string_view step, int e) {
     if (fd >= 0) ::close(fd);
     ::unlink(tmp.c_str());

@@ -38,4 +38,9 @@ Status WritePng(const std::string& path, const uint8_t* rgb, int width, int heig
 // Writes `bytes` to `path` atomically (see above). IoError naming `path` on failure.
 Status WriteFileAtomically(const std::string& path, std::string_view bytes);
 
+// Checks, before any long work, that a file can be written at `path` (not a folder; its folder
+// exists and takes a new file) by creating and removing a temporary file beside it. IoError
+// naming `path` otherwise.
+Status CheckOutputWritable(const std::string& path);
+
 }  // namespace sdr

@@ -8,6 +8,8 @@
 
 namespace sdr {
 
+void SetComputeThreads(int threads) { cpu::SetBlasThreads(threads); }
+
 SystemInfo GetSystemInfo() {
   SystemInfo info;
   std::ifstream in("/proc/cpuinfo");

@@ -20,6 +20,9 @@ struct SystemInfo {
 };
 
 SystemInfo GetSystemInfo();
+
+// Worker threads of the compute kernels (SD_THREADS), for programs above the runtime.
+void SetComputeThreads(int threads);
 std::string FormatSystemInfo(const SystemInfo& info);  // one "key: value" line each
 
 }  // namespace sdr

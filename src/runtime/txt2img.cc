@@ -2,6 +2,8 @@
 
 #include <chrono>
 #include <cmath>
+#include <algorithm>
+#include <cstdio>
 #include <filesystem>
 #include <random>
 #include <system_error>
@@ -54,9 +56,10 @@ class ImageRun {
 
   Result<GeneratedImage> Run(int index, uint64_t seed, StageTimings* timings) {
     auto t0 = Clock::now();
-    const int64_t lh = p_.height / 8, lw = p_.width / 8;
-    shape_ = {1, 4, lh, lw};
-    n_ = 4 * lh * lw;
+    project_ = index == 0;
+    const int64_t lh = p_.height / 8, lw = p_.width / 8, lc = model_.unet().in_channels();
+    shape_ = {1, lc, lh, lw};
+    n_ = lc * lh * lw;
     const std::vector<float> sigmas = MakeSigmas(schedule_, p_.scheduler, p_.steps);
     std::unique_ptr<NoiseGenerator> gen = MakeNoiseGenerator(p_.rng, seed);
     SDR_ASSIGN_OR_RETURN(Tensor x, Tensor::Allocate(DType::kF32, shape_));
@@ -93,7 +96,9 @@ class ImageRun {
     auto image = p_.vae_tiling ? DecodeTiled(model_.vae(), x, {}, control_.run) : model_.vae().Decode(x, control_.run);
     if (!image.ok()) return image.status().WithContext("decoding");
     out.image = std::move(image).value();
-    timings->decode_s += Since(t0);
+    const double decode_s = Since(t0);
+    timings->decode_s += decode_s;
+    if (!p_.vae_tiling && decode_s > 0) model_.RecordDecodeRate(model_.vae().DecodeFlops(shape_[2], shape_[3]) / decode_s);
     SDR_RETURN_IF_ERROR(dump_.Write("decoded", out.image));
     const int64_t h = out.image.dim(2), w = out.image.dim(3);
     out.rgb.resize(static_cast<size_t>(h * w * 3));
@@ -108,15 +113,21 @@ class ImageRun {
   // D(x, sigma) with classifier-free guidance.
   Status Denoise(std::span<const float> xv, float sigma, std::span<float> out) {
     SDR_RETURN_IF_ERROR(CheckRun(control_.run));
+    const auto call_start = Clock::now();
     const float c_in = 1.0f / std::sqrt(sigma * sigma + 1.0f);
     float* pin = xin_.mutable_data<float>();
     for (int64_t i = 0; i < n_; ++i) pin[i] = xv[static_cast<size_t>(i)] * c_in;
     const float t = schedule_.SigmaToT(sigma);
+    const bool cold = !model_.unet_warm();
     SDR_ASSIGN_OR_RETURN(Tensor eps_c, model_.unet().Forward(xin_, t, c_.cond, control_.run));
+    model_.MarkUnetWarm();
+    double eval_s = Since(call_start);  // one warm UNet evaluation, when !cold
     const bool guided = c_.uncond.defined();
     Tensor eps_u;
     if (guided) {
+      const auto t1 = Clock::now();
       SDR_ASSIGN_OR_RETURN(eps_u, model_.unet().Forward(xin_, t, c_.uncond, control_.run));
+      eval_s = Since(t1);
     }
     const float* ec = eps_c.data<float>();
     const float* eu = guided ? eps_u.data<float>() : nullptr;
@@ -133,7 +144,60 @@ class ImageRun {
       SDR_RETURN_IF_ERROR(dump_.Write(pre + "denoised", std::span<const float>(out.data(), out.size()), shape_));
     }
     ++call_;
+    // Project once the evaluation measured is warm: the first call, or the second on a model's
+    // first generation without guidance (its only evaluation in the first call paged weights in).
+    if (project_ && (guided || !cold)) {
+      project_ = false;
+      return CheckProjection(eval_s);
+    }
     return Status::Ok();
+  }
+
+  // The timeout rule (README "Timeouts"): as soon as one warm UNet evaluation has been timed (the
+  // first denoiser call of the first image; with guidance its second evaluation, which runs on
+  // paged-in weights), the whole generation is projected: every remaining UNet evaluation at
+  // that time, plus each image's decode at the VAE's measured FLOP rate (its last decode on this
+  // model, or a small probe decode the first time). If the projection ends past the deadline the
+  // generation fails right then with DeadlineExceeded giving the projection and the setting to
+  // change, rather than minutes later.
+  Status CheckProjection(double eval_s) const {
+    const RunControl* run = control_.run;
+    if (run == nullptr || !run->deadline()) return Status::Ok();
+    const bool guided = c_.uncond.defined();
+    const int64_t lh = shape_[2], lw = shape_[3];
+    SDR_ASSIGN_OR_RETURN(const double decode_rate, DecodeRate());
+    const double decode_s = model_.vae().DecodeFlops(lh, lw) / decode_rate;
+    const int calls = DenoiserCalls(p_.sampler, p_.steps);
+    const int evals = calls * (guided ? 2 : 1) * p_.batch_count;
+    const double remaining_s = (evals - (guided ? 2 : 1) * call_) * eval_s + decode_s * p_.batch_count;
+    const double elapsed_s = Since(start_);
+    const double call_s = eval_s * (guided ? 2 : 1);
+    const auto end = Clock::now() + std::chrono::duration_cast<Clock::duration>(std::chrono::duration<double>(remaining_s));
+    if (end <= *run->deadline()) return Status::Ok();
+    char buf[512];
+    std::snprintf(buf, sizeof(buf),
+                  "this generation is projected to take about %.0f s, more than the timeout of %.0f s "
+                  "(%d image%s x %d denoiser calls at %.2f s each, measured, plus about %.0f s to decode each): "
+                  "raise the timeout (--timeout or SD_TIMEOUT_SECONDS; timeout_s in the C API) or ask for fewer "
+                  "steps or a smaller image",
+                  elapsed_s + remaining_s, run->timeout_s(), p_.batch_count, p_.batch_count == 1 ? "" : "s", calls,
+                  call_s, decode_s);
+    return DeadlineExceeded(buf);
+  }
+
+  // The VAE decoder's FLOP rate: measured by an earlier decode on this model, else by a probe
+  // (a tiny decode to page weights in, then a 64x64 one, timed).
+  Result<double> DecodeRate() const {
+    if (model_.decode_flops_per_s() > 0) return model_.decode_flops_per_s();
+    const int64_t c = model_.vae().latent_channels();
+    SDR_ASSIGN_OR_RETURN(Tensor warm, Tensor::Zeros(DType::kF32, {1, c, 2, 2}));
+    SDR_RETURN_IF_ERROR(model_.vae().Decode(warm, control_.run).status());
+    SDR_ASSIGN_OR_RETURN(Tensor probe, Tensor::Zeros(DType::kF32, {1, c, 8, 8}));
+    const auto t0 = Clock::now();
+    SDR_RETURN_IF_ERROR(model_.vae().Decode(probe, control_.run).status());
+    const double rate = model_.vae().DecodeFlops(8, 8) / std::max(Since(t0), 1e-6);
+    model_.RecordDecodeRate(rate);
+    return rate;
   }
 
   const SdModel& model_;
@@ -142,6 +206,7 @@ class ImageRun {
   const GenerateControl& control_;
   const Dumper& dump_;
   const Clock::time_point start_;
+  bool project_ = false;  // check the timeout projection after the first call (first image only)
   const NoiseSchedule schedule_;
   Shape shape_;
   int64_t n_ = 0;
@@ -150,39 +215,6 @@ class ImageRun {
 };
 
 }  // namespace
-
-Status ValidateParams(const GenerateParams& p) {
-  auto side = [](const char* name, int v) -> Status {
-    if (v < 64 || v > GenerateParams::kMaxSide || v % 8 != 0) {
-      return InvalidArgument(std::string(name) + " " + std::to_string(v) + " must be a multiple of 8 in [64, " +
-                             std::to_string(GenerateParams::kMaxSide) + "]");
-    }
-    return Status::Ok();
-  };
-  SDR_RETURN_IF_ERROR(side("width", p.width));
-  SDR_RETURN_IF_ERROR(side("height", p.height));
-  if (p.steps < 1 || p.steps > GenerateParams::kMaxSteps) {
-    return InvalidArgument("steps " + std::to_string(p.steps) + " must be in [1, " +
-                           std::to_string(GenerateParams::kMaxSteps) + "]");
-  }
-  if (!std::isfinite(p.cfg_scale) || p.cfg_scale < 0.0f || p.cfg_scale > 100.0f) {
-    return InvalidArgument("cfg_scale " + std::to_string(p.cfg_scale) + " must be a finite number in [0, 100]");
-  }
-  if (p.clip_skip < 1 || p.clip_skip > 12) {
-    return InvalidArgument("clip_skip " + std::to_string(p.clip_skip) + " must be in [1, 12]");
-  }
-  if (p.batch_count < 1 || p.batch_count > GenerateParams::kMaxBatch) {
-    return InvalidArgument("batch_count " + std::to_string(p.batch_count) + " must be in [1, " +
-                           std::to_string(GenerateParams::kMaxBatch) + "]");
-  }
-  if (!p.dump_dir.empty()) {
-    std::error_code ec;
-    if (!std::filesystem::is_directory(p.dump_dir, ec)) {
-      return InvalidArgument("dump dir '" + p.dump_dir + "' is not an existing folder");
-    }
-  }
-  return Status::Ok();
-}
 
 Result<GenerateResult> Generate(const SdModel& model, const GenerateParams& params, const GenerateControl& control) {
   SDR_RETURN_IF_ERROR(ValidateParams(params));

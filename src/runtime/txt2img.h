@@ -15,33 +15,10 @@
 #include <vector>
 
 #include "core/run_control.h"
+#include "runtime/generate_params.h"
 #include "runtime/sd_model.h"
-#include "sampling/rng.h"
-#include "sampling/sampler.h"
-#include "sampling/schedule.h"
 
 namespace sdr {
-
-struct GenerateParams {
-  std::string prompt;
-  std::string negative_prompt;
-  int width = 512;                              // pixels, multiple of 8, 64..kMaxSide
-  int height = 512;                             // pixels, multiple of 8, 64..kMaxSide
-  int steps = 20;                               // sampler steps, 1..kMaxSteps
-  float cfg_scale = 7.5f;                       // classifier-free guidance; 1 skips the uncond pass
-  SamplerKind sampler = SamplerKind::kDpmpp2m;  // see sampling/sampler.h
-  Scheduler scheduler = Scheduler::kDiscrete;   // sigma spacing
-  int64_t seed = -1;                            // < 0: random (the seed used is reported)
-  RngKind rng = RngKind::kCuda;                 // "cuda" Philox (A1111/sd.cpp default) or "cpu" mt19937
-  int clip_skip = 1;                            // 1 = last CLIP layer
-  int batch_count = 1;                          // images per request; image b uses seed + b
-  bool vae_tiling = false;                      // decode in overlapping tiles (bounded memory)
-  std::string dump_dir;                         // non-empty: write intermediate tensors as .npy (image 0)
-
-  static constexpr int kMaxSide = 2048;
-  static constexpr int kMaxSteps = 1000;
-  static constexpr int kMaxBatch = 64;
-};
 
 struct StageTimings {
   double text_s = 0, sampling_s = 0, decode_s = 0;
@@ -51,6 +28,9 @@ struct GeneratedImage {
   Tensor image;              // [1, 3, H, W] f32 in [0, 1]
   std::vector<uint8_t> rgb;  // [H, W, 3] 8-bit
   uint64_t seed = 0;         // the seed this image used
+  // The image's own size (what the decoder produced; writers use this, never the request's).
+  int width() const { return static_cast<int>(image.dim(3)); }
+  int height() const { return static_cast<int>(image.dim(2)); }
 };
 
 struct GenerateResult {
@@ -75,9 +55,6 @@ struct GenerateControl {
   const RunControl* run = nullptr;    // cancel token + deadline, checked inside every stage
   std::function<void()> after_sampling;  // called once the last latent is sampled, before decoding
 };
-
-// InvalidArgument naming the field when a setting is out of range (no heavy work done).
-Status ValidateParams(const GenerateParams& p);
 
 Result<GenerateResult> Generate(const SdModel& model, const GenerateParams& params,
                                 const GenerateControl& control = {});

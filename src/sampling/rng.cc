@@ -15,6 +15,7 @@ constexpr std::array<RngKindEntry, 2> kRngKinds = {{
     {RngKind::kCuda, "cuda"},
     {RngKind::kCpu, "cpu"},
 }};
+constexpr std::array<RngKind, 2> kAllRngKinds = {RngKind::kCuda, RngKind::kCpu};
 
 bool EqualsIgnoreCase(std::string_view a, std::string_view b) {
   if (a.size() != b.size()) return false;
@@ -43,6 +44,8 @@ std::optional<RngKind> ParseRngKind(std::string_view name) {
   }
   return std::nullopt;
 }
+
+std::span<const RngKind> AllRngKinds() { return kAllRngKinds; }
 
 NoiseGenerator::~NoiseGenerator() = default;
 

@@ -32,6 +32,7 @@ enum class RngKind { kCuda, kCpu };
 
 std::string_view ToString(RngKind kind);                     // "cuda", "cpu"
 std::optional<RngKind> ParseRngKind(std::string_view name);  // inverse of ToString, case-insensitive
+std::span<const RngKind> AllRngKinds();                      // in declaration order
 
 class NoiseGenerator {
  public:

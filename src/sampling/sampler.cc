@@ -19,20 +19,21 @@ struct SamplerInfo {
   std::string_view name;
   std::string_view a1111_name;
   bool stochastic;
+  int calls_per_step;  // model calls of every step but the last (which is one call into sigma 0)
   Status (*run)(SamplerRun&);
 };
 
 constexpr std::array<SamplerInfo, 8> kSamplers = {{
-    {SamplerKind::kEulerA, "euler_a", "Euler a", true, &sampling_internal::SampleEulerAncestral},
-    {SamplerKind::kEuler, "euler", "Euler", false, &sampling_internal::SampleEuler},
-    {SamplerKind::kHeun, "heun", "Heun", false, &sampling_internal::SampleHeun},
-    {SamplerKind::kDpm2, "dpm2", "DPM2", false, &sampling_internal::SampleDpm2},
-    {SamplerKind::kDpmpp2sA, "dpm++2s_a", "DPM++ 2S a", true,
+    {SamplerKind::kEulerA, "euler_a", "Euler a", true, 1, &sampling_internal::SampleEulerAncestral},
+    {SamplerKind::kEuler, "euler", "Euler", false, 1, &sampling_internal::SampleEuler},
+    {SamplerKind::kHeun, "heun", "Heun", false, 2, &sampling_internal::SampleHeun},
+    {SamplerKind::kDpm2, "dpm2", "DPM2", false, 2, &sampling_internal::SampleDpm2},
+    {SamplerKind::kDpmpp2sA, "dpm++2s_a", "DPM++ 2S a", true, 2,
      &sampling_internal::SampleDpmpp2sAncestral},
-    {SamplerKind::kDpmpp2m, "dpm++2m", "DPM++ 2M", false, &sampling_internal::SampleDpmpp2m},
-    {SamplerKind::kDpmpp2mv2, "dpm++2mv2", "DPM++ 2M v2", false,
+    {SamplerKind::kDpmpp2m, "dpm++2m", "DPM++ 2M", false, 1, &sampling_internal::SampleDpmpp2m},
+    {SamplerKind::kDpmpp2mv2, "dpm++2mv2", "DPM++ 2M v2", false, 1,
      &sampling_internal::SampleDpmpp2mV2},
-    {SamplerKind::kLcm, "lcm", "LCM", true, &sampling_internal::SampleLcm},
+    {SamplerKind::kLcm, "lcm", "LCM", true, 1, &sampling_internal::SampleLcm},
 }};
 
 constexpr std::array<SamplerKind, kSamplers.size()> kAllKinds = {
@@ -85,6 +86,9 @@ Status ValidateSigmas(const std::vector<float>& sigmas) {
 std::string_view ToString(SamplerKind kind) { return Info(kind).name; }
 std::string_view A1111Name(SamplerKind kind) { return Info(kind).a1111_name; }
 bool IsStochastic(SamplerKind kind) { return Info(kind).stochastic; }
+int DenoiserCalls(SamplerKind kind, int steps) {
+  return steps < 1 ? 0 : Info(kind).calls_per_step * (steps - 1) + 1;
+}
 std::span<const SamplerKind> AllSamplerKinds() { return kAllKinds; }
 
 std::optional<SamplerKind> ParseSamplerKind(std::string_view name) {

@@ -60,6 +60,9 @@ std::optional<SamplerKind> ParseSamplerKind(std::string_view name);
 std::span<const SamplerKind> AllSamplerKinds();
 // True for the samplers that draw noise during sampling (euler_a, dpm++2s_a, lcm).
 bool IsStochastic(SamplerKind kind);
+// Denoiser calls Sample makes for `steps` steps of a schedule ending in sigma 0 (the calls column
+// above): steps, or 2 * steps - 1 for heun, dpm2 and dpm++2s_a.
+int DenoiserCalls(SamplerKind kind, int steps);
 
 // Writes the denoised estimate D(x, sigma) into `denoised` (same length as x). `x` is valid
 // only during the call.

@@ -18,11 +18,12 @@ constexpr double kKarrasRho = 7.0;
 struct SchedulerInfo {
   Scheduler scheduler;
   std::string_view name;
+  std::string_view a1111_name;  // A1111's "Schedule type"
 };
 
 constexpr std::array<SchedulerInfo, 2> kSchedulers = {{
-    {Scheduler::kDiscrete, "discrete"},
-    {Scheduler::kKarras, "karras"},
+    {Scheduler::kDiscrete, "discrete", "Automatic"},
+    {Scheduler::kKarras, "karras", "Karras"},
 }};
 
 constexpr std::array<Scheduler, kSchedulers.size()> kAllSchedulers = {Scheduler::kDiscrete,
@@ -79,10 +80,18 @@ std::string_view ToString(Scheduler scheduler) {
   return {};
 }
 
+std::string_view A1111ScheduleName(Scheduler scheduler) {
+  for (const SchedulerInfo& info : kSchedulers) {
+    if (info.scheduler == scheduler) return info.a1111_name;
+  }
+  SDR_CHECK(false && "unknown Scheduler");
+  return {};
+}
+
 std::optional<Scheduler> ParseScheduler(std::string_view name) {
   const std::string lower = Lower(name);
   for (const SchedulerInfo& info : kSchedulers) {
-    if (info.name == lower) return info.scheduler;
+    if (info.name == lower || Lower(info.a1111_name) == lower) return info.scheduler;
   }
   return std::nullopt;
 }

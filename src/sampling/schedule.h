@@ -54,7 +54,9 @@ enum class Scheduler {
 
 // Stable lower-case name ("discrete", "karras").
 std::string_view ToString(Scheduler scheduler);
-// By name, case-insensitive; nullopt for an unknown name.
+// A1111's "Schedule type" name, as infotext writes it ("Automatic", "Karras").
+std::string_view A1111ScheduleName(Scheduler scheduler);
+// By name or A1111 name, case-insensitive; nullopt for an unknown name.
 std::optional<Scheduler> ParseScheduler(std::string_view name);
 // Every scheduler, in declaration order (for help texts and tests).
 std::span<const Scheduler> AllSchedulers();

@@ -4,6 +4,7 @@
 #include <nlohmann/json.hpp>
 
 #include <algorithm>
+#include <chrono>
 #include <string>
 
 #include "formats/safetensors.h"
@@ -79,6 +80,57 @@ TEST_F(CliTest, BadFilesGiveOneLineErrorsAndNonZeroExit) {
   EXPECT_EQ(std::count(out.begin(), out.end(), '\n'), 1) << out;
 }
 
+// A file that parses but holds the wrong model: one line naming the tensor, expected vs actual
+// shape, exit model_load_failed, no crash (the four cases of the first-contact report).
+TEST_F(CliTest, WrongModelFilesGiveOneLineErrorsNamingTheTensor) {
+  struct Case {
+    std::string file, tensor, needle;
+    Shape shape;  // empty: remove the tensor
+    Shape bias;   // the matching bias, when it changes too
+  };
+  const std::string u = "model.diffusion_model.";
+  const Case cases[] = {
+      {"unet_out3.safetensors", u + "out.2.weight",
+       "tensor '" + u + "out.2.weight' has shape [3, 32, 3, 3], expected [4, 32, 3, 3]", {3, 32, 3, 3}, {3}},
+      {"vae_out2.safetensors", "first_stage_model.decoder.conv_out.weight",
+       "tensor 'first_stage_model.decoder.conv_out.weight' has shape [2, 32, 3, 3], expected [3, 32, 3, 3]",
+       {2, 32, 3, 3}, {2}},
+      {"no_norm.safetensors", u + "input_blocks.1.1.norm.weight",
+       "tensor '" + u + "input_blocks.1.1.norm.weight' is missing from the model (expected shape [32])", {}, {}},
+      {"in5.safetensors", u + "input_blocks.0.0.weight",
+       "tensor '" + u + "input_blocks.0.0.weight' has shape [32, 5, 3, 3], expected [32, 4, 3, 3]", {32, 5, 3, 3}, {}},
+  };
+  for (const Case& c : cases) {
+    auto w = MakeRandomSd1Weights({});
+    ASSERT_TRUE(w.ok());
+    std::vector<NamedTensor> tensors;
+    const std::string bias = c.tensor.substr(0, c.tensor.size() - 6) + "bias";
+    for (NamedTensor& t : *w) {
+      if (t.name == c.tensor && c.shape.empty()) continue;
+      if (t.name == c.tensor) t.tensor = *Tensor::Zeros(DType::kF32, c.shape);
+      if (t.name == bias && !c.bias.empty()) t.tensor = *Tensor::Zeros(DType::kF32, c.bias);
+      tensors.push_back(std::move(t));
+    }
+    ASSERT_TRUE(WriteSafetensors(dir_->File(c.file), tensors).ok());
+    std::string out;
+    EXPECT_EQ(Run("generate -m " + dir_->File(c.file) + " -p cat -W 64 -H 64 --steps 1", &out), 6) << out;
+    EXPECT_NE(out.find(c.needle), std::string::npos) << out;
+    EXPECT_EQ(std::count(out.begin(), out.end(), '\n'), 1) << out;
+  }
+  // A variant we do not run yet is named as what it is.
+  auto w = MakeRandomSd1Weights({});
+  ASSERT_TRUE(w.ok());
+  for (NamedTensor& t : *w) {
+    if (t.name == u + "input_blocks.0.0.weight") t.tensor = *Tensor::Zeros(DType::kF32, {32, 9, 3, 3});
+  }
+  ASSERT_TRUE(WriteSafetensors(dir_->File("inpaint.safetensors"), *w).ok());
+  std::string out;
+  EXPECT_EQ(Run("generate -m " + dir_->File("inpaint.safetensors") + " -p cat", &out), 6) << out;
+  EXPECT_NE(out.find("this is an SD 1.x inpainting UNet (9 input channels); inpainting is not supported yet"),
+            std::string::npos)
+      << out;
+}
+
 TEST_F(CliTest, GenerateWritesAPngWithInfotextAndTimings) {
   const std::string png = dir_->File("out.png");
   std::string out;
@@ -105,13 +157,14 @@ TEST_F(CliTest, InvalidSettingsFailFastNamingTheSetting) {
     std::string args, needle;
   };
   const Case cases[] = {
-      {"-W 100", "width 100"},
-      {"-H 4096", "height 4096"},
-      {"--steps 0", "steps 0"},
-      {"--sampler ddim", "unknown --sampler 'ddim'"},
-      {"--scheduler linear", "unknown --scheduler"},
-      {"--cfg-scale nan", "cfg_scale"},
-      {"--rng gpu", "unknown --rng"},
+      {"-W 100", "--width=100: must be a multiple of 8"},
+      {"-H 4096", "--height=4096: must be a multiple of 8"},
+      {"--steps 0", "--steps=0: must be in [1, 1000]"},
+      {"--sampler ddim", "--sampler=\"ddim\" is not a sampler (euler_a, euler"},
+      {"--scheduler linear", "--scheduler=\"linear\" is not a scheduler (discrete, karras)"},
+      {"--cfg-scale nan", "--cfg-scale=nan: must be a finite number"},
+      {"--rng gpu", "unknown --rng 'gpu' (cuda, cpu)"},
+      {"--clip-skip 13", "clip_skip 13 must be in [1, 12]"},
   };
   for (const Case& c : cases) {
     std::string out;
@@ -120,9 +173,86 @@ TEST_F(CliTest, InvalidSettingsFailFastNamingTheSetting) {
   }
   std::string out;
   EXPECT_EQ(Run("generate -m /nonexistent.safetensors -p cat", &out), 4) << out;
+}
+
+// First contact: a single-file checkpoint with no tokenizer anywhere (no flag, no
+// SD_TOKENIZER_PATH, no tokenizer/ folder) generates with the embedded CLIP vocabulary.
+TEST_F(CliTest, SingleFileCheckpointGeneratesWithNoTokenizerAnywhere) {
+  const std::string png = dir_->File("first.png");
+  std::string out;
+  ASSERT_EQ(testing::RunCommand("env -u SD_TOKENIZER_PATH -u SD_MODEL_PATH -u SD_TIMEOUT_SECONDS " + kSdr +
+                                    " generate -m " + Model() + " -p 'a photograph of an astronaut riding a horse'" +
+                                    " -W 64 -H 64 --steps 2 -o " + png,
+                                &out, /*merge_stderr=*/true),
+            0)
+      << out;
+  EXPECT_EQ(testing::ReadFileBytes(png).substr(1, 3), "PNG");
+  // `sdr info` says which tokenizer that is.
+  std::string info;
+  ASSERT_EQ(testing::RunCommand("env -u SD_TOKENIZER_PATH " + kSdr + " info " + Model(), &info), 0) << info;
+  EXPECT_NE(info.find("tokenizer: the embedded CLIP ViT-L/14 vocabulary"), std::string::npos) << info;
+  info.clear();
+  ASSERT_EQ(testing::RunCommand(kSdr + " info --json --tokenizer " + kMerges + " " + Model(), &info), 0) << info;
+  EXPECT_EQ(nlohmann::json::parse(info)["tokenizer"], "tokenizer '" + kMerges + "'");
+}
+
+// Nothing that can fail after the images exist is left until then: the output path is checked
+// before the model even loads.
+TEST_F(CliTest, UnwritableOutputFailsBeforeAnyWork) {
+  for (const std::string& out_path : {dir_->path().string(), std::string("/proc/x.png"),
+                                      dir_->File("no/such/folder/x.png")}) {
+    std::string out;
+    const auto t0 = std::chrono::steady_clock::now();
+    EXPECT_EQ(Run("generate -m " + Model() + " -p cat --steps 50 -o " + out_path, &out), 5) << out;  // io_error
+    EXPECT_LT(std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count(), 10.0);
+    EXPECT_NE(out.find("cannot write '" + out_path + "'"), std::string::npos) << out;
+    EXPECT_EQ(out.find("timings:"), std::string::npos) << out;
+  }
+}
+
+// A prompt with bytes that are not UTF-8 is read as the tokenizer reads it (U+FFFD), and the
+// PNG infotext stores that: the image is written.
+TEST_F(CliTest, InvalidUtf8PromptStillWritesThePng) {
+  const std::string png = dir_->File("utf8.png");
+  std::string out;
+  // printf's octal escapes (dash, the /bin/sh of popen, has no $'...').
+  ASSERT_EQ(Run("generate -m " + Model() + " -p \"$(printf 'a cat \\377\\376 here')\" -W 64 -H 64 --steps 1 -o " + png,
+                &out),
+            0)
+      << out;
+  const std::string bytes = testing::ReadFileBytes(png);
+  EXPECT_NE(bytes.find("a cat \xef\xbf\xbd\xef\xbf\xbd here"), std::string::npos);  // U+FFFD twice, UTF-8
+}
+
+// Command-line usage errors exit 2, as the README says (not CLI11's own 109/114).
+TEST_F(CliTest, UsageErrorsExitTwo) {
+  std::string out;
+  EXPECT_EQ(Run("generate -m " + Model() + " -p cat --no-such-flag", &out), 2) << out;
+  EXPECT_EQ(Run("generate -m " + Model(), &out), 2) << out;  // -p is required
+  // A malformed value is an invalid setting (3), named by its flag.
   out.clear();
-  EXPECT_NE(Run("generate -m " + Model() + " -p cat", &out), 0);  // no tokenizer for a single file
-  EXPECT_NE(out.find("SD_TOKENIZER_PATH"), std::string::npos) << out;
+  EXPECT_EQ(Run("generate -m " + Model() + " -p cat --steps many", &out), 3) << out;
+  EXPECT_NE(out.find("--steps=\"many\" is not an integer"), std::string::npos) << out;
+  EXPECT_EQ(Run("frobnicate", &out), 2) << out;
+  EXPECT_EQ(Run("--help", &out), 0) << out;
+  EXPECT_NE(out.find("Exit codes:"), std::string::npos) << out;
+}
+
+// With an explicit timeout too short for the work, generate fails after the first UNet
+// evaluation with the projected time, long before the deadline.
+TEST_F(CliTest, TooShortTimeoutFailsEarlyWithTheProjection) {
+  std::string out;
+  const auto t0 = std::chrono::steady_clock::now();
+  EXPECT_EQ(Run("generate -m " + Model() + " -p cat -W 256 -H 256 --steps 1000 --timeout 30 -o " +
+                    dir_->File("never.png"),
+                &out),
+            10)  // generation_timeout
+      << out;
+  const double took = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
+  EXPECT_LT(took, 30.0);
+  EXPECT_NE(out.find("projected to take about"), std::string::npos) << out;
+  EXPECT_NE(out.find("SD_TIMEOUT_SECONDS"), std::string::npos) << out;
+  std::printf("[ figures ] refused after %.1f s: %s", took, out.c_str());
 }
 
 }  // namespace

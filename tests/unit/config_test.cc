@@ -247,9 +247,13 @@ TEST(ConfigTest, UnknownSamplerAndSchedulerNames) {
 TEST(ConfigTest, MissingPathsAreNamed) {
   testing::TempDir dir;
   const std::string missing = dir.File("no such model.safetensors");
-  for (const char* var : {"SD_MODEL_PATH", "SD_VAE_PATH", "SD_TOKENIZER_PATH"}) {
-    EXPECT_EQ(ErrorFor({{var, missing}}), std::string(var) + "=\"" + missing + "\" does not exist");
-  }
+  EXPECT_EQ(ErrorFor({{"SD_TOKENIZER_PATH", missing}}), "SD_TOKENIZER_PATH=\"" + missing + "\" does not exist");
+  // The model and VAE are checked when they load (ModelNotFound), so that a missing model can
+  // fall back to a cloud provider.
+  auto m = LoadConfigFromEnv(FakeEnv({{"SD_MODEL_PATH", missing}, {"SD_VAE_PATH", missing}}));
+  ASSERT_TRUE(m.ok()) << m.status().ToString();
+  EXPECT_EQ(m->model_path, missing);
+  EXPECT_EQ(m->vae_path, missing);
   testing::WriteFileBytes(dir.File("merges.txt"), "#version: 0.2\n");
   auto c = LoadConfigFromEnv(FakeEnv({{"SD_TOKENIZER_PATH", dir.File("merges.txt")}}));
   ASSERT_TRUE(c.ok()) << c.status().ToString();
@@ -272,12 +276,12 @@ TEST(ConfigTest, AllErrorsReportedTogether) {
   const std::string msg = ErrorFor({
       {"SD_INFERENCE_STEPS", "abc"},
       {"SD_IMAGE_SIZE", "100"},
-      {"SD_MODEL_PATH", dir.File("gone.ckpt")},
+      {"SD_TOKENIZER_PATH", dir.File("gone.txt")},
       {"SD_VAE_TILING", "perhaps"},
       {"SD_THREADS", "8"},  // valid ones do not appear
   });
   EXPECT_EQ(msg, "4 invalid environment variables:\n"
-                 "  SD_MODEL_PATH=\"" + dir.File("gone.ckpt") + "\" does not exist\n"
+                 "  SD_TOKENIZER_PATH=\"" + dir.File("gone.txt") + "\" does not exist\n"
                  "  SD_IMAGE_SIZE=100: must be a multiple of 8 in [64, 2048]\n"
                  "  SD_INFERENCE_STEPS=\"abc\" is not an integer\n"
                  "  SD_VAE_TILING=\"perhaps\" is not a boolean (true/false, 1/0, yes/no, on/off)");
@@ -289,11 +293,11 @@ TEST(ConfigTest, ValidateConfigUsesTheSameRules) {
   c.steps = 0;
   c.width = 100;
   c.guidance_scale = std::numeric_limits<float>::quiet_NaN();
-  c.model_path = "/definitely/not/here.safetensors";
+  c.tokenizer_path = "/definitely/not/here.txt";
   const Status s = ValidateConfig(c);
   EXPECT_EQ(s.code(), StatusCode::kInvalidArgument);
   EXPECT_EQ(s.message(), "4 invalid settings:\n"
-                         "  model_path=\"/definitely/not/here.safetensors\" does not exist\n"
+                         "  tokenizer_path=\"/definitely/not/here.txt\" does not exist\n"
                          "  image_size=100x512: width must be a multiple of 8 in [64, 2048]\n"
                          "  steps=0: must be in [1, 1000]\n"
                          "  guidance_scale=nan: must be a finite number in [0, 100]");
@@ -369,6 +373,21 @@ TEST(ConfigCliTest, InvalidValuesExitWithCode3) {
       << out;
   EXPECT_NE(out.find("SD_INFERENCE_STEPS=\"abc\" is not an integer"), std::string::npos) << out;
   EXPECT_NE(out.find("SD_THREADS=0: must be in [1, 256]"), std::string::npos) << out;
+}
+
+TEST(ConfigTest, InteractiveCommandsApplyATimeoutOnlyWhenAskedFor) {
+  const RuntimeConfig defaults;
+  EXPECT_EQ(defaults.timeout_seconds, kDefaultTimeoutSeconds);
+  // Nothing set: no timeout for `sdr generate` (pools keep the default).
+  EXPECT_EQ(InteractiveTimeoutSeconds(defaults, FakeEnv({}), /*flag_given=*/false), 0);
+  EXPECT_EQ(InteractiveTimeoutSeconds(defaults, FakeEnv({{"SD_TIMEOUT_SECONDS", ""}}), false), 0);
+  // Set in the environment or by the flag: applied.
+  auto c = LoadConfigFromEnv(FakeEnv({{"SD_TIMEOUT_SECONDS", "30"}}));
+  ASSERT_TRUE(c.ok());
+  EXPECT_EQ(InteractiveTimeoutSeconds(*c, FakeEnv({{"SD_TIMEOUT_SECONDS", "30"}}), false), 30);
+  RuntimeConfig flagged;
+  flagged.timeout_seconds = 5;
+  EXPECT_EQ(InteractiveTimeoutSeconds(flagged, FakeEnv({}), /*flag_given=*/true), 5);
 }
 
 }  // namespace

@@ -195,6 +195,7 @@ TEST(SamplerTest, ModelCallsNoiseDrawsAndSigmasPerSampler) {
       TestNoise noise(5);
       ASSERT_TRUE(Sample(kind, g.AsDenoiser(), sigmas, x, noise.Source()).ok());
       ASSERT_EQ(static_cast<int>(g.sigmas_seen.size()), ExpectedModelCalls(kind, steps));
+      EXPECT_EQ(DenoiserCalls(kind, steps), ExpectedModelCalls(kind, steps)) << ToString(kind);
       EXPECT_EQ(noise.draws, IsStochastic(kind) ? steps - 1 : 0);
       // Each step's first call is at sigmas[i]; the second-call sigmas follow each method.
       size_t c = 0;
