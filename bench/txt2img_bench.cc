@@ -1,19 +1,23 @@
-// Speed of the SD 1.x pipeline stages on one machine, in one run: text encode (77 tokens), one
-// sampler step with CFG (two UNet evals) at each requested size, and one VAE decode. Prints
-// seconds and GFLOP/s (GEMM flops counted by the kernel interface).
+// Speed and memory of the SD 1.x pipeline as the runtime runs it, in one run on one machine: for
+// each size, a Context generates 3 euler steps with CFG; the step time is the median gap between
+// step callbacks after the first (warm), the text and decode times come from the generation's
+// timings. Prints seconds, GEMM GFLOP/s (counted by the CPU kernel interface) and peak RSS, with
+// the machine's CPU line. Uses only the public runtime API, so the same source builds against an
+// older checkout for a before/after comparison in one session.
 //
-// Usage: sdr_bench_txt2img MODEL TOKENIZER_MERGES [SIZE ...]   (default sizes: 256)
+// Usage: sdr_bench_txt2img MODEL [SIZE ...]   (default sizes: 256)
+#include <sys/resource.h>
+
+#include <algorithm>
 #include <chrono>
-#include <cmath>
 #include <cstdio>
 #include <cstdlib>
+#include <fstream>
 #include <string>
 #include <vector>
 
 #include "backends/cpu/ops.h"
-#include "runtime/sd_model.h"
-#include "sampling/rng.h"
-#include "sampling/schedule.h"
+#include "runtime/context.h"
 
 namespace {
 
@@ -25,56 +29,75 @@ int Fail(const sdr::Status& s) {
   return 1;
 }
 
+double PeakRssMb() {
+  rusage u{};
+  getrusage(RUSAGE_SELF, &u);
+  return static_cast<double>(u.ru_maxrss) / 1024.0;
+}
+
+double RssMb() {
+  std::ifstream in("/proc/self/status");
+  std::string line;
+  while (std::getline(in, line)) {
+    if (line.rfind("VmRSS:", 0) == 0) return std::atof(line.c_str() + 6) / 1024.0;
+  }
+  return 0;
+}
+
+std::string CpuLine() {
+  std::ifstream in("/proc/cpuinfo");
+  std::string line;
+  while (std::getline(in, line)) {
+    if (line.rfind("model name", 0) == 0) return line.substr(line.find(':') + 2);
+  }
+  return "unknown CPU";
+}
+
 }  // namespace
 
 int main(int argc, char** argv) {
-  if (argc < 3) {
-    std::fprintf(stderr, "usage: %s MODEL MERGES [SIZE ...]\n", argv[0]);
+  if (argc < 2) {
+    std::fprintf(stderr, "usage: %s MODEL [SIZE ...]\n", argv[0]);
     return 2;
   }
   std::vector<int> sizes;
-  for (int i = 3; i < argc; ++i) sizes.push_back(std::atoi(argv[i]));
+  for (int i = 2; i < argc; ++i) sizes.push_back(std::atoi(argv[i]));
   if (sizes.empty()) sizes.push_back(256);
+  std::printf("cpu: %s, %d BLAS threads\n", CpuLine().c_str(), sdr::cpu::BlasThreads());
   auto t0 = Clock::now();
-  auto model = sdr::SdModel::Load({argv[1], "", argv[2]});
-  if (!model.ok()) return Fail(model.status());
-  std::printf("model %s: load %.2f s\n", argv[1], Since(t0));
+  auto loaded = sdr::SdModel::Load({argv[1], "", ""});
+  if (!loaded.ok()) return Fail(loaded.status());
+  std::shared_ptr<const sdr::SdModel> model = std::move(loaded).value();
+  const double weights_rss = RssMb();
+  std::printf("model %s: load %.2f s, RSS after load %.0f MB\n", argv[1], Since(t0), weights_rss);
 
-  sdr::cpu::ResetGemmFlops();
-  t0 = Clock::now();
-  auto cond = (*model)->conditioner().Encode("a photograph of an astronaut riding a horse");
-  if (!cond.ok()) return Fail(cond.status());
-  auto uncond = (*model)->conditioner().Encode("");
-  const double text_s = Since(t0) / 2;
-  std::printf("text encode (77 tokens): %.3f s, %.1f GFLOP/s\n", text_s,
-              sdr::cpu::GemmFlops() / 2 / text_s * 1e-9);
-
-  const sdr::NoiseSchedule schedule;
   for (int size : sizes) {
-    const int64_t l = size / 8;
-    auto x = sdr::Tensor::Allocate(sdr::DType::kF32, {1, 4, l, l});
-    auto gen = sdr::MakeNoiseGenerator(sdr::RngKind::kCuda, 42);
-    gen->Randn({x->mutable_data<float>(), static_cast<size_t>(x->numel())});
-    const float t = schedule.SigmaToT(1.0f);
-    // Warm-up eval (first-touch page faults of the mmapped weights), then the timed step.
-    if (auto w = (*model)->unet().Forward(*x, t, *cond); !w.ok()) return Fail(w.status());
+    sdr::Context ctx(model, {.memory_budget_bytes = 0, .timeout_s = 0});
+    sdr::GenerateParams p;
+    p.prompt = "a photograph of an astronaut riding a horse";
+    p.width = p.height = size;
+    p.steps = 3;
+    p.sampler = sdr::SamplerKind::kEuler;
+    p.seed = 42;
+    std::vector<double> at;
+    std::vector<uint64_t> flops;
     sdr::cpu::ResetGemmFlops();
     t0 = Clock::now();
-    auto ec = (*model)->unet().Forward(*x, t, *cond);
-    auto eu = (*model)->unet().Forward(*x, t, *uncond);
-    const double step_s = Since(t0);
-    if (!ec.ok()) return Fail(ec.status());
-    if (!eu.ok()) return Fail(eu.status());
-    const double gflop = sdr::cpu::GemmFlops() * 1e-9;
-    std::printf("unet step with CFG at %dx%d: %.2f s (%.1f GFLOP, %.1f GFLOP/s)\n", size, size, step_s, gflop,
-                gflop / step_s);
-    sdr::cpu::ResetGemmFlops();
-    t0 = Clock::now();
-    auto img = (*model)->vae().Decode(*x);
-    const double dec_s = Since(t0);
-    if (!img.ok()) return Fail(img.status());
-    std::printf("vae decode at %dx%d: %.2f s (%.1f GFLOP/s)\n", size, size, dec_s,
-                sdr::cpu::GemmFlops() * 1e-9 / dec_s);
+    auto r = ctx.Generate(p, [&](const sdr::StepProgress&) {
+      at.push_back(Since(t0));
+      flops.push_back(sdr::cpu::GemmFlops());
+      return true;
+    });
+    if (!r.ok()) return Fail(r.status());
+    std::vector<double> gaps;
+    for (size_t i = 1; i < at.size(); ++i) gaps.push_back(at[i] - at[i - 1]);
+    std::sort(gaps.begin(), gaps.end());
+    const double step_s = gaps[gaps.size() / 2];
+    const double step_gflop = static_cast<double>(flops[2] - flops[1]) * 1e-9;
+    std::printf("%dx%d: text %.2f s, CFG step %.2f s (%.1f GFLOP, %.1f GFLOP/s), VAE decode %.2f s, peak RSS %.0f MB "
+                "(%.0f over the loaded model)\n",
+                size, size, r->timings.text_s, step_s, step_gflop, step_gflop / step_s, r->timings.decode_s,
+                PeakRssMb(), PeakRssMb() - weights_rss);
   }
   return 0;
 }

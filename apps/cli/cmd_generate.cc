@@ -33,6 +33,7 @@ struct GenerateFlags {
   int64_t seed = GenerateParams{}.seed;
   int clip_skip = GenerateParams{}.clip_skip;
   int batch_count = GenerateParams{}.batch_count;
+  bool dry_run = false;
 };
 
 struct GenerateCommand {
@@ -45,6 +46,24 @@ std::string OutputPath(const std::string& out, size_t b, size_t n) {
   if (n == 1) return out;
   const std::filesystem::path p(out);
   return (p.parent_path() / (p.stem().string() + "_" + std::to_string(b) + p.extension().string())).string();
+}
+
+std::string Mb(uint64_t bytes) {
+  char buf[32];
+  std::snprintf(buf, sizeof(buf), "%.1f MB", static_cast<double>(bytes) / (1 << 20));
+  return buf;
+}
+
+// --dry-run: the activation memory the generation would reserve, stage by stage.
+Status PrintPlan(const SdModel& model, const GenerateParams& params) {
+  SDR_ASSIGN_OR_RETURN(MemoryPlan plan, PlanGeneration(model, params));
+  std::printf("device:  %s (%s)\n", model.backend().info().name.c_str(), model.backend().info().description.c_str());
+  std::printf("plan:    %dx%d, %s guidance pair\n", params.width, params.height,
+              params.cfg_scale == 1.0f ? "no" : plan.batched_cfg ? "batch-2" : "two batch-1 evaluations per");
+  std::printf("  text encode  %s\n  UNet eval    %s\n  VAE decode   %s%s\n  total        %s (activation arena)\n",
+              Mb(plan.text).c_str(), Mb(plan.unet).c_str(), Mb(plan.decode).c_str(), params.vae_tiling ? " (tiled)" : "",
+              Mb(plan.total).c_str());
+  return Status::Ok();
 }
 
 Status RunGenerate(const GenerateCommand& cmd) {
@@ -75,9 +94,11 @@ Status RunGenerate(const GenerateCommand& cmd) {
   }
 
   SDR_ASSIGN_OR_RETURN(std::unique_ptr<SdModel> loaded,
-                       SdModel::Load({config.model_path, config.vae_path, config.tokenizer_path}));
+                       SdModel::Load({config.model_path, config.vae_path, config.tokenizer_path, config.device}));
   std::shared_ptr<SdModel> model = std::move(loaded);
   const double load_s = std::chrono::duration<double>(Clock::now() - start).count();
+  const std::string device = model->backend().info().name;
+  if (f.dry_run) return PrintPlan(*model, params);
 
   ProgressBar bar(::isatty(STDERR_FILENO) || std::getenv("SDR_PROGRESS") != nullptr);
   Context ctx(model, {.memory_budget_bytes = 0, .timeout_s = timeout_s});
@@ -99,14 +120,15 @@ Status RunGenerate(const GenerateCommand& cmd) {
     GenerationInfo info = MakeGenerationInfo(params, img.seed, img.width(), img.height());
     info.model_name = model_name;
     if (hash.ok()) info.model_hash = *hash;
+    info.extra.emplace_back("Device", device);
     const std::string path = OutputPath(f.out, b, result->images.size());
     SDR_RETURN_IF_ERROR(WritePng(path, img.rgb.data(), img.width(), img.height(),
                                  {{"parameters", FormatInfotext(info)}}));
     std::printf("wrote %s (seed %llu)\n", path.c_str(), static_cast<unsigned long long>(img.seed));
   }
   const double total_s = std::chrono::duration<double>(Clock::now() - start).count();
-  std::printf("timings: load %.2f s, text %.2f s, sampling %.2f s, decode %.2f s, total %.2f s\n", load_s,
-              result->timings.text_s, result->timings.sampling_s, result->timings.decode_s, total_s);
+  std::printf("timings: load %.2f s, text %.2f s, sampling %.2f s, decode %.2f s, total %.2f s, device %s\n", load_s,
+              result->timings.text_s, result->timings.sampling_s, result->timings.decode_s, total_s, device.c_str());
   return Status::Ok();
 }
 
@@ -121,7 +143,7 @@ Command RegisterGenerate(CLI::App& app) {
       sub, std::initializer_list<std::string_view>{"model_path", "negative_prompt", "image_size", "steps",
                                                    "guidance_scale", "sampler", "scheduler", "vae_path",
                                                    "tokenizer_path", "vae_tiling", "free_params", "timeout_seconds",
-                                                   "threads"});
+                                                   "threads", "device"});
   sub->add_option("--seed", f.seed, "seed; negative picks a random one")->capture_default_str();
   sub->add_option("--rng", f.rng, JoinNames(AllRngKinds()) + ": cuda = Philox (A1111/sd.cpp), cpu = torch CPU")
       ->capture_default_str();
@@ -131,6 +153,7 @@ Command RegisterGenerate(CLI::App& app) {
   sub->add_option("-o,--output", f.out, "output PNG (a batch writes NAME_0.png, NAME_1.png, ...)")
       ->capture_default_str();
   sub->add_option("--dump-dir", f.dump_dir, "write intermediate tensors as .npy into this folder");
+  sub->add_flag("--dry-run", f.dry_run, "load the model, print the planned memory per stage, generate nothing");
   return {sub, [cmd] { return RunGenerate(*cmd); }};
 }
 

@@ -38,6 +38,8 @@ Status PrintSystem(bool json) {
                               {"default_threads", s.default_threads},
                               {"math_library", s.math_library},
                               {"blas_threads", s.blas_threads},
+                              {"backends", s.backends},
+                              {"auto_device", s.auto_device},
                               {"cuda", {{"available", s.cuda_available}, {"reason", s.cuda_reason}}}};
   std::printf("%s\n", j.dump(1).c_str());
   return Status::Ok();

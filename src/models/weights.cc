@@ -1,6 +1,5 @@
 #include "models/weights.h"
 
-#include "core/mapped_file.h"
 
 namespace sdr {
 
@@ -23,18 +22,17 @@ Result<const TensorEntry*> RequireTensor(const TensorIndex& index, const std::st
   return e;
 }
 
-Result<Tensor> LoadF32(const TensorIndex& index, const std::string& name, const Shape& expected) {
-  SDR_ASSIGN_OR_RETURN(const TensorEntry* e, RequireTensor(index, name, expected.size(), expected));
+Result<Weight> WeightLoader::Load(const std::string& name, const Shape& expected, WeightRole role,
+                                  const Shape& as_shape) const {
+  SDR_ASSIGN_OR_RETURN(const TensorEntry* e, RequireTensor(index_, name, expected.size(), expected));
   if (e->tensor.shape() != expected) {
     return InvalidArgument("tensor '" + name + "' has shape " + ShapeToString(e->tensor.shape()) + ", expected " +
                            ShapeToString(expected));
   }
-  if (e->tensor.dtype() == DType::kF32) return e->tensor;
-  auto f = ToF32(e->tensor);
-  if (!f.ok()) return f.status().WithContext("tensor '" + name + "'");
-  // The f32 copy is what runs; the stored bytes' pages need not stay resident.
-  if (!e->tensor.writable()) ReleaseMappedPages(e->tensor.raw(), e->tensor.nbytes());
-  return f;
+  const Tensor host = as_shape.empty() ? e->tensor : e->tensor.Reshaped(as_shape);
+  auto w = backend_.PrepareWeight(host, role);
+  if (!w.ok()) return w.status().WithContext("tensor '" + name + "'");
+  return w;
 }
 
 bool HasTensorsUnder(const TensorIndex& index, const std::string& prefix) { return index.HasPrefix(prefix); }

@@ -9,6 +9,7 @@
 #include <filesystem>
 #include <system_error>
 
+#include "backends/registry.h"
 #include "core/enum_names.h"
 #include "core/thread_pool.h"
 
@@ -307,6 +308,16 @@ std::vector<ConfigField> MakeFields() {
      },
      [](const RuntimeConfig& c) { return FormatInt(c.threads); },
      {{"--threads", "", nullptr}}},
+    {"device", "SD_DEVICE", "auto", "compute device: auto (the best available), cpu, reference, cuda or cuda:N",
+     ConfigKind::kChoice,
+     [](std::string_view l, std::string_view t, RuntimeConfig& c) {
+       const std::string_view v = Trim(t);
+       if (!ValidateDeviceName(v).ok()) return NotA(l, t, "is not a device (auto, cpu, reference, cuda, cuda:N)");
+       c.device = std::string(v);
+       return Status::Ok();
+     },
+     [](const RuntimeConfig& c) { return c.device; },
+     {{"--device", "", nullptr}}},
   };
 }
 

@@ -64,6 +64,7 @@ struct RuntimeConfig {
   bool vae_tiling = GenerateParams{}.vae_tiling;  // SD_VAE_TILING: decode in tiles (less memory, slower)
   bool free_params = false;        // SD_FREE_PARAMS: drop each component's weights after use
   int threads = DefaultConfigThreads();  // SD_THREADS: CPU worker threads, 1..kMaxThreads
+  std::string device = "auto";           // SD_DEVICE: auto, cpu, reference, cuda, cuda:N (backends/registry.h)
 };
 
 // What a field's formatted value is, so that writers can type it (JSON numbers, booleans).

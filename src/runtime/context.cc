@@ -21,9 +21,16 @@ Result<GenerateResult> Context::Generate(const GenerateParams& params, const Pro
   control.run = &run;
   control.progress = progress;
   control.after_sampling = after_sampling_;
+  control.memory_budget_bytes = options_.memory_budget_bytes;
   ScopedMemoryBudget scope(budget_);
   Result<GenerateResult> r = InternalError("not run");
   try {
+    if (scratch_ == nullptr) {
+      auto s = DeviceScratch::Create(model_->backend_ptr());
+      if (!s.ok()) return s.status();
+      scratch_ = std::move(s).value();
+    }
+    control.scratch = scratch_.get();
     r = sdr::Generate(*model_, params, control);
   } catch (const std::bad_alloc&) {
     // Containers inside kernels (im2col, attention scratch) allocate through the standard

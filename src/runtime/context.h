@@ -1,5 +1,6 @@
 // Context: the run state of generations on a shared SdModel (weights are loaded once and shared
-// read-only by every context): its memory budget, its timeout and its cancel token.
+// read-only by every context): its stream and activation arena on the model's backend (planned
+// per generation, reserved once and reused), its memory budget, its timeout and its cancel token.
 // ContextPool: max_concurrent contexts handed out as RAII leases.
 //
 //   auto model = SdModel::Load({"/models/sd15.safetensors", "", "/models/merges.txt"});
@@ -21,12 +22,13 @@
 
 #include "core/memory_budget.h"
 #include "core/run_control.h"
+#include "runtime/device_scratch.h"
 #include "runtime/txt2img.h"
 
 namespace sdr {
 
 struct ContextOptions {
-  uint64_t memory_budget_bytes = 0;  // cap on tensor scratch per generation; 0 = unlimited
+  uint64_t memory_budget_bytes = 0;  // cap on a generation's planned activation memory; 0 = unlimited
   double timeout_s = kDefaultTimeoutSeconds;  // per generation (SD_TIMEOUT_SECONDS); <= 0 = none
 };
 
@@ -51,6 +53,8 @@ class Context {
   const SdModel& model() const { return *model_; }
   const MemoryBudget& budget() const { return *budget_; }
   ContextOptions& options() { return options_; }
+  // Activation memory reserved on the device (0 before the first generation).
+  uint64_t reserved_bytes() const { return scratch_ != nullptr ? scratch_->reserved() : 0; }
 
  private:
   std::shared_ptr<const SdModel> model_;
@@ -58,6 +62,7 @@ class Context {
   std::shared_ptr<MemoryBudget> budget_;
   CancelToken cancel_;
   std::function<void()> after_sampling_;
+  std::unique_ptr<DeviceScratch> scratch_;  // created on the first generation
 };
 
 class ContextPool;

@@ -4,6 +4,7 @@
 
 #include "core/mapped_file.h"
 #include "formats/ldm_names.h"
+#include "backends/registry.h"
 #include "formats/model_file.h"
 #include "runtime/errors.h"
 
@@ -66,6 +67,7 @@ Status SdModel::LoadInto(const SdModelOptions& opts, SdModel* m) {
 
 Status SdModel::BuildFromIndex(const SdModelOptions& opts, SdModel* m) {
   m->path_ = opts.model_path;
+  SDR_ASSIGN_OR_RETURN(m->backend_, OpenBackend(opts.device));
   SDR_ASSIGN_OR_RETURN(m->info_, DetectModel(m->index_));
   SDR_RETURN_IF_ERROR(CheckSupportedVariant(m->info_));
   if (!opts.vae_path.empty()) {
@@ -75,7 +77,7 @@ Status SdModel::BuildFromIndex(const SdModelOptions& opts, SdModel* m) {
   }
   m->tokenizer_source_ = ResolveTokenizerSource(opts.model_path, opts.tokenizer_path);
   SDR_ASSIGN_OR_RETURN(m->tokenizer_, LoadClipTokenizer(m->tokenizer_source_));
-  SDR_ASSIGN_OR_RETURN(m->clip_, ClipTextModel::Load(m->index_));
+  SDR_ASSIGN_OR_RETURN(m->clip_, ClipTextModel::Load(m->index_, *m->backend_));
   // Token ids come from the tokenizer: the embedding must have a row for each (a larger table,
   // e.g. with added tokens, is harmless).
   const auto vocab = static_cast<int64_t>(m->tokenizer_->vocab_size());
@@ -91,12 +93,12 @@ Status SdModel::BuildFromIndex(const SdModelOptions& opts, SdModel* m) {
   }
   m->conditioner_ = std::make_unique<TextConditioner>(m->clip_.get(), m->tokenizer_.get());
   // The VAE first: its latent channels are what the UNet must take and give back.
-  SDR_ASSIGN_OR_RETURN(m->vae_, VaeDecoder::Load(opts.vae_path.empty() ? m->index_ : m->vae_index_));
+  SDR_ASSIGN_OR_RETURN(m->vae_, VaeDecoder::Load(opts.vae_path.empty() ? m->index_ : m->vae_index_, *m->backend_));
   UnetLoadOptions unet;
   unet.heads = m->info_.unet_heads;
   unet.context_dim = m->clip_->hidden();
   unet.latent_channels = m->vae_->latent_channels();
-  SDR_ASSIGN_OR_RETURN(m->unet_, UnetModel::Load(m->index_, unet));
+  SDR_ASSIGN_OR_RETURN(m->unet_, UnetModel::Load(m->index_, *m->backend_, unet));
   return Status::Ok();
 }
 

@@ -26,6 +26,7 @@ struct SdModelOptions {
   std::string vae_path;        // optional external VAE (with or without "first_stage_model." names)
   std::string tokenizer_path;  // optional CLIP merges (file or folder); "" = the model's own
                                // tokenizer/ folder, else the embedded vocabulary (tokenizer_source.h)
+  std::string device = "auto";  // backend (backends/registry.h): auto, cpu, reference, cuda[:N]
 };
 
 class SdModel {
@@ -46,6 +47,9 @@ class SdModel {
   const TokenizerSource& tokenizer_source() const { return tokenizer_source_; }
   const TextConditioner& conditioner() const { return *conditioner_; }
   const UnetModel& unet() const { SDR_CHECK(unet_ != nullptr); return *unet_; }
+  // The backend the weights were prepared for (SdModelOptions::device).
+  Backend& backend() const { return *backend_; }
+  const std::shared_ptr<Backend>& backend_ptr() const { return backend_; }
   bool has_unet() const { return unet_ != nullptr; }
 
   // Single-shot use (SD_FREE_PARAMS): drops the UNet's weights, converted copies freed and
@@ -71,6 +75,7 @@ class SdModel {
                                                  Status (*build)(const SdModelOptions&, SdModel*));
 
   std::string path_;
+  std::shared_ptr<Backend> backend_;
   TensorIndex index_, vae_index_;
   ModelInfo info_;
   TokenizerSource tokenizer_source_;

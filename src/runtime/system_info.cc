@@ -4,6 +4,7 @@
 #include <sstream>
 
 #include "backends/cpu/ops.h"
+#include "backends/registry.h"
 #include "core/thread_pool.h"
 
 namespace sdr {
@@ -31,8 +32,12 @@ SystemInfo GetSystemInfo() {
   info.default_threads = info.physical_cores;
   info.math_library = cpu::BlasDescription();
   info.blas_threads = cpu::BlasThreads();
-  info.cuda_available = false;
-  info.cuda_reason = "this build has no CUDA backend (CPU only)";
+  info.cuda_reason = CudaUnavailableReason();
+  info.cuda_available = info.cuda_reason.empty();
+  info.backends = {"cpu", "reference"};
+  if (info.cuda_available) info.backends.push_back("cuda:0");
+  auto best = OpenBackend("auto");
+  info.auto_device = best.ok() ? (*best)->info().name : "none";
   info.version = "0.1.0";
   return info;
 }
@@ -46,6 +51,9 @@ std::string FormatSystemInfo(const SystemInfo& info) {
   o << "\nphysical cores: " << info.physical_cores << "\n";
   o << "threads (default): " << info.default_threads << "\n";
   o << "math library: " << info.math_library << " (threads " << info.blas_threads << ")\n";
+  o << "backends: ";
+  for (size_t i = 0; i < info.backends.size(); ++i) o << (i ? ", " : "") << info.backends[i];
+  o << " (auto = " << info.auto_device << ")\n";
   o << "cuda: " << (info.cuda_available ? "available" : "not available: " + info.cuda_reason) << "\n";
   return o.str();
 }

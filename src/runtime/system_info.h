@@ -14,6 +14,8 @@ struct SystemInfo {
   int default_threads = 0;             // SD_THREADS default
   std::string math_library;            // BLAS provider and build
   int blas_threads = 0;
+  std::vector<std::string> backends;   // usable device names: "cpu", "reference", "cuda:0", ...
+  std::string auto_device;             // what SD_DEVICE=auto picks
   bool cuda_available = false;
   std::string cuda_reason;             // why not, when not
   std::string version;                 // sdruntime version

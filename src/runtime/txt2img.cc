@@ -1,14 +1,14 @@
 #include "runtime/txt2img.h"
 
+#include <algorithm>
 #include <chrono>
 #include <cmath>
-#include <algorithm>
 #include <cstdio>
-#include <filesystem>
+#include <cstring>
 #include <random>
-#include <system_error>
 
 #include "formats/npy.h"
+#include "runtime/device_scratch.h"
 #include "runtime/vae_tiling.h"
 
 namespace sdr {
@@ -43,27 +43,173 @@ uint64_t RandomSeed() {
   return static_cast<uint64_t>(rd());  // A1111-style 32-bit seeds
 }
 
-struct Conditioning {
-  Tensor cond, uncond;  // [1, 77k, C]; uncond undefined when cfg == 1
+// The prompts as token chunks; uncond only when guided (cfg != 1).
+struct Prompts {
+  PromptChunks cond, uncond;
+  bool guided = false;
+  // One batch-2 evaluation needs contexts of the same length.
+  bool batched() const { return guided && cond.num_chunks() == uncond.num_chunks(); }
 };
+
+Result<Prompts> Tokenize(const SdModel& model, const GenerateParams& p) {
+  Prompts t;
+  t.guided = p.cfg_scale != 1.0f;
+  auto c = model.conditioner().Tokenize(p.prompt);
+  if (!c.ok()) return c.status().WithContext("encoding the prompt");
+  t.cond = std::move(c).value();
+  if (t.guided) {
+    auto u = model.conditioner().Tokenize(p.negative_prompt);
+    if (!u.ok()) return u.status().WithContext("encoding the negative prompt");
+    t.uncond = std::move(u).value();
+  }
+  return t;
+}
+
+struct Conditioning {
+  Tensor cond, uncond;  // [1, 77k, C] on the host; uncond undefined when not guided
+};
+
+Result<Conditioning> EncodeText(Executor& ex, const SdModel& model, const Prompts& t, int clip_skip) {
+  Conditioning c;
+  auto cond = model.conditioner().Encode(ex, t.cond, clip_skip);
+  if (!cond.ok()) return cond.status().WithContext("encoding the prompt");
+  c.cond = std::move(cond).value();
+  if (t.guided) {
+    auto u = model.conditioner().Encode(ex, t.uncond, clip_skip);
+    if (!u.ok()) return u.status().WithContext("encoding the negative prompt");
+    c.uncond = std::move(u).value();
+  }
+  return c;
+}
+
+// [1, L, C] and [1, L, C] -> [2, L, C]
+Result<Tensor> StackPair(const Tensor& a, const Tensor& b) {
+  SDR_ASSIGN_OR_RETURN(Tensor both, Tensor::Allocate(DType::kF32, {2, a.dim(1), a.dim(2)}));
+  std::memcpy(both.mutable_raw(), a.raw(), a.nbytes());
+  std::memcpy(static_cast<std::byte*>(both.mutable_raw()) + a.nbytes(), b.raw(), b.nbytes());
+  return both;
+}
+
+// The UNet stage's device state, live through sampling: the text context(s) on the device and a
+// host buffer for the scaled input.
+class UnetStage {
+ public:
+  static Result<UnetStage> Start(Executor& ex, const Conditioning& c, bool batched, const Shape& latent) {
+    UnetStage s;
+    s.batched_ = batched;
+    s.guided_ = c.uncond.defined();
+    if (batched) {
+      SDR_ASSIGN_OR_RETURN(Tensor both, StackPair(c.cond, c.uncond));
+      SDR_ASSIGN_OR_RETURN(s.ctx_, ex.Upload(both));
+    } else {
+      SDR_ASSIGN_OR_RETURN(s.ctx_, ex.Upload(c.cond));
+      if (s.guided_) {
+        SDR_ASSIGN_OR_RETURN(s.ctx_u_, ex.Upload(c.uncond));
+      }
+    }
+    Shape in = latent;
+    in[0] = batched ? 2 : 1;
+    SDR_ASSIGN_OR_RETURN(s.xin_, Tensor::Allocate(DType::kF32, in));
+    return s;
+  }
+
+  bool guided() const { return guided_; }
+
+  // eps for x * c_in at timestep t: cond into eps_c; uncond (when guided) into eps_u. eval_s
+  // receives the time of the last UNet evaluation (warm when the pair ran as two).
+  Status Eval(Executor& ex, const UnetModel& unet, std::span<const float> x, float c_in, float t, Tensor* eps_c,
+              Tensor* eps_u, double* eval_s) {
+    const int64_t n = static_cast<int64_t>(x.size());
+    float* in = xin_.mutable_data<float>();
+    for (int64_t i = 0; i < n; ++i) in[i] = x[static_cast<size_t>(i)] * c_in;
+    if (batched_) std::memcpy(in + n, in, static_cast<size_t>(n) * sizeof(float));
+    auto t0 = Clock::now();
+    SDR_ASSIGN_OR_RETURN(Act xa, ex.Upload(xin_));
+    if (batched_) {
+      SDR_ASSIGN_OR_RETURN(Act eps, unet.Forward(ex, xa, {t, t}, ctx_));
+      SDR_ASSIGN_OR_RETURN(Tensor both, ex.Download(eps));
+      SDR_ASSIGN_OR_RETURN(*eps_c, Tensor::Allocate(DType::kF32, {1, eps.dim(1), eps.dim(2), eps.dim(3)}));
+      SDR_ASSIGN_OR_RETURN(*eps_u, Tensor::Allocate(DType::kF32, eps_c->shape()));
+      std::memcpy(eps_c->mutable_raw(), both.raw(), eps_c->nbytes());
+      std::memcpy(eps_u->mutable_raw(), static_cast<const std::byte*>(both.raw()) + eps_c->nbytes(), eps_u->nbytes());
+      *eval_s = Since(t0);
+      return Status::Ok();
+    }
+    {
+      SDR_ASSIGN_OR_RETURN(Act eps, unet.Forward(ex, xa, {t}, ctx_));
+      SDR_ASSIGN_OR_RETURN(*eps_c, ex.Download(eps));
+    }
+    *eval_s = Since(t0);
+    if (guided_) {
+      t0 = Clock::now();
+      SDR_ASSIGN_OR_RETURN(Act eps, unet.Forward(ex, xa, {t}, ctx_u_));
+      SDR_ASSIGN_OR_RETURN(*eps_u, ex.Download(eps));
+      *eval_s = Since(t0);
+    }
+    return Status::Ok();
+  }
+
+ private:
+  bool batched_ = false, guided_ = false;
+  Act ctx_, ctx_u_;  // [2 or 1, L, C]
+  Tensor xin_;       // [2 or 1, C, h, w] host
+};
+
+// x0 -> [1, 3, H, W] on the host (tiled or whole).
+Result<Tensor> DecodeLatent(Executor& ex, const VaeDecoder& vae, const Tensor& x0, bool tiling) {
+  if (tiling) return DecodeTiled(ex, vae, x0);
+  SDR_ASSIGN_OR_RETURN(Act z, ex.Upload(x0));
+  SDR_ASSIGN_OR_RETURN(Act img, vae.Decode(ex, z));
+  return ex.Download(img);
+}
+
+Shape LatentShape(const SdModel& model, const GenerateParams& p) {
+  return {1, model.unet().in_channels(), p.height / 8, p.width / 8};
+}
+
+// The dry run: every stage once, in the order and with the lifetimes Generate gives them (the
+// UNet stage's text context stays live through every decode of a batch), on an arena with no
+// memory behind it.
+Result<MemoryPlan> Plan(const SdModel& model, const GenerateParams& p, const Prompts& prompts) {
+  MemoryPlan plan;
+  plan.batched_cfg = prompts.batched();
+  Arena arena;
+  Executor dry(model.backend(), nullptr, &arena);
+  SDR_ASSIGN_OR_RETURN(Conditioning c, EncodeText(dry, model, prompts, p.clip_skip));
+  plan.text = arena.high_water();
+  const Shape latent = LatentShape(model, p);
+  arena.ResetHighWater();
+  SDR_ASSIGN_OR_RETURN(UnetStage unet, UnetStage::Start(dry, c, prompts.batched(), latent));
+  SDR_ASSIGN_OR_RETURN(Tensor x, Tensor::Zeros(DType::kF32, latent));
+  Tensor eps_c, eps_u;
+  double eval_s = 0;
+  SDR_RETURN_IF_ERROR(unet.Eval(dry, model.unet(), {x.data<float>(), static_cast<size_t>(x.numel())}, 1.0f, 500.0f,
+                                &eps_c, &eps_u, &eval_s));
+  plan.unet = arena.high_water();
+  arena.ResetHighWater();
+  SDR_RETURN_IF_ERROR(DecodeLatent(dry, model.vae(), x, p.vae_tiling).status());
+  plan.decode = arena.high_water();
+  plan.total = std::max({plan.text, plan.unet, plan.decode});
+  return plan;
+}
+
+std::string Mb(uint64_t bytes) { return std::to_string((bytes + (1 << 20) - 1) >> 20) + " MB"; }
 
 // Samples one latent and decodes it.
 class ImageRun {
  public:
-  ImageRun(const SdModel& model, const GenerateParams& p, const Conditioning& c, const GenerateControl& control,
-           const Dumper& dump, Clock::time_point start)
-      : model_(model), p_(p), c_(c), control_(control), dump_(dump), start_(start) {}
+  ImageRun(const SdModel& model, const GenerateParams& p, const Conditioning& c, UnetStage& unet, Executor& ex,
+           const GenerateControl& control, const Dumper& dump, Clock::time_point start)
+      : model_(model), p_(p), c_(c), unet_(unet), ex_(ex), control_(control), dump_(dump), start_(start) {}
 
   Result<GeneratedImage> Run(int index, uint64_t seed, StageTimings* timings) {
     auto t0 = Clock::now();
     project_ = index == 0;
-    const int64_t lh = p_.height / 8, lw = p_.width / 8, lc = model_.unet().in_channels();
-    shape_ = {1, lc, lh, lw};
-    n_ = lc * lh * lw;
+    shape_ = LatentShape(model_, p_);
+    n_ = NumElements(shape_);
     const std::vector<float> sigmas = MakeSigmas(schedule_, p_.scheduler, p_.steps);
     std::unique_ptr<NoiseGenerator> gen = MakeNoiseGenerator(p_.rng, seed);
     SDR_ASSIGN_OR_RETURN(Tensor x, Tensor::Allocate(DType::kF32, shape_));
-    SDR_ASSIGN_OR_RETURN(xin_, Tensor::Allocate(DType::kF32, shape_));
     std::span<float> xs(x.mutable_data<float>(), static_cast<size_t>(n_));
     gen->Randn(xs);
     SDR_RETURN_IF_ERROR(dump_.Write("noise", x));
@@ -93,7 +239,7 @@ class ImageRun {
     t0 = Clock::now();
     GeneratedImage out;
     out.seed = seed;
-    auto image = p_.vae_tiling ? DecodeTiled(model_.vae(), x, {}, control_.run) : model_.vae().Decode(x, control_.run);
+    auto image = DecodeLatent(ex_, model_.vae(), x, p_.vae_tiling);
     if (!image.ok()) return image.status().WithContext("decoding");
     out.image = std::move(image).value();
     const double decode_s = Since(t0);
@@ -113,22 +259,14 @@ class ImageRun {
   // D(x, sigma) with classifier-free guidance.
   Status Denoise(std::span<const float> xv, float sigma, std::span<float> out) {
     SDR_RETURN_IF_ERROR(CheckRun(control_.run));
-    const auto call_start = Clock::now();
     const float c_in = 1.0f / std::sqrt(sigma * sigma + 1.0f);
-    float* pin = xin_.mutable_data<float>();
-    for (int64_t i = 0; i < n_; ++i) pin[i] = xv[static_cast<size_t>(i)] * c_in;
     const float t = schedule_.SigmaToT(sigma);
     const bool cold = !model_.unet_warm();
-    SDR_ASSIGN_OR_RETURN(Tensor eps_c, model_.unet().Forward(xin_, t, c_.cond, control_.run));
+    Tensor eps_c, eps_u;
+    double eval_s = 0;  // one UNet evaluation (warm unless `cold` and unguided)
+    SDR_RETURN_IF_ERROR(unet_.Eval(ex_, model_.unet(), xv, c_in, t, &eps_c, &eps_u, &eval_s));
     model_.MarkUnetWarm();
-    double eval_s = Since(call_start);  // one warm UNet evaluation, when !cold
-    const bool guided = c_.uncond.defined();
-    Tensor eps_u;
-    if (guided) {
-      const auto t1 = Clock::now();
-      SDR_ASSIGN_OR_RETURN(eps_u, model_.unet().Forward(xin_, t, c_.uncond, control_.run));
-      eval_s = Since(t1);
-    }
+    const bool guided = unet_.guided();
     const float* ec = eps_c.data<float>();
     const float* eu = guided ? eps_u.data<float>() : nullptr;
     for (int64_t i = 0; i < n_; ++i) {
@@ -159,19 +297,19 @@ class ImageRun {
   // that time, plus each image's decode at the VAE's measured FLOP rate (its last decode on this
   // model, or a small probe decode the first time). If the projection ends past the deadline the
   // generation fails right then with DeadlineExceeded giving the projection and the setting to
-  // change, rather than minutes later.
+  // change, rather than minutes later. (A batch-2 guided evaluation counts as one evaluation.)
   Status CheckProjection(double eval_s) const {
     const RunControl* run = control_.run;
     if (run == nullptr || !run->deadline()) return Status::Ok();
-    const bool guided = c_.uncond.defined();
-    const int64_t lh = shape_[2], lw = shape_[3];
+    const bool guided = unet_.guided();
+    const int evals_per_call = guided && eval_s > 0 && !batched() ? 2 : 1;
     SDR_ASSIGN_OR_RETURN(const double decode_rate, DecodeRate());
-    const double decode_s = model_.vae().DecodeFlops(lh, lw) / decode_rate;
+    const double decode_s = model_.vae().DecodeFlops(shape_[2], shape_[3]) / decode_rate;
     const int calls = DenoiserCalls(p_.sampler, p_.steps);
-    const int evals = calls * (guided ? 2 : 1) * p_.batch_count;
-    const double remaining_s = (evals - (guided ? 2 : 1) * call_) * eval_s + decode_s * p_.batch_count;
+    const int evals = calls * evals_per_call * p_.batch_count;
+    const double remaining_s = (evals - evals_per_call * call_) * eval_s + decode_s * p_.batch_count;
     const double elapsed_s = Since(start_);
-    const double call_s = eval_s * (guided ? 2 : 1);
+    const double call_s = eval_s * evals_per_call;
     const auto end = Clock::now() + std::chrono::duration_cast<Clock::duration>(std::chrono::duration<double>(remaining_s));
     if (end <= *run->deadline()) return Status::Ok();
     char buf[512];
@@ -185,16 +323,18 @@ class ImageRun {
     return DeadlineExceeded(buf);
   }
 
+  bool batched() const { return unet_.guided() && c_.cond.dim(1) == c_.uncond.dim(1); }
+
   // The VAE decoder's FLOP rate: measured by an earlier decode on this model, else by a probe
   // (a tiny decode to page weights in, then a 64x64 one, timed).
   Result<double> DecodeRate() const {
     if (model_.decode_flops_per_s() > 0) return model_.decode_flops_per_s();
     const int64_t c = model_.vae().latent_channels();
     SDR_ASSIGN_OR_RETURN(Tensor warm, Tensor::Zeros(DType::kF32, {1, c, 2, 2}));
-    SDR_RETURN_IF_ERROR(model_.vae().Decode(warm, control_.run).status());
+    SDR_RETURN_IF_ERROR(DecodeLatent(ex_, model_.vae(), warm, false).status());
     SDR_ASSIGN_OR_RETURN(Tensor probe, Tensor::Zeros(DType::kF32, {1, c, 8, 8}));
     const auto t0 = Clock::now();
-    SDR_RETURN_IF_ERROR(model_.vae().Decode(probe, control_.run).status());
+    SDR_RETURN_IF_ERROR(DecodeLatent(ex_, model_.vae(), probe, false).status());
     const double rate = model_.vae().DecodeFlops(8, 8) / std::max(Since(t0), 1e-6);
     model_.RecordDecodeRate(rate);
     return rate;
@@ -203,6 +343,8 @@ class ImageRun {
   const SdModel& model_;
   const GenerateParams& p_;
   const Conditioning& c_;
+  UnetStage& unet_;
+  Executor& ex_;
   const GenerateControl& control_;
   const Dumper& dump_;
   const Clock::time_point start_;
@@ -210,11 +352,17 @@ class ImageRun {
   const NoiseSchedule schedule_;
   Shape shape_;
   int64_t n_ = 0;
-  Tensor xin_;  // [1, 4, h, w] scaled UNet input
   int call_ = 0;
 };
 
 }  // namespace
+
+Result<MemoryPlan> PlanGeneration(const SdModel& model, const GenerateParams& params) {
+  SDR_RETURN_IF_ERROR(ValidateParams(params));
+  if (!model.has_unet()) return Unavailable("the UNet weights were released (SD_FREE_PARAMS)");
+  SDR_ASSIGN_OR_RETURN(Prompts prompts, Tokenize(model, params));
+  return Plan(model, params, prompts);
+}
 
 Result<GenerateResult> Generate(const SdModel& model, const GenerateParams& params, const GenerateControl& control) {
   SDR_RETURN_IF_ERROR(ValidateParams(params));
@@ -225,25 +373,38 @@ Result<GenerateResult> Generate(const SdModel& model, const GenerateParams& para
   GenerateResult result;
   result.seed = params.seed < 0 ? RandomSeed() : static_cast<uint64_t>(params.seed);
 
+  // Plan the activation memory, then reserve it: nothing heavy runs before both succeed.
+  SDR_ASSIGN_OR_RETURN(Prompts prompts, Tokenize(model, params));
+  SDR_ASSIGN_OR_RETURN(MemoryPlan plan, Plan(model, params, prompts));
+  std::unique_ptr<DeviceScratch> own;
+  DeviceScratch* scratch = control.scratch;
+  if (scratch == nullptr) {
+    SDR_ASSIGN_OR_RETURN(own, DeviceScratch::Create(model.backend_ptr()));
+    scratch = own.get();
+  }
+  if (control.memory_budget_bytes > 0 && plan.total > control.memory_budget_bytes) {
+    return OutOfMemory("this generation needs " + Mb(plan.total) + " of activation memory (text " + Mb(plan.text) +
+                       ", UNet " + Mb(plan.unet) + ", decode " + Mb(plan.decode) + ") but the memory budget is " +
+                       std::to_string(control.memory_budget_bytes) + " bytes");
+  }
+  if (Status s = scratch->Reserve(plan.total); !s.ok()) {
+    return s.WithContext("reserving " + Mb(plan.total) + " of activation memory on " + model.backend().info().name +
+                         " (" + Mb(model.backend().bytes_available()) + " available)");
+  }
+  Executor ex(scratch->backend(), scratch->stream(), scratch->arena(), control.run);
+
   // Text conditioning, once for the whole batch.
   auto t0 = Clock::now();
-  Conditioning c;
   SDR_RETURN_IF_ERROR(CheckRun(control.run));
-  auto cond = model.conditioner().Encode(params.prompt, params.clip_skip);
-  if (!cond.ok()) return cond.status().WithContext("encoding the prompt");
-  c.cond = std::move(cond).value();
-  if (params.cfg_scale != 1.0f) {
-    auto u = model.conditioner().Encode(params.negative_prompt, params.clip_skip);
-    if (!u.ok()) return u.status().WithContext("encoding the negative prompt");
-    c.uncond = std::move(u).value();
-  }
+  SDR_ASSIGN_OR_RETURN(Conditioning c, EncodeText(ex, model, prompts, params.clip_skip));
   result.timings.text_s = Since(t0);
 
+  SDR_ASSIGN_OR_RETURN(UnetStage unet, UnetStage::Start(ex, c, prompts.batched(), LatentShape(model, params)));
   for (int b = 0; b < params.batch_count; ++b) {
     const Dumper dump(b == 0 ? params.dump_dir : "");
     SDR_RETURN_IF_ERROR(dump.Write("cond_crossattn", c.cond));
     if (c.uncond.defined()) SDR_RETURN_IF_ERROR(dump.Write("uncond_crossattn", c.uncond));
-    ImageRun run(model, params, c, control, dump, start);
+    ImageRun run(model, params, c, unet, ex, control, dump, start);
     auto image = run.Run(b, result.seed + static_cast<uint64_t>(b), &result.timings);
     if (!image.ok()) {
       return params.batch_count > 1 ? image.status().WithContext("image " + std::to_string(b)) : image.status();

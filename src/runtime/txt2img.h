@@ -5,6 +5,12 @@
 //   D(x, sigma) = x - sigma * eps,  eps = eps_u + cfg * (eps_c - eps_u)   (uncond skipped at cfg 1)
 //   eps_* = UNet(x / sqrt(sigma^2 + 1), t(sigma), context)
 //
+// The guided pair runs as one batch-2 UNet evaluation when both prompts have as many 77-token
+// chunks. Memory is planned before the first op: a dry run of every stage (text, one UNet
+// evaluation, the decode) on the model's backend measures the activation arena the generation
+// needs (MemoryPlan); a request that does not fit the memory budget or the device fails with
+// OutOfMemory before any work, naming needed vs available bytes.
+//
 // Thread-safety: Generate only reads the model; concurrent calls are safe.
 #pragma once
 
@@ -50,11 +56,26 @@ struct StepProgress {
 };
 using ProgressFn = std::function<bool(const StepProgress&)>;
 
+class DeviceScratch;
+
 struct GenerateControl {
   ProgressFn progress;                // may be empty
   const RunControl* run = nullptr;    // cancel token + deadline, checked inside every stage
   std::function<void()> after_sampling;  // called once the last latent is sampled, before decoding
+  DeviceScratch* scratch = nullptr;   // the context's stream and arena; null = a temporary one
+  uint64_t memory_budget_bytes = 0;   // cap on the planned activation memory; 0 = none
 };
+
+// Activation memory one generation needs, per stage (each includes what stays live through it,
+// e.g. the text context during sampling); total = the arena reserved.
+struct MemoryPlan {
+  uint64_t text = 0, unet = 0, decode = 0;
+  uint64_t total = 0;
+  bool batched_cfg = false;  // the guided pair runs as one batch-2 evaluation
+};
+
+// The dry run alone (no weights read, nothing computed): what Generate would reserve.
+Result<MemoryPlan> PlanGeneration(const SdModel& model, const GenerateParams& params);
 
 Result<GenerateResult> Generate(const SdModel& model, const GenerateParams& params,
                                 const GenerateControl& control = {});

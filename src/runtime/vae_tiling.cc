@@ -33,30 +33,37 @@ float Ramp(int64_t i, int64_t len, int64_t ramp_lo, int64_t ramp_hi) {
   return w;
 }
 
+// One decode of a host latent on `ex`.
+Result<Tensor> DecodeOne(Executor& ex, const VaeDecoder& vae, const Tensor& latent) {
+  SDR_ASSIGN_OR_RETURN(Act z, ex.Upload(latent));
+  SDR_ASSIGN_OR_RETURN(Act img, vae.Decode(ex, z));
+  return ex.Download(img);
+}
+
 }  // namespace
 
-Result<Tensor> DecodeTiled(const VaeDecoder& vae, const Tensor& latent, const VaeTilingOptions& opts,
-                           const RunControl* control) {
+Result<Tensor> DecodeTiled(Executor& ex, const VaeDecoder& vae, const Tensor& latent, const VaeTilingOptions& opts) {
   if (opts.tile < 8 || opts.overlap < 0 || opts.overlap >= opts.tile) {
     return InvalidArgument("VAE tiling needs tile >= 8 and 0 <= overlap < tile");
   }
   const int64_t h = latent.dim(2), w = latent.dim(3);
-  if (h <= opts.tile && w <= opts.tile) return vae.Decode(latent, control);
+  if (h <= opts.tile && w <= opts.tile) return DecodeOne(ex, vae, latent);
+  const int64_t lc = latent.dim(1);
   const std::vector<int64_t> ys = TileStarts(h, opts.tile, opts.overlap), xs = TileStarts(w, opts.tile, opts.overlap);
   const int64_t th = std::min(opts.tile, h), tw = std::min(opts.tile, w);
   SDR_ASSIGN_OR_RETURN(Tensor acc, Tensor::Zeros(DType::kF32, {3, 8 * h, 8 * w}));
   SDR_ASSIGN_OR_RETURN(Tensor wsum, Tensor::Zeros(DType::kF32, {8 * h, 8 * w}));
-  SDR_ASSIGN_OR_RETURN(Tensor tile, Tensor::Allocate(DType::kF32, {1, 4, th, tw}));
+  SDR_ASSIGN_OR_RETURN(Tensor tile, Tensor::Allocate(DType::kF32, {1, lc, th, tw}));
   float* pa = acc.mutable_data<float>();
   float* pw = wsum.mutable_data<float>();
   for (size_t yi = 0; yi < ys.size(); ++yi) {
     for (size_t xi = 0; xi < xs.size(); ++xi) {
       const int64_t y0 = ys[yi], x0 = xs[xi];
       float* pt = tile.mutable_data<float>();
-      for (int64_t c = 0; c < 4; ++c)
+      for (int64_t c = 0; c < lc; ++c)
         for (int64_t r = 0; r < th; ++r)
           std::copy_n(latent.data<float>() + (c * h + y0 + r) * w + x0, tw, pt + (c * th + r) * tw);
-      SDR_ASSIGN_OR_RETURN(Tensor img, vae.Decode(tile, control));
+      SDR_ASSIGN_OR_RETURN(Tensor img, DecodeOne(ex, vae, tile));
       // Overlap with the neighbour on each side, in image pixels.
       const int64_t up = yi > 0 ? 8 * (ys[yi - 1] + th - y0) : 0;
       const int64_t down = yi + 1 < ys.size() ? 8 * (y0 + th - ys[yi + 1]) : 0;

@@ -4,7 +4,7 @@
 // pixel near a border is a weighted mix of two decodes of the same content.
 #pragma once
 
-#include "core/run_control.h"
+#include "backends/executor.h"
 #include "models/vae/vae_decoder.h"
 
 namespace sdr {
@@ -14,8 +14,8 @@ struct VaeTilingOptions {
   int64_t overlap = 8;   // latent pixels shared by neighbouring tiles
 };
 
-// latent: [1, 4, h, w] -> [1, 3, 8h, 8w]. Latents no larger than one tile decode untiled.
-Result<Tensor> DecodeTiled(const VaeDecoder& vae, const Tensor& latent, const VaeTilingOptions& opts = {},
-                           const RunControl* control = nullptr);
+// latent: [1, C, h, w] host -> [1, 3, 8h, 8w] host, each tile decoded on `ex` (so the arena
+// holds one tile's activations). Latents no larger than one tile decode untiled.
+Result<Tensor> DecodeTiled(Executor& ex, const VaeDecoder& vae, const Tensor& latent, const VaeTilingOptions& opts = {});
 
 }  // namespace sdr

@@ -10,6 +10,7 @@
 #include "formats/model_file.h"
 #include "formats/npy.h"
 #include "models/clip/text_conditioner.h"
+#include "testing/tiny_model.h"
 #include "testing/model_cache.h"
 #include "testing/reference_ops.h"
 
@@ -28,7 +29,7 @@ Fixture& Get() {
     auto index = OpenModelFile(testing::FullSizeModel("f32.safetensors"));
     if (!index.ok()) { ADD_FAILURE() << index.status().ToString(); return fx; }
     fx->index = std::move(index).value();
-    auto m = ClipTextModel::Load(fx->index);
+    auto m = ClipTextModel::Load(fx->index, testing::CpuBackend());
     if (!m.ok()) { ADD_FAILURE() << m.status().ToString(); return fx; }
     fx->model = std::move(m).value();
     auto t = ClipTokenizer::FromMergesFile(std::string(SDR_SHARED_DIR) + "/data/clip-vit-l-14-merges.txt");

@@ -10,6 +10,7 @@
 #include "formats/npy.h"
 #include "models/unet/unet_model.h"
 #include "sampling/schedule.h"
+#include "testing/tiny_model.h"
 #include "testing/model_cache.h"
 #include "testing/reference_ops.h"
 
@@ -19,7 +20,7 @@ namespace {
 TEST(UnetFullTest, EpsMatchesGoldenForFirstCallsOfEveryCase) {
   auto index = OpenModelFile(testing::FullSizeModel("f32.safetensors"));
   ASSERT_TRUE(index.ok()) << index.status().ToString();
-  auto unet = UnetModel::Load(*index);
+  auto unet = UnetModel::Load(*index, testing::CpuBackend());
   ASSERT_TRUE(unet.ok()) << unet.status().ToString();
   EXPECT_EQ((*unet)->model_channels(), 320);
   EXPECT_EQ((*unet)->context_dim(), 768);

@@ -9,6 +9,7 @@
 #include "formats/model_file.h"
 #include "formats/npy.h"
 #include "models/vae/vae_decoder.h"
+#include "testing/tiny_model.h"
 #include "testing/model_cache.h"
 #include "testing/reference_ops.h"
 
@@ -18,7 +19,7 @@ namespace {
 TEST(VaeFullTest, DecodedMatchesGoldenForEveryCase) {
   auto index = OpenModelFile(testing::FullSizeModel("f32.safetensors"));
   ASSERT_TRUE(index.ok()) << index.status().ToString();
-  auto vae = VaeDecoder::Load(*index);
+  auto vae = VaeDecoder::Load(*index, testing::CpuBackend());
   ASSERT_TRUE(vae.ok()) << vae.status().ToString();
   for (const auto& e : std::filesystem::directory_iterator(std::string(SDR_SHARED_DIR) + "/golden/sd15-rand")) {
     const std::string dir = e.path().string();

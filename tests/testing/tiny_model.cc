@@ -2,11 +2,21 @@
 
 #include <gtest/gtest.h>
 
+#include "backends/registry.h"
 #include "formats/safetensors.h"
 #include "models/random_weights.h"
 #include "testing/temp_dir.h"
 
 namespace sdr::testing {
+
+Backend& CpuBackend() {
+  static std::shared_ptr<Backend> backend = [] {
+    auto b = OpenBackend("cpu");
+    if (!b.ok()) std::abort();
+    return std::move(b).value();
+  }();
+  return *backend;
+}
 
 std::string ClipMergesPath() { return std::string(SDR_SHARED_DIR) + "/data/clip-vit-l-14-merges.txt"; }
 

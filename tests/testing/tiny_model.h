@@ -10,6 +10,7 @@
 namespace sdr::testing {
 
 std::shared_ptr<const SdModel> TinySdModel();
+Backend& CpuBackend();  // the process's cpu backend (backends/registry.h)
 std::string TinyModelPath();  // the .safetensors behind it
 std::string ClipMergesPath();  // ../shared/data/clip-vit-l-14-merges.txt
 

@@ -9,6 +9,7 @@
 #include "models/clip/text_conditioner.h"
 #include "models/clip/tokenizer_source.h"
 #include "models/random_weights.h"
+#include "testing/tiny_model.h"
 #include "testing/reference_ops.h"
 #include "testing/temp_dir.h"
 
@@ -27,7 +28,7 @@ Tiny& GetTiny() {
     auto* tiny = new Tiny();
     auto w = MakeRandomSd1Weights({});
     for (auto& nt : *w) EXPECT_TRUE(tiny->index.Add(nt.name, nt.tensor).ok());
-    auto m = ClipTextModel::Load(tiny->index);
+    auto m = ClipTextModel::Load(tiny->index, testing::CpuBackend());
     EXPECT_TRUE(m.ok()) << m.status().ToString();
     tiny->model = std::move(m).value();
     return tiny;
@@ -103,7 +104,7 @@ TEST(ClipTextModelTest, InvalidInputsAreClearErrors) {
 
 TEST(ClipTextModelTest, MissingOrMisshapenWeightsNameTheTensor) {
   TensorIndex empty;
-  auto none = ClipTextModel::Load(empty);
+  auto none = ClipTextModel::Load(empty, testing::CpuBackend());
   EXPECT_EQ(none.status().code(), StatusCode::kNotFound);
   auto w = MakeRandomSd1Weights({});
   TensorIndex bad;
@@ -112,7 +113,7 @@ TEST(ClipTextModelTest, MissingOrMisshapenWeightsNameTheTensor) {
     if (nt.name.ends_with("encoder.layers.1.mlp.fc2.weight")) tensor = tensor.Reshaped({256, 64});
     ASSERT_TRUE(bad.Add(nt.name, tensor).ok());
   }
-  auto m = ClipTextModel::Load(bad);
+  auto m = ClipTextModel::Load(bad, testing::CpuBackend());
   ASSERT_FALSE(m.ok());
   EXPECT_NE(m.status().message().find("encoder.layers.1.mlp.fc2.weight"), std::string::npos) << m.status().ToString();
   EXPECT_NE(m.status().message().find("expected [64, 256]"), std::string::npos) << m.status().ToString();

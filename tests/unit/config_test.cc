@@ -85,7 +85,7 @@ TEST(ConfigTest, TableMatchesTheStructDefaults) {
     EXPECT_EQ(FindConfigField(f.name), &f);
     EXPECT_EQ(FindConfigField(f.env_var), &f);
   }
-  EXPECT_EQ(ConfigFields().size(), 14u);
+  EXPECT_EQ(ConfigFields().size(), 15u);
   EXPECT_EQ(FindConfigField("SD_NOPE"), nullptr);
   // The help lists every sampler and scheduler the parsers accept.
   for (SamplerKind k : AllSamplerKinds()) EXPECT_NE(FindConfigField("sampler")->help.find(ToString(k)), std::string_view::npos);
@@ -111,6 +111,7 @@ TEST(ConfigTest, EveryFieldParsedFromTheEnvironment) {
       {"SD_VAE_TILING", "Yes"},
       {"SD_FREE_PARAMS", "on"},
       {"SD_THREADS", "3"},
+      {"SD_DEVICE", " cpu "},
   };
   ASSERT_EQ(vars.size(), ConfigFields().size());
   auto c = LoadConfigFromEnv(FakeEnv(vars));
@@ -122,6 +123,7 @@ TEST(ConfigTest, EveryFieldParsedFromTheEnvironment) {
   EXPECT_EQ(c->height, 512);
   EXPECT_EQ(c->steps, 7);
   EXPECT_EQ(c->guidance_scale, 3.25f);
+  EXPECT_EQ(c->device, "cpu");
   EXPECT_EQ(c->negative_prompt, " blurry, (ugly:1.2) ");  // text is taken verbatim
   EXPECT_EQ(c->sampler, SamplerKind::kEulerA);
   EXPECT_EQ(c->scheduler, Scheduler::kKarras);
@@ -373,6 +375,19 @@ TEST(ConfigCliTest, InvalidValuesExitWithCode3) {
       << out;
   EXPECT_NE(out.find("SD_INFERENCE_STEPS=\"abc\" is not an integer"), std::string::npos) << out;
   EXPECT_NE(out.find("SD_THREADS=0: must be in [1, 256]"), std::string::npos) << out;
+}
+
+TEST(ConfigTest, DeviceNamesAreCheckedWhenParsed) {
+  for (const char* ok : {"auto", "cpu", "reference", "cuda", "cuda:0", "cuda:3"}) {
+    auto c = LoadConfigFromEnv(FakeEnv({{"SD_DEVICE", ok}}));
+    ASSERT_TRUE(c.ok()) << ok << ": " << c.status().ToString();
+    EXPECT_EQ(c->device, ok);
+  }
+  for (const char* bad : {"gpu", "cuda:", "cuda:-1", "cuda:x", "CPU0", "metal"}) {
+    EXPECT_NE(ErrorFor({{"SD_DEVICE", bad}}).find("is not a device (auto, cpu, reference, cuda, cuda:N)"),
+              std::string::npos)
+        << bad;
+  }
 }
 
 TEST(ConfigTest, InteractiveCommandsApplyATimeoutOnlyWhenAskedFor) {

@@ -45,22 +45,40 @@ void Im2Col(const float* x, int64_t cin, int64_t h, int64_t w, int64_t kh, int64
   }
 }
 
+bool IsPointwise(int64_t kh, int64_t kw, int64_t stride, int64_t pad) {
+  return kh == 1 && kw == 1 && stride == 1 && pad == 0;
+}
+
+int64_t RowsPerTile(int64_t cin, int64_t kh, int64_t kw, int64_t ho, int64_t wo) {
+  return std::max<int64_t>(1, std::min(ho, kColBudgetFloats / std::max<int64_t>(1, cin * kh * kw * wo)));
+}
+
 }  // namespace
 
+int64_t Conv2dScratchFloats(int64_t cin, int64_t h, int64_t w, int64_t kh, int64_t kw, int64_t stride, int64_t pad) {
+  if (IsPointwise(kh, kw, stride, pad)) return 0;
+  const int64_t ho = ConvOutSize(h, kh, stride, pad), wo = ConvOutSize(w, kw, stride, pad);
+  return cin * kh * kw * RowsPerTile(cin, kh, kw, ho, wo) * wo;
+}
+
 void Conv2d(const float* x, int64_t cin, int64_t h, int64_t w, const float* weight, const float* bias, int64_t cout,
-            int64_t kh, int64_t kw, int64_t stride, int64_t pad, float* y) {
+            int64_t kh, int64_t kw, int64_t stride, int64_t pad, float* y, float* col) {
   const int64_t ho = ConvOutSize(h, kh, stride, pad), wo = ConvOutSize(w, kw, stride, pad);
   const int64_t hw = ho * wo;
   const int64_t k = cin * kh * kw;
-  if (kh == 1 && kw == 1 && stride == 1 && pad == 0) {
+  if (IsPointwise(kh, kw, stride, pad)) {
     Gemm(false, false, cout, hw, cin, 1.0f, weight, cin, x, hw, 0.0f, y, hw);
   } else {
-    const int64_t rows_per_tile = std::max<int64_t>(1, std::min(ho, kColBudgetFloats / std::max<int64_t>(1, k * wo)));
-    std::vector<float> col(static_cast<size_t>(k * rows_per_tile * wo));
+    const int64_t rows_per_tile = RowsPerTile(cin, kh, kw, ho, wo);
+    std::vector<float> own;
+    if (col == nullptr) {
+      own.resize(static_cast<size_t>(Conv2dScratchFloats(cin, h, w, kh, kw, stride, pad)));
+      col = own.data();
+    }
     for (int64_t r0 = 0; r0 < ho; r0 += rows_per_tile) {
       const int64_t rows = std::min(rows_per_tile, ho - r0);
-      Im2Col(x, cin, h, w, kh, kw, stride, pad, wo, r0, rows, col.data());
-      Gemm(false, false, cout, rows * wo, k, 1.0f, weight, k, col.data(), rows * wo, 0.0f, y + r0 * wo, hw);
+      Im2Col(x, cin, h, w, kh, kw, stride, pad, wo, r0, rows, col);
+      Gemm(false, false, cout, rows * wo, k, 1.0f, weight, k, col, rows * wo, 0.0f, y + r0 * wo, hw);
     }
   }
   if (bias != nullptr) {

@@ -64,4 +64,15 @@ SDR_VECTOR_CLONES void AddInPlace(float* y, const float* x, int64_t n) {
   for (int64_t i = 0; i < n; ++i) y[i] += x[i];
 }
 
+void TimestepEmbedding(float t, int64_t dim, float* out) {
+  const int64_t half = dim / 2;
+  for (int64_t j = 0; j < half; ++j) {
+    const float freq = std::exp(-std::log(10000.0f) * static_cast<float>(j) / static_cast<float>(half));
+    const float a = t * freq;
+    out[j] = std::cos(a);
+    out[half + j] = std::sin(a);
+  }
+  if (dim % 2 != 0) out[dim - 1] = 0.0f;
+}
+
 }  // namespace sdr::cpu

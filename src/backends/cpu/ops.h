@@ -33,11 +33,17 @@ void Silu(float* x, int64_t n);       // x * sigmoid(x)
 // y[i] += x[i] over n values.
 void AddInPlace(float* y, const float* x, int64_t n);
 
+// Sinusoidal timestep embedding as LDM computes it: out[dim] = [cos(t f_j), sin(t f_j)],
+// f_j = exp(-ln(10000) j / half), half = dim / 2 (an odd dim leaves the last value 0).
+void TimestepEmbedding(float t, int64_t dim, float* out);
+
 // Multi-head scaled dot-product attention, computed in row blocks so memory stays linear in
 // the number of tokens. q: [lq, q_stride] with head h at columns [h*d, (h+1)*d); k, v: [lk,
 // kv_stride] likewise; out: [lq, heads*d]. scale multiplies q·k; causal masks j > i.
+// scores: AttentionScratchFloats(lq, lk) floats of scratch, or null to allocate its own.
 void Attention(const float* q, int64_t q_stride, const float* k, const float* v, int64_t kv_stride, float* out,
-               int64_t heads, int64_t lq, int64_t lk, int64_t d, float scale, bool causal);
+               int64_t heads, int64_t lq, int64_t lk, int64_t d, float scale, bool causal, float* scores = nullptr);
+int64_t AttentionScratchFloats(int64_t lq, int64_t lk);
 
 // Threads used by the BLAS provider (<= 0: its default).
 void SetBlasThreads(int n);
@@ -57,9 +63,11 @@ namespace sdr::cpu {
 // 2-D convolution of one image (PyTorch semantics, symmetric zero padding).
 // x: [cin, h, w]; weight: [cout, cin, kh, kw]; bias: [cout] (may be null);
 // y: [cout, ho, wo] with ho = (h + 2 pad - kh) / stride + 1 (likewise wo).
-// Computed as GEMMs over im2col tiles of output rows, so scratch stays bounded (~32 MB).
+// Computed as GEMMs over im2col tiles of output rows, so scratch stays bounded (~32 MB):
+// col is Conv2dScratchFloats(...) floats of scratch, or null to allocate its own.
 void Conv2d(const float* x, int64_t cin, int64_t h, int64_t w, const float* weight, const float* bias, int64_t cout,
-            int64_t kh, int64_t kw, int64_t stride, int64_t pad, float* y);
+            int64_t kh, int64_t kw, int64_t stride, int64_t pad, float* y, float* col = nullptr);
+int64_t Conv2dScratchFloats(int64_t cin, int64_t h, int64_t w, int64_t kh, int64_t kw, int64_t stride, int64_t pad);
 inline int64_t ConvOutSize(int64_t in, int64_t k, int64_t stride, int64_t pad) { return (in + 2 * pad - k) / stride + 1; }
 
 // GroupNorm over x: [c, hw] with `groups` groups of c/groups channels; gamma, beta: [c].

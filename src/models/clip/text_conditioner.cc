@@ -17,20 +17,36 @@ void ApplyTokenWeights(float* z, const float* w, int64_t tokens, int64_t hidden)
   for (int64_t i = 0; i < tokens * hidden; ++i) z[i] *= r;
 }
 
-Result<Tensor> TextConditioner::Encode(std::string_view prompt, int clip_skip, const ChunkOptions& opts) const {
-  SDR_ASSIGN_OR_RETURN(PromptChunks chunks, TokenizePrompt(*tok_, prompt, opts));
+namespace {
+
+// z: [k, 77, c] encoded chunks -> [1, 77k, c] with each chunk's token weights applied.
+Tensor WeightChunks(Tensor z, const PromptChunks& chunks) {
   constexpr int64_t L = PromptChunks::kChunkLength;
-  const int64_t c = model_->hidden();
-  if (model_->positions() < L) {
-    return InvalidArgument("the text encoder has " + std::to_string(model_->positions()) + " positions, fewer than 77");
+  const int64_t k = z.dim(0), c = z.dim(2);
+  for (int64_t i = 0; i < k; ++i) {
+    ApplyTokenWeights(z.mutable_data<float>() + i * L * c, chunks.weights.data() + i * L, L, c);
   }
-  SDR_ASSIGN_OR_RETURN(Tensor out, Tensor::Allocate(DType::kF32, {1, chunks.num_chunks() * L, c}));
-  for (int k = 0; k < chunks.num_chunks(); ++k) {
-    float* z = out.mutable_data<float>() + k * L * c;
-    SDR_RETURN_IF_ERROR(model_->Encode(chunks.ids.data() + k * L, L, clip_skip, z));
-    ApplyTokenWeights(z, chunks.weights.data() + k * L, L, c);
-  }
-  return out;
+  return z.Reshaped({1, k * L, c});
+}
+
+}  // namespace
+
+Result<PromptChunks> TextConditioner::Tokenize(std::string_view prompt, const ChunkOptions& opts) const {
+  return TokenizePrompt(*tok_, prompt, opts);
+}
+
+Result<Tensor> TextConditioner::Encode(Executor& ex, const PromptChunks& chunks, int clip_skip) const {
+  SDR_ASSIGN_OR_RETURN(Act z, model_->Encode(ex, chunks.ids, chunks.num_chunks(), clip_skip));  // [k, 77, c]
+  SDR_ASSIGN_OR_RETURN(Tensor out, ex.Download(z));
+  return WeightChunks(std::move(out), chunks);
+}
+
+Result<Tensor> TextConditioner::Encode(std::string_view prompt, int clip_skip, const ChunkOptions& opts) const {
+  SDR_ASSIGN_OR_RETURN(PromptChunks chunks, Tokenize(prompt, opts));
+  SDR_ASSIGN_OR_RETURN(Tensor z, RunPlanned(model_->backend(), nullptr, [&](Executor& ex) {
+                         return model_->Encode(ex, chunks.ids, chunks.num_chunks(), clip_skip);
+                       }));
+  return WeightChunks(std::move(z), chunks);
 }
 
 }  // namespace sdr

@@ -20,7 +20,13 @@ class TextConditioner {
   // Both must outlive the conditioner.
   TextConditioner(const ClipTextModel* model, const ClipTokenizer* tokenizer) : model_(model), tok_(tokenizer) {}
 
-  // Returns [1, 77 * chunks, hidden] f32.
+  Result<PromptChunks> Tokenize(std::string_view prompt, const ChunkOptions& opts = {}) const;
+
+  // The chunks, encoded as one batch on the caller's executor -> [1, 77 * chunks, hidden] dense
+  // f32 on the host, weighted.
+  Result<Tensor> Encode(Executor& ex, const PromptChunks& chunks, int clip_skip) const;
+
+  // Tokenize + Encode, one-off (tests, tools), on a stream and arena of its own.
   Result<Tensor> Encode(std::string_view prompt, int clip_skip = 1, const ChunkOptions& opts = {}) const;
 
  private:

@@ -4,7 +4,6 @@
 #include <cstring>
 #include <optional>
 
-#include "backends/cpu/ops.h"
 #include "formats/ldm_names.h"
 #include "models/weights.h"
 
@@ -15,17 +14,17 @@ constexpr const char* kPrefix = kLdmUnetPrefix;
 constexpr float kResNormEps = 1e-5f;
 constexpr float kTransformerNormEps = 1e-6f;
 
-Result<ResBlockWeights> LoadRes(const TensorIndex& index, const std::string& p, int64_t cin, int64_t temb) {
+Result<ResBlockWeights> LoadRes(const WeightLoader& wl, const std::string& p, int64_t cin, int64_t temb) {
   ResBlockWeights r;
-  SDR_ASSIGN_OR_RETURN(r.in_norm, GroupNormLayer::Load(index, p + ".in_layers.0", cin, kResNormEps));
-  SDR_ASSIGN_OR_RETURN(r.in_conv, Conv2dLayer::Load(index, p + ".in_layers.2", cin, 3));
+  SDR_ASSIGN_OR_RETURN(r.in_norm, GroupNormLayer::Load(wl, p + ".in_layers.0", cin, kResNormEps));
+  SDR_ASSIGN_OR_RETURN(r.in_conv, Conv2dLayer::Load(wl, p + ".in_layers.2", cin, 3));
   const int64_t cout = r.in_conv.cout;
-  SDR_ASSIGN_OR_RETURN(r.emb, LinearLayer::Load(index, p + ".emb_layers.1", cout, temb, true));
-  SDR_ASSIGN_OR_RETURN(r.out_norm, GroupNormLayer::Load(index, p + ".out_layers.0", cout, kResNormEps));
-  SDR_ASSIGN_OR_RETURN(r.out_conv, Conv2dLayer::Load(index, p + ".out_layers.3", cout, 3, 1, cout));
-  r.has_skip = HasTensorsUnder(index, p + ".skip_connection.");
+  SDR_ASSIGN_OR_RETURN(r.emb, LinearLayer::Load(wl, p + ".emb_layers.1", cout, temb, true));
+  SDR_ASSIGN_OR_RETURN(r.out_norm, GroupNormLayer::Load(wl, p + ".out_layers.0", cout, kResNormEps));
+  SDR_ASSIGN_OR_RETURN(r.out_conv, Conv2dLayer::Load(wl, p + ".out_layers.3", cout, 3, 1, cout));
+  r.has_skip = HasTensorsUnder(wl.index(), p + ".skip_connection.");
   if (r.has_skip) {
-    SDR_ASSIGN_OR_RETURN(r.skip, Conv2dLayer::Load(index, p + ".skip_connection", cin, 1, 1, cout));
+    SDR_ASSIGN_OR_RETURN(r.skip, Conv2dLayer::Load(wl, p + ".skip_connection", cin, 1, 1, cout));
   } else if (cin != cout) {
     return NotFound("tensor '" + p + ".skip_connection.weight' is missing from the model (expected shape " +
                     ShapeToString({cout, cin, 1, 1}) + ": the block changes " + std::to_string(cin) + " -> " +
@@ -34,7 +33,7 @@ Result<ResBlockWeights> LoadRes(const TensorIndex& index, const std::string& p, 
   return r;
 }
 
-Result<TransformerWeights> LoadTransformer(const TensorIndex& index, const std::string& p, int64_t c,
+Result<TransformerWeights> LoadTransformer(const WeightLoader& wl, const std::string& p, int64_t c,
                                            int64_t ctx_dim, int64_t heads) {
   TransformerWeights t;
   t.c = c;
@@ -44,25 +43,25 @@ Result<TransformerWeights> LoadTransformer(const TensorIndex& index, const std::
                            std::to_string(heads) + " heads");
   }
   const std::string b = p + ".transformer_blocks.0.";
-  if (HasTensorsUnder(index, p + ".transformer_blocks.1.")) {
+  if (HasTensorsUnder(wl.index(), p + ".transformer_blocks.1.")) {
     return Unsupported("'" + p + "' has more than one transformer block (an SDXL-style UNet)");
   }
-  SDR_ASSIGN_OR_RETURN(t.norm, GroupNormLayer::Load(index, p + ".norm", c, kTransformerNormEps));
-  SDR_ASSIGN_OR_RETURN(t.proj_in, Conv2dLayer::Load(index, p + ".proj_in", c, 1, 1, c));
-  SDR_ASSIGN_OR_RETURN(t.proj_out, Conv2dLayer::Load(index, p + ".proj_out", c, 1, 1, c));
-  SDR_ASSIGN_OR_RETURN(t.norm1, LayerNormLayer::Load(index, b + "norm1", c));
-  SDR_ASSIGN_OR_RETURN(t.norm2, LayerNormLayer::Load(index, b + "norm2", c));
-  SDR_ASSIGN_OR_RETURN(t.norm3, LayerNormLayer::Load(index, b + "norm3", c));
-  SDR_ASSIGN_OR_RETURN(t.q1, LinearLayer::Load(index, b + "attn1.to_q", c, c, false));
-  SDR_ASSIGN_OR_RETURN(t.k1, LinearLayer::Load(index, b + "attn1.to_k", c, c, false));
-  SDR_ASSIGN_OR_RETURN(t.v1, LinearLayer::Load(index, b + "attn1.to_v", c, c, false));
-  SDR_ASSIGN_OR_RETURN(t.o1, LinearLayer::Load(index, b + "attn1.to_out.0", c, c, true));
-  SDR_ASSIGN_OR_RETURN(t.q2, LinearLayer::Load(index, b + "attn2.to_q", c, c, false));
-  SDR_ASSIGN_OR_RETURN(t.k2, LinearLayer::Load(index, b + "attn2.to_k", c, ctx_dim, false));
-  SDR_ASSIGN_OR_RETURN(t.v2, LinearLayer::Load(index, b + "attn2.to_v", c, ctx_dim, false));
-  SDR_ASSIGN_OR_RETURN(t.o2, LinearLayer::Load(index, b + "attn2.to_out.0", c, c, true));
-  SDR_ASSIGN_OR_RETURN(t.ff_proj, LinearLayer::Load(index, b + "ff.net.0.proj", 8 * c, c, true));
-  SDR_ASSIGN_OR_RETURN(t.ff_out, LinearLayer::Load(index, b + "ff.net.2", c, 4 * c, true));
+  SDR_ASSIGN_OR_RETURN(t.norm, GroupNormLayer::Load(wl, p + ".norm", c, kTransformerNormEps));
+  SDR_ASSIGN_OR_RETURN(t.proj_in, Conv2dLayer::Load(wl, p + ".proj_in", c, 1, 1, c));
+  SDR_ASSIGN_OR_RETURN(t.proj_out, Conv2dLayer::Load(wl, p + ".proj_out", c, 1, 1, c));
+  SDR_ASSIGN_OR_RETURN(t.norm1, LayerNormLayer::Load(wl, b + "norm1", c));
+  SDR_ASSIGN_OR_RETURN(t.norm2, LayerNormLayer::Load(wl, b + "norm2", c));
+  SDR_ASSIGN_OR_RETURN(t.norm3, LayerNormLayer::Load(wl, b + "norm3", c));
+  SDR_ASSIGN_OR_RETURN(t.q1, LinearLayer::Load(wl, b + "attn1.to_q", c, c, false));
+  SDR_ASSIGN_OR_RETURN(t.k1, LinearLayer::Load(wl, b + "attn1.to_k", c, c, false));
+  SDR_ASSIGN_OR_RETURN(t.v1, LinearLayer::Load(wl, b + "attn1.to_v", c, c, false));
+  SDR_ASSIGN_OR_RETURN(t.o1, LinearLayer::Load(wl, b + "attn1.to_out.0", c, c, true));
+  SDR_ASSIGN_OR_RETURN(t.q2, LinearLayer::Load(wl, b + "attn2.to_q", c, c, false));
+  SDR_ASSIGN_OR_RETURN(t.k2, LinearLayer::Load(wl, b + "attn2.to_k", c, ctx_dim, false));
+  SDR_ASSIGN_OR_RETURN(t.v2, LinearLayer::Load(wl, b + "attn2.to_v", c, ctx_dim, false));
+  SDR_ASSIGN_OR_RETURN(t.o2, LinearLayer::Load(wl, b + "attn2.to_out.0", c, c, true));
+  SDR_ASSIGN_OR_RETURN(t.ff_proj, LinearLayer::Load(wl, b + "ff.net.0.proj", 8 * c, c, true));
+  SDR_ASSIGN_OR_RETURN(t.ff_out, LinearLayer::Load(wl, b + "ff.net.2", c, 4 * c, true));
   return t;
 }
 
@@ -92,16 +91,6 @@ std::string FirstNameUnder(const TensorIndex& index, const std::string& prefix) 
 
 }  // namespace
 
-void TimestepEmbedding(float t, int64_t dim, float* out) {
-  const int64_t half = dim / 2;
-  for (int64_t j = 0; j < half; ++j) {
-    const float freq = std::exp(-std::log(10000.0f) * static_cast<float>(j) / static_cast<float>(half));
-    const float a = t * freq;
-    out[j] = std::cos(a);
-    out[half + j] = std::sin(a);
-  }
-}
-
 // The channel count and resolution level flowing between layers while loading: every layer is
 // loaded for the channels it will actually receive, so a file whose layers do not chain fails
 // here, naming the tensor, instead of in a kernel.
@@ -111,25 +100,25 @@ struct UnetModel::Flow {
   std::vector<std::pair<int64_t, int>> skips;     // (channels, level) of each input block's output
 };
 
-Status UnetModel::LoadLayer(const TensorIndex& index, const std::string& q, UnetLayer::Kind kind, bool first_layer,
+Status UnetModel::LoadLayer(const WeightLoader& wl, const std::string& q, UnetLayer::Kind kind, bool first_layer,
                             Flow* f, UnetBlock* block) {
   using Kind = UnetLayer::Kind;
   switch (kind) {
     case Kind::kRes: {
-      SDR_ASSIGN_OR_RETURN(ResBlockWeights r, LoadRes(index, q, f->ch, temb_dim_));
+      SDR_ASSIGN_OR_RETURN(ResBlockWeights r, LoadRes(wl, q, f->ch, temb_dim_));
       f->ch = r.in_conv.cout;
       block->layers.push_back({UnetLayer::Kind::kRes, res_.size()});
       res_.push_back(std::move(r));
       return Status::Ok();
     }
     case Kind::kTransformer: {
-      SDR_ASSIGN_OR_RETURN(TransformerWeights t, LoadTransformer(index, q, f->ch, context_dim_, heads_));
+      SDR_ASSIGN_OR_RETURN(TransformerWeights t, LoadTransformer(wl, q, f->ch, context_dim_, heads_));
       block->layers.push_back({UnetLayer::Kind::kTransformer, transformers_.size()});
       transformers_.push_back(std::move(t));
       return Status::Ok();
     }
     case Kind::kDownsample: {
-      SDR_ASSIGN_OR_RETURN(Conv2dLayer c, Conv2dLayer::Load(index, q + ".op", f->ch, 3, 2));
+      SDR_ASSIGN_OR_RETURN(Conv2dLayer c, Conv2dLayer::Load(wl, q + ".op", f->ch, 3, 2));
       f->ch = c.cout;
       ++f->level;
       block->layers.push_back({UnetLayer::Kind::kDownsample, convs_.size()});
@@ -141,7 +130,7 @@ Status UnetModel::LoadLayer(const TensorIndex& index, const std::string& q, Unet
         return CorruptData("'" + q + "' upsamples where no skip connection of the next resolution follows "
                            "(the UNet's down- and up-sampling layers do not match)");
       }
-      SDR_ASSIGN_OR_RETURN(Conv2dLayer c, Conv2dLayer::Load(index, q + ".conv", f->ch, 3));
+      SDR_ASSIGN_OR_RETURN(Conv2dLayer c, Conv2dLayer::Load(wl, q + ".conv", f->ch, 3));
       f->ch = c.cout;
       --f->level;
       block->layers.push_back({UnetLayer::Kind::kUpsample, convs_.size()});
@@ -150,7 +139,7 @@ Status UnetModel::LoadLayer(const TensorIndex& index, const std::string& q, Unet
     }
     case Kind::kConv: {
       if (!first_layer) return CorruptData("unexpected plain convolution '" + q + "' inside the UNet");
-      SDR_ASSIGN_OR_RETURN(Conv2dLayer c, Conv2dLayer::Load(index, q, f->ch, 3, 1, model_channels_));
+      SDR_ASSIGN_OR_RETURN(Conv2dLayer c, Conv2dLayer::Load(wl, q, f->ch, 3, 1, model_channels_));
       f->ch = c.cout;
       block->layers.push_back({UnetLayer::Kind::kConv, convs_.size()});
       convs_.push_back(std::move(c));
@@ -161,7 +150,8 @@ Status UnetModel::LoadLayer(const TensorIndex& index, const std::string& q, Unet
 }
 
 // Reads the sub-layers "<bp>.0", "<bp>.1", ... of one block (empty when the block is absent).
-Result<UnetBlock> UnetModel::LoadBlock(const TensorIndex& index, const std::string& bp, bool first_block, Flow* f) {
+Result<UnetBlock> UnetModel::LoadBlock(const WeightLoader& wl, const std::string& bp, bool first_block, Flow* f) {
+  const TensorIndex& index = wl.index();
   UnetBlock block;
   for (int i = 0;; ++i) {
     const std::string q = bp + "." + std::to_string(i);
@@ -176,18 +166,21 @@ Result<UnetBlock> UnetModel::LoadBlock(const TensorIndex& index, const std::stri
     if (first_block && i == 0 && *kind != UnetLayer::Kind::kConv) {
       return CorruptData("the UNet's first layer '" + q + "' is not its input convolution ('" + q + ".weight')");
     }
-    SDR_RETURN_IF_ERROR(LoadLayer(index, q, *kind, first_block && i == 0, f, &block));
+    SDR_RETURN_IF_ERROR(LoadLayer(wl, q, *kind, first_block && i == 0, f, &block));
   }
 }
 
-Result<std::unique_ptr<UnetModel>> UnetModel::Load(const TensorIndex& index, const UnetLoadOptions& opts) {
+Result<std::unique_ptr<UnetModel>> UnetModel::Load(const TensorIndex& index, Backend& backend,
+                                                  const UnetLoadOptions& opts) {
   auto m = std::unique_ptr<UnetModel>(new UnetModel());
-  Status s = m->LoadAll(index, opts);
+  m->backend_ = &backend;
+  Status s = m->LoadAll(WeightLoader(index, backend), opts);
   if (!s.ok()) return s.WithContext("loading UNet");
   return m;
 }
 
-Status UnetModel::LoadAll(const TensorIndex& index, const UnetLoadOptions& opts) {
+Status UnetModel::LoadAll(const WeightLoader& wl, const UnetLoadOptions& opts) {
+  const TensorIndex& index = wl.index();
   const std::string p = kPrefix;
   heads_ = opts.heads;
   if (heads_ < 1) return InvalidArgument("UNet heads " + std::to_string(heads_) + " must be positive");
@@ -205,8 +198,8 @@ Status UnetModel::LoadAll(const TensorIndex& index, const UnetLoadOptions& opts)
     }
     if (context_dim_ <= 0) return NotFound("no cross-attention ('" + p + "*.attn2.to_k.weight')");
   }
-  SDR_ASSIGN_OR_RETURN(time1_, LinearLayer::Load(index, p + "time_embed.0", temb_dim_, model_channels_, true));
-  SDR_ASSIGN_OR_RETURN(time2_, LinearLayer::Load(index, p + "time_embed.2", temb_dim_, temb_dim_, true));
+  SDR_ASSIGN_OR_RETURN(time1_, LinearLayer::Load(wl, p + "time_embed.0", temb_dim_, model_channels_, true));
+  SDR_ASSIGN_OR_RETURN(time2_, LinearLayer::Load(wl, p + "time_embed.2", temb_dim_, temb_dim_, true));
 
   // The latent channels: what the VAE takes (when known), else what the input conv reads.
   if (opts.latent_channels > 0) {
@@ -219,7 +212,7 @@ Status UnetModel::LoadAll(const TensorIndex& index, const UnetLoadOptions& opts)
   f.ch = in_channels_;
   for (int i = 0;; ++i) {
     const std::string bp = p + "input_blocks." + std::to_string(i);
-    SDR_ASSIGN_OR_RETURN(UnetBlock b, LoadBlock(index, bp, i == 0, &f));
+    SDR_ASSIGN_OR_RETURN(UnetBlock b, LoadBlock(wl, bp, i == 0, &f));
     if (b.layers.empty()) {
       if (i == 0) return NotFound("tensor '" + bp + ".0.weight' is missing from the model (the input convolution)");
       break;
@@ -227,7 +220,7 @@ Status UnetModel::LoadAll(const TensorIndex& index, const UnetLoadOptions& opts)
     input_blocks_.push_back(std::move(b));
     f.skips.emplace_back(f.ch, f.level);
   }
-  SDR_ASSIGN_OR_RETURN(middle_, LoadBlock(index, p + "middle_block", false, &f));
+  SDR_ASSIGN_OR_RETURN(middle_, LoadBlock(wl, p + "middle_block", false, &f));
   for (int i = 0;; ++i) {
     const std::string bp = p + "output_blocks." + std::to_string(i);
     if (!HasTensorsUnder(index, bp + ".")) break;
@@ -242,7 +235,7 @@ Status UnetModel::LoadAll(const TensorIndex& index, const UnetLoadOptions& opts)
     }
     f.skips.pop_back();
     f.ch += skip_ch;
-    SDR_ASSIGN_OR_RETURN(UnetBlock b, LoadBlock(index, bp, false, &f));
+    SDR_ASSIGN_OR_RETURN(UnetBlock b, LoadBlock(wl, bp, false, &f));
     output_blocks_.push_back(std::move(b));
   }
   if (!f.skips.empty()) {
@@ -250,121 +243,84 @@ Status UnetModel::LoadAll(const TensorIndex& index, const UnetLoadOptions& opts)
                        std::to_string(output_blocks_.size()) + " output blocks ('" + p + "output_blocks." +
                        std::to_string(output_blocks_.size()) + "' is missing)");
   }
-  SDR_ASSIGN_OR_RETURN(out_norm_, GroupNormLayer::Load(index, p + "out.0", f.ch, kResNormEps));
+  SDR_ASSIGN_OR_RETURN(out_norm_, GroupNormLayer::Load(wl, p + "out.0", f.ch, kResNormEps));
   // The UNet predicts noise of the latent's shape: it gives back as many channels as it takes.
-  SDR_ASSIGN_OR_RETURN(out_conv_, Conv2dLayer::Load(index, p + "out.2", f.ch, 3, 1, in_channels_));
+  SDR_ASSIGN_OR_RETURN(out_conv_, Conv2dLayer::Load(wl, p + "out.2", f.ch, 3, 1, in_channels_));
   return Status::Ok();
 }
 
-Result<Tensor> UnetModel::RunRes(const ResBlockWeights& r, const Tensor& x, const float* emb) const {
-  SDR_ASSIGN_OR_RETURN(Tensor h, r.in_norm.Forward(x, /*silu=*/true));
-  SDR_ASSIGN_OR_RETURN(h, r.in_conv.Forward(h));
-  // h += Linear(SiLU(emb)) per channel (emb arrives already SiLU'd).
-  std::vector<float> e(static_cast<size_t>(r.emb.out));
-  r.emb.Forward(emb, e.data(), 1);
-  const int64_t hw = h.dim(1) * h.dim(2);
-  float* ph = h.mutable_data<float>();
-  for (int64_t c = 0; c < h.dim(0); ++c)
-    for (int64_t i = 0; i < hw; ++i) ph[c * hw + i] += e[static_cast<size_t>(c)];
-  SDR_ASSIGN_OR_RETURN(h, r.out_norm.Forward(h, /*silu=*/true));
-  SDR_ASSIGN_OR_RETURN(h, r.out_conv.Forward(h));
-  if (r.has_skip) {
-    SDR_ASSIGN_OR_RETURN(Tensor s, r.skip.Forward(x));
-    cpu::AddInPlace(h.mutable_data<float>(), s.data<float>(), h.numel());
-  } else {
-    cpu::AddInPlace(h.mutable_data<float>(), x.data<float>(), h.numel());
-  }
-  return h;
+Result<Act> UnetModel::RunRes(Executor& ex, const ResBlockWeights& r, const Act& x, const Act& emb) const {
+  SDR_ASSIGN_OR_RETURN(Act h, r.in_norm.Forward(ex, x, /*silu=*/true));
+  SDR_ASSIGN_OR_RETURN(Act e, r.emb.Forward(ex, emb));  // [B, cout]: emb arrives already SiLU'd
+  SDR_ASSIGN_OR_RETURN(h, r.in_conv.Forward(ex, h, /*channel_bias=*/&e));
+  SDR_ASSIGN_OR_RETURN(h, r.out_norm.Forward(ex, h, /*silu=*/true));
+  if (!r.has_skip) return r.out_conv.Forward(ex, h, nullptr, /*residual=*/&x);
+  SDR_ASSIGN_OR_RETURN(Act s, r.skip.Forward(ex, x));
+  return r.out_conv.Forward(ex, h, nullptr, /*residual=*/&s);
 }
 
-Result<Tensor> UnetModel::RunTransformer(const TransformerWeights& tw, const Tensor& x, const Tensor& ctx,
-                                         const RunControl* control) const {
-  const int64_t c = tw.c, hw = x.dim(1) * x.dim(2), d = c / tw.heads;
-  const int64_t lk = ctx.dim(1);
+Result<Act> UnetModel::RunTransformer(Executor& ex, const TransformerWeights& tw, const Act& x, const Act& ctx) const {
+  const int64_t h = x.dim(2), w = x.dim(3), d = tw.c / tw.heads;
   const float scale = 1.0f / std::sqrt(static_cast<float>(d));
-  SDR_ASSIGN_OR_RETURN(Tensor h, tw.norm.Forward(x, /*silu=*/false));
-  SDR_ASSIGN_OR_RETURN(h, tw.proj_in.Forward(h));  // [c, hw]
-  // t: [hw, c] token-major residual stream.
-  SDR_ASSIGN_OR_RETURN(Tensor t, Tensor::Allocate(DType::kF32, {hw, c}));
-  cpu::Transpose(h.data<float>(), c, hw, t.mutable_data<float>());
-  SDR_ASSIGN_OR_RETURN(Tensor n, Tensor::Allocate(DType::kF32, {hw, c}));
-  SDR_ASSIGN_OR_RETURN(Tensor q, Tensor::Allocate(DType::kF32, {hw, c}));
-  SDR_ASSIGN_OR_RETURN(Tensor a, Tensor::Allocate(DType::kF32, {hw, c}));
-  const int64_t kv_rows = std::max(hw, lk);
-  SDR_ASSIGN_OR_RETURN(Tensor k, Tensor::Allocate(DType::kF32, {kv_rows, c}));
-  SDR_ASSIGN_OR_RETURN(Tensor v, Tensor::Allocate(DType::kF32, {kv_rows, c}));
-  float* pt = t.mutable_data<float>();
-  float* pn = n.mutable_data<float>();
-  float* pq = q.mutable_data<float>();
-  float* pa = a.mutable_data<float>();
-  float* pk = k.mutable_data<float>();
-  float* pv = v.mutable_data<float>();
-  // Self-attention.
-  tw.norm1.Forward(pt, pn, hw);
-  tw.q1.Forward(pn, pq, hw);
-  tw.k1.Forward(pn, pk, hw);
-  tw.v1.Forward(pn, pv, hw);
-  cpu::Attention(pq, c, pk, pv, c, pa, tw.heads, hw, hw, d, scale, /*causal=*/false);
-  tw.o1.Forward(pa, pn, hw);
-  cpu::AddInPlace(pt, pn, hw * c);
-  SDR_RETURN_IF_ERROR(CheckRun(control));
-  // Cross-attention over the text context.
-  tw.norm2.Forward(pt, pn, hw);
-  tw.q2.Forward(pn, pq, hw);
-  tw.k2.Forward(ctx.data<float>(), pk, lk);
-  tw.v2.Forward(ctx.data<float>(), pv, lk);
-  cpu::Attention(pq, c, pk, pv, c, pa, tw.heads, hw, lk, d, scale, /*causal=*/false);
-  tw.o2.Forward(pa, pn, hw);
-  cpu::AddInPlace(pt, pn, hw * c);
-  SDR_RETURN_IF_ERROR(CheckRun(control));
-  // GEGLU feed-forward: g = proj(n) [hw, 8c]; out = g[:, :4c] * gelu(g[:, 4c:]).
-  tw.norm3.Forward(pt, pn, hw);
-  SDR_ASSIGN_OR_RETURN(Tensor g, Tensor::Allocate(DType::kF32, {hw, 8 * c}));
-  SDR_ASSIGN_OR_RETURN(Tensor gg, Tensor::Allocate(DType::kF32, {hw, 4 * c}));
-  tw.ff_proj.Forward(pn, g.mutable_data<float>(), hw);
-  float* pg = g.mutable_data<float>();
-  float* pgg = gg.mutable_data<float>();
-  for (int64_t i = 0; i < hw; ++i) {
-    float* row = pg + i * 8 * c;
-    float* gate = row + 4 * c;
-    cpu::Gelu(gate, 4 * c);
-    float* dst = pgg + i * 4 * c;
-    for (int64_t j = 0; j < 4 * c; ++j) dst[j] = row[j] * gate[j];
+  Act t;  // [B, h*w, c] token-major residual stream
+  {
+    SDR_ASSIGN_OR_RETURN(Act n, tw.norm.Forward(ex, x, /*silu=*/false));
+    SDR_ASSIGN_OR_RETURN(n, tw.proj_in.Forward(ex, n));
+    SDR_ASSIGN_OR_RETURN(t, ex.ToTokens(n));
   }
-  tw.ff_out.Forward(pgg, pn, hw);
-  cpu::AddInPlace(pt, pn, hw * c);
-  // Back to [c, hw], project, add the block input.
-  SDR_ASSIGN_OR_RETURN(Tensor back, Tensor::Allocate(DType::kF32, {c, x.dim(1), x.dim(2)}));
-  cpu::Transpose(pt, hw, c, back.mutable_data<float>());
-  SDR_ASSIGN_OR_RETURN(Tensor out, tw.proj_out.Forward(back));
-  cpu::AddInPlace(out.mutable_data<float>(), x.data<float>(), out.numel());
-  return out;
+  {  // Self-attention.
+    SDR_ASSIGN_OR_RETURN(Act n, tw.norm1.Forward(ex, t));
+    SDR_ASSIGN_OR_RETURN(Act q, tw.q1.Forward(ex, n));
+    SDR_ASSIGN_OR_RETURN(Act k, tw.k1.Forward(ex, n));
+    SDR_ASSIGN_OR_RETURN(Act v, tw.v1.Forward(ex, n));
+    SDR_ASSIGN_OR_RETURN(Act a, ex.Attention(q, k, v, tw.heads, scale, /*causal=*/false));
+    SDR_ASSIGN_OR_RETURN(t, tw.o1.Forward(ex, a, Activation::kNone, /*residual=*/&t));
+  }
+  SDR_RETURN_IF_ERROR(ex.Check());
+  {  // Cross-attention over the text context.
+    SDR_ASSIGN_OR_RETURN(Act n, tw.norm2.Forward(ex, t));
+    SDR_ASSIGN_OR_RETURN(Act q, tw.q2.Forward(ex, n));
+    SDR_ASSIGN_OR_RETURN(Act k, tw.k2.Forward(ex, ctx));
+    SDR_ASSIGN_OR_RETURN(Act v, tw.v2.Forward(ex, ctx));
+    SDR_ASSIGN_OR_RETURN(Act a, ex.Attention(q, k, v, tw.heads, scale, /*causal=*/false));
+    SDR_ASSIGN_OR_RETURN(t, tw.o2.Forward(ex, a, Activation::kNone, /*residual=*/&t));
+  }
+  SDR_RETURN_IF_ERROR(ex.Check());
+  {  // GEGLU feed-forward: g = proj(n) [B, hw, 8c]; out = g[..., :4c] * gelu(g[..., 4c:]).
+    SDR_ASSIGN_OR_RETURN(Act n, tw.norm3.Forward(ex, t));
+    SDR_ASSIGN_OR_RETURN(Act g, tw.ff_proj.Forward(ex, n));
+    SDR_ASSIGN_OR_RETURN(g, ex.Geglu(g));
+    SDR_ASSIGN_OR_RETURN(t, tw.ff_out.Forward(ex, g, Activation::kNone, /*residual=*/&t));
+  }
+  // Back to feature maps, project, add the block input.
+  SDR_ASSIGN_OR_RETURN(Act back, ex.FromTokens(t, h, w));
+  t = Act();
+  return tw.proj_out.Forward(ex, back, nullptr, /*residual=*/&x);
 }
 
-Result<Tensor> UnetModel::RunBlock(const UnetBlock& block, Tensor h, const float* emb, const Tensor& ctx,
-                                   const Tensor* up_to, const RunControl* control) const {
+Result<Act> UnetModel::RunBlock(Executor& ex, const UnetBlock& block, Act h, const Act& emb, const Act& ctx,
+                                const Act* up_to) const {
   for (const UnetLayer& l : block.layers) {
-    SDR_RETURN_IF_ERROR(CheckRun(control));
+    SDR_RETURN_IF_ERROR(ex.Check());
     switch (l.kind) {
       case UnetLayer::Kind::kRes: {
-        SDR_ASSIGN_OR_RETURN(h, RunRes(res_[l.index], h, emb));
+        SDR_ASSIGN_OR_RETURN(h, RunRes(ex, res_[l.index], h, emb));
         break;
       }
       case UnetLayer::Kind::kTransformer: {
-        SDR_ASSIGN_OR_RETURN(h, RunTransformer(transformers_[l.index], h, ctx, control));
+        SDR_ASSIGN_OR_RETURN(h, RunTransformer(ex, transformers_[l.index], h, ctx));
         break;
       }
       case UnetLayer::Kind::kUpsample: {
         // Nearest x2, or to the next skip's size when an odd size was halved on the way down.
-        const int64_t ho = up_to ? up_to->dim(1) : 2 * h.dim(1), wo = up_to ? up_to->dim(2) : 2 * h.dim(2);
-        SDR_ASSIGN_OR_RETURN(Tensor up, Tensor::Allocate(DType::kF32, {h.dim(0), ho, wo}));
-        cpu::ResizeNearest(h.data<float>(), h.dim(0), h.dim(1), h.dim(2), ho, wo, up.mutable_data<float>());
-        SDR_ASSIGN_OR_RETURN(h, convs_[l.index].Forward(up));
+        const int64_t ho = up_to ? up_to->dim(2) : 2 * h.dim(2), wo = up_to ? up_to->dim(3) : 2 * h.dim(3);
+        SDR_ASSIGN_OR_RETURN(h, ex.ResizeNearest(h, ho, wo));
+        SDR_ASSIGN_OR_RETURN(h, convs_[l.index].Forward(ex, h));
         break;
       }
       case UnetLayer::Kind::kDownsample:
       case UnetLayer::Kind::kConv: {
-        SDR_ASSIGN_OR_RETURN(h, convs_[l.index].Forward(h));
+        SDR_ASSIGN_OR_RETURN(h, convs_[l.index].Forward(ex, h));
         break;
       }
     }
@@ -372,42 +328,48 @@ Result<Tensor> UnetModel::RunBlock(const UnetBlock& block, Tensor h, const float
   return h;
 }
 
-Result<Tensor> UnetModel::Forward(const Tensor& x, float t, const Tensor& ctx, const RunControl* control) const {
-  if (x.rank() != 4 || x.dim(0) != 1 || x.dim(1) != in_channels_ || x.dim(2) < 1 || x.dim(3) < 1) {
-    return InvalidArgument("UNet input must be [1, " + std::to_string(in_channels_) + ", h, w], got " +
-                           ShapeToString(x.shape()));
+Result<Act> UnetModel::Forward(Executor& ex, const Act& x, const std::vector<float>& t, const Act& ctx) const {
+  const int64_t b = x.rank() == 4 ? x.dim(0) : 0;
+  if (x.rank() != 4 || b < 1 || x.dim(1) != in_channels_ || x.dim(2) < 1 || x.dim(3) < 1 ||
+      static_cast<int64_t>(t.size()) != b) {
+    return InvalidArgument("UNet input must be [B, " + std::to_string(in_channels_) + ", h, w] with B timesteps, got " +
+                           ShapeToString(x.shape()) + " and " + std::to_string(t.size()));
   }
-  if (ctx.rank() != 3 || ctx.dim(0) != 1 || ctx.dim(2) != context_dim_) {
-    return InvalidArgument("UNet context must be [1, L, " + std::to_string(context_dim_) + "], got " + ShapeToString(ctx.shape()));
+  if (ctx.rank() != 3 || ctx.dim(0) != b || ctx.dim(2) != context_dim_) {
+    return InvalidArgument("UNet context must be [" + std::to_string(b) + ", L, " + std::to_string(context_dim_) +
+                           "], got " + ShapeToString(ctx.shape()));
   }
-  // Time embedding: emb = Linear(SiLU(Linear(sinusoid(t)))), then SiLU once for every ResBlock.
-  std::vector<float> sinus(static_cast<size_t>(model_channels_)), e1(static_cast<size_t>(temb_dim_)),
-      emb(static_cast<size_t>(temb_dim_));
-  TimestepEmbedding(t, model_channels_, sinus.data());
-  time1_.Forward(sinus.data(), e1.data(), 1);
-  cpu::Silu(e1.data(), temb_dim_);
-  time2_.Forward(e1.data(), emb.data(), 1);
-  cpu::Silu(emb.data(), temb_dim_);
-
-  Tensor h = x.Reshaped({in_channels_, x.dim(2), x.dim(3)});
-  std::vector<Tensor> skips;
-  for (const UnetBlock& b : input_blocks_) {
-    SDR_ASSIGN_OR_RETURN(h, RunBlock(b, std::move(h), emb.data(), ctx, nullptr, control));
+  // Time embedding: emb = SiLU(Linear(SiLU(Linear(sinusoid(t))))), the SiLU every ResBlock applies.
+  Act emb;
+  {
+    SDR_ASSIGN_OR_RETURN(Act sinus, ex.TimestepEmbedding(t, model_channels_));
+    SDR_ASSIGN_OR_RETURN(Act e1, time1_.Forward(ex, sinus, Activation::kSilu));
+    SDR_ASSIGN_OR_RETURN(emb, time2_.Forward(ex, e1, Activation::kSilu));
+  }
+  Act h = x;
+  std::vector<Act> skips;
+  for (const UnetBlock& blk : input_blocks_) {
+    SDR_ASSIGN_OR_RETURN(h, RunBlock(ex, blk, std::move(h), emb, ctx, nullptr));
     skips.push_back(h);
   }
-  SDR_ASSIGN_OR_RETURN(h, RunBlock(middle_, std::move(h), emb.data(), ctx, nullptr, control));
-  for (const UnetBlock& b : output_blocks_) {
-    const Tensor& s = skips.back();
-    SDR_CHECK(s.dim(1) == h.dim(1) && s.dim(2) == h.dim(2));  // levels were matched at load
-    SDR_ASSIGN_OR_RETURN(Tensor cat, Tensor::Allocate(DType::kF32, {h.dim(0) + s.dim(0), h.dim(1), h.dim(2)}));
-    std::memcpy(cat.mutable_data<float>(), h.data<float>(), h.nbytes());
-    std::memcpy(cat.mutable_data<float>() + h.numel(), s.data<float>(), s.nbytes());
+  SDR_ASSIGN_OR_RETURN(h, RunBlock(ex, middle_, std::move(h), emb, ctx, nullptr));
+  for (const UnetBlock& blk : output_blocks_) {
+    SDR_CHECK(skips.back().dim(2) == h.dim(2) && skips.back().dim(3) == h.dim(3));  // levels were matched at load
+    SDR_ASSIGN_OR_RETURN(Act cat, ex.ConcatChannels(h, skips.back()));
+    h = Act();
     skips.pop_back();
-    SDR_ASSIGN_OR_RETURN(h, RunBlock(b, std::move(cat), emb.data(), ctx, skips.empty() ? nullptr : &skips.back(), control));
+    SDR_ASSIGN_OR_RETURN(h, RunBlock(ex, blk, std::move(cat), emb, ctx, skips.empty() ? nullptr : &skips.back()));
   }
-  SDR_ASSIGN_OR_RETURN(h, out_norm_.Forward(h, /*silu=*/true));
-  SDR_ASSIGN_OR_RETURN(h, out_conv_.Forward(h));
-  return h.Reshaped({1, h.dim(0), h.dim(1), h.dim(2)});
+  SDR_ASSIGN_OR_RETURN(h, out_norm_.Forward(ex, h, /*silu=*/true));
+  return out_conv_.Forward(ex, h);
+}
+
+Result<Tensor> UnetModel::Forward(const Tensor& x, float t, const Tensor& ctx, const RunControl* control) const {
+  return RunPlanned(*backend_, control, [&](Executor& ex) -> Result<Act> {
+    SDR_ASSIGN_OR_RETURN(Act xa, ex.Upload(x));
+    SDR_ASSIGN_OR_RETURN(Act ca, ex.Upload(ctx));
+    return Forward(ex, xa, {t}, ca);
+  });
 }
 
 double UnetModel::EvalFlops(int64_t lh, int64_t lw, int64_t context_tokens) const {

@@ -5,8 +5,8 @@
 // Original math: ResBlock GroupNorm eps 1e-5, transformer GroupNorm eps 1e-6, LayerNorm eps 1e-5,
 // exact-GELU GEGLU, 8 heads (SD 1.x).
 //
-// Ownership: immutable weights (f32, borrowed or converted); Forward allocates its own scratch,
-// so one model may serve several threads at once.
+// Ownership: immutable weights prepared for one backend (shared by every context); Forward runs
+// on the caller's Executor (its stream and arena), so one model serves several contexts at once.
 #pragma once
 
 #include <memory>
@@ -55,15 +55,22 @@ struct UnetLoadOptions {
   int64_t latent_channels = 0;  // the VAE's latent channels; 0 = read from input_blocks.0.0
 };
 
+
 class UnetModel {
  public:
   // Loads and checks every layer for the channels it will receive (InvalidArgument / NotFound /
   // CorruptData naming the tensor, the expected and the actual shape).
-  static Result<std::unique_ptr<UnetModel>> Load(const TensorIndex& index, const UnetLoadOptions& opts = {});
+  // Weights are prepared for `backend`, which must outlive the model.
+  static Result<std::unique_ptr<UnetModel>> Load(const TensorIndex& index, Backend& backend,
+                                                 const UnetLoadOptions& opts = {});
 
-  // x: [1, 4, h, w] (already scaled by c_in); t: fractional timestep; ctx: [1, L, context_dim].
-  // Returns eps: [1, 4, h, w]. `control` (may be null) is checked before every layer, so a
+  // x: [B, C, h, w] (already scaled by c_in); t: B fractional timesteps; ctx: [B, L, context_dim].
+  // Returns eps: [B, C, h, w]. The executor's run control is checked before every layer, so a
   // cancel or timeout stops the evaluation within one layer (Cancelled / DeadlineExceeded).
+  Result<Act> Forward(Executor& ex, const Act& x, const std::vector<float>& t, const Act& ctx) const;
+
+  // One-off host-level evaluation (tests, tools): x [1, C, h, w], ctx [1, L, context_dim] dense
+  // f32 -> eps [1, C, h, w], on a stream and arena of its own.
   Result<Tensor> Forward(const Tensor& x, float t, const Tensor& ctx, const RunControl* control = nullptr) const;
 
   int64_t model_channels() const { return model_channels_; }
@@ -77,17 +84,18 @@ class UnetModel {
 
  private:
   struct Flow;
-  Status LoadAll(const TensorIndex& index, const UnetLoadOptions& opts);
-  Result<UnetBlock> LoadBlock(const TensorIndex& index, const std::string& bp, bool first_block, Flow* f);
-  Status LoadLayer(const TensorIndex& index, const std::string& q, UnetLayer::Kind kind, bool first_layer, Flow* f,
+  Status LoadAll(const WeightLoader& wl, const UnetLoadOptions& opts);
+  Result<UnetBlock> LoadBlock(const WeightLoader& wl, const std::string& bp, bool first_block, Flow* f);
+  Status LoadLayer(const WeightLoader& wl, const std::string& q, UnetLayer::Kind kind, bool first_layer, Flow* f,
                    UnetBlock* block);
 
   // up_to: the skip the next block concatenates (its size is the upsampling target), or null.
-  Result<Tensor> RunBlock(const UnetBlock& block, Tensor h, const float* emb, const Tensor& ctx,
-                          const Tensor* up_to, const RunControl* control) const;
-  Result<Tensor> RunRes(const ResBlockWeights& r, const Tensor& x, const float* emb) const;
-  Result<Tensor> RunTransformer(const TransformerWeights& tw, const Tensor& x, const Tensor& ctx,
-                                const RunControl* control) const;
+  Result<Act> RunBlock(Executor& ex, const UnetBlock& block, Act h, const Act& emb, const Act& ctx,
+                       const Act* up_to) const;
+  Result<Act> RunRes(Executor& ex, const ResBlockWeights& r, const Act& x, const Act& emb) const;
+  Result<Act> RunTransformer(Executor& ex, const TransformerWeights& tw, const Act& x, const Act& ctx) const;
+
+  Backend* backend_ = nullptr;
 
   int64_t model_channels_ = 0, temb_dim_ = 0, context_dim_ = 0, in_channels_ = 0, heads_ = 8;
   LinearLayer time1_, time2_;
@@ -100,7 +108,5 @@ class UnetModel {
   Conv2dLayer out_conv_;
 };
 
-// Sinusoidal timestep embedding as LDM computes it: [cos(t f_j), sin(t f_j)], f_j = exp(-ln(10000) j / half).
-void TimestepEmbedding(float t, int64_t dim, float* out);
 
 }  // namespace sdr

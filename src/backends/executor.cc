@@ -1,0 +1,221 @@
+#include "backends/executor.h"
+
+#include <string>
+
+namespace sdr {
+namespace {
+
+DeviceTensor Folded(const DeviceTensor& t) {  // [..., C] -> [M, C]
+  DeviceTensor f = t;
+  const int64_t c = t.shape.back();
+  f.shape = {c == 0 ? 0 : t.numel() / c, c};
+  return f;
+}
+
+}  // namespace
+
+Act Act::Reshaped(Shape shape) const {
+  SDR_CHECK(NumElements(shape) == t_.numel());
+  Act a = *this;
+  a.t_.shape = std::move(shape);
+  return a;
+}
+
+Result<std::shared_ptr<const uint64_t>> Executor::Block(uint64_t bytes, void** data) {
+  SDR_ASSIGN_OR_RETURN(const uint64_t offset, arena_->Alloc(bytes));
+  Arena* arena = arena_;
+  *data = arena->base() == nullptr ? nullptr : static_cast<std::byte*>(arena->base()) + offset;
+  return std::shared_ptr<const uint64_t>(new uint64_t(offset), [arena](const uint64_t* o) {
+    arena->Free(*o);
+    delete o;
+  });
+}
+
+Result<Act> Executor::Alloc(Shape shape) {
+  auto numel = CheckedNumElements(shape);
+  if (!numel) return InvalidArgument("activation shape " + ShapeToString(shape) + " is invalid");
+  auto bytes = DTypeBytes(act_dtype(), static_cast<uint64_t>(*numel));
+  if (!bytes) return InvalidArgument("activation shape " + ShapeToString(shape) + " is too large");
+  Act a;
+  a.t_.dtype = act_dtype();
+  a.t_.shape = std::move(shape);
+  SDR_ASSIGN_OR_RETURN(a.block_, Block(*bytes, &a.t_.data));
+  return a;
+}
+
+Result<Act> Executor::Upload(const Tensor& host) {
+  if (host.dtype() != DType::kF32) return InvalidArgument("Upload takes f32 host tensors");
+  SDR_ASSIGN_OR_RETURN(Act a, Alloc(host.shape()));
+  if (!planning()) SDR_RETURN_IF_ERROR(stream_->Upload(host, a.t()));
+  return a;
+}
+
+Result<Tensor> Executor::Download(const Act& a) {
+  if (planning()) return Tensor::Zeros(DType::kF32, a.shape());
+  return stream_->Download(a.t());
+}
+
+template <typename Args, typename Op>
+Status Executor::Run(Args& args, size_t scratch_bytes, Op op) {
+  SDR_RETURN_IF_ERROR(CheckArgs(args));
+  std::shared_ptr<const uint64_t> scratch;  // freed when the op has been enqueued
+  if constexpr (requires { args.scratch; }) {
+    if (scratch_bytes > 0) {
+      void* data = nullptr;
+      SDR_ASSIGN_OR_RETURN(scratch, Block(scratch_bytes, &data));
+      args.scratch = std::span<std::byte>(static_cast<std::byte*>(data), data == nullptr ? 0 : scratch_bytes);
+    }
+  }
+  if (planning()) return Status::Ok();
+  return op(*stream_, args);
+}
+
+Result<Act> Executor::Linear(const Act& x, const Weight& w, const Weight* b, Activation act, const Act* residual) {
+  Shape out = x.shape();
+  if (out.empty()) return InternalError("linear: x is a scalar");
+  out.back() = w.t.rank() == 2 ? w.t.dim(0) : 0;
+  SDR_ASSIGN_OR_RETURN(Act y, Alloc(out));
+  LinearArgs a;
+  a.x = Folded(x.t());
+  a.w = &w;
+  a.b = b;
+  a.act = act;
+  DeviceTensor res;
+  if (residual != nullptr) {
+    res = Folded(residual->t());
+    a.residual = &res;
+  }
+  a.y = Folded(y.t());
+  const size_t scratch = CheckArgs(a).ok() ? backend_.ScratchBytes(a) : 0;
+  SDR_RETURN_IF_ERROR(Run(a, scratch, [](Stream& s, const LinearArgs& args) { return s.Linear(args); }));
+  return y;
+}
+
+Result<Act> Executor::Conv2d(const Act& x, const Weight& w, const Weight* b, int64_t stride, int64_t pad,
+                             const Act* channel_bias, const Act* residual) {
+  if (x.rank() != 4 || w.t.rank() != 4 || stride < 1) {
+    return InternalError("conv2d: x " + ShapeToString(x.shape()) + ", w " + ShapeToString(w.t.shape));
+  }
+  const int64_t k = w.t.dim(2);
+  const int64_t ho = (x.dim(2) + 2 * pad - k) / stride + 1, wo = (x.dim(3) + 2 * pad - k) / stride + 1;
+  SDR_ASSIGN_OR_RETURN(Act y, Alloc({x.dim(0), w.t.dim(0), ho, wo}));
+  Conv2dArgs a;
+  a.x = x.t();
+  a.w = &w;
+  a.b = b;
+  a.stride = stride;
+  a.pad = pad;
+  a.channel_bias = channel_bias != nullptr ? &channel_bias->t() : nullptr;
+  a.residual = residual != nullptr ? &residual->t() : nullptr;
+  a.y = y.t();
+  const size_t scratch = CheckArgs(a).ok() ? backend_.ScratchBytes(a) : 0;
+  SDR_RETURN_IF_ERROR(Run(a, scratch, [](Stream& s, const Conv2dArgs& args) { return s.Conv2d(args); }));
+  return y;
+}
+
+Result<Act> Executor::GroupNorm(const Act& x, const Weight& gamma, const Weight& beta, int64_t groups, float eps,
+                                bool silu) {
+  SDR_ASSIGN_OR_RETURN(Act y, Alloc(x.shape()));
+  GroupNormArgs a{x.t(), &gamma, &beta, groups, eps, silu, y.t()};
+  SDR_RETURN_IF_ERROR(Run(a, 0, [](Stream& s, const GroupNormArgs& args) { return s.GroupNorm(args); }));
+  return y;
+}
+
+Result<Act> Executor::LayerNorm(const Act& x, const Weight& gamma, const Weight& beta, float eps) {
+  SDR_ASSIGN_OR_RETURN(Act y, Alloc(x.shape()));
+  LayerNormArgs a{Folded(x.t()), &gamma, &beta, eps, Folded(y.t())};
+  SDR_RETURN_IF_ERROR(Run(a, 0, [](Stream& s, const LayerNormArgs& args) { return s.LayerNorm(args); }));
+  return y;
+}
+
+Result<Act> Executor::Attention(const Act& q, const Act& k, const Act& v, int64_t heads, float scale, bool causal) {
+  SDR_ASSIGN_OR_RETURN(Act y, Alloc(q.shape()));
+  AttentionArgs a;
+  a.q = q.t();
+  a.k = k.t();
+  a.v = v.t();
+  a.heads = heads;
+  a.scale = scale;
+  a.causal = causal;
+  a.y = y.t();
+  const size_t scratch = CheckArgs(a).ok() ? backend_.ScratchBytes(a) : 0;
+  SDR_RETURN_IF_ERROR(Run(a, scratch, [](Stream& s, const AttentionArgs& args) { return s.Attention(args); }));
+  return y;
+}
+
+Result<Act> Executor::Geglu(const Act& x) {
+  Shape out = x.shape();
+  if (out.empty()) return InternalError("geglu: x is a scalar");
+  out.back() /= 2;
+  SDR_ASSIGN_OR_RETURN(Act y, Alloc(out));
+  GegluArgs a{Folded(x.t()), Folded(y.t())};
+  SDR_RETURN_IF_ERROR(Run(a, 0, [](Stream& s, const GegluArgs& args) { return s.Geglu(args); }));
+  return y;
+}
+
+Result<Act> Executor::Add(const Act& a, const Act& b) {
+  SDR_ASSIGN_OR_RETURN(Act y, Alloc(a.shape()));
+  AddArgs args{a.t(), b.t(), y.t()};
+  SDR_RETURN_IF_ERROR(Run(args, 0, [](Stream& s, const AddArgs& x) { return s.Add(x); }));
+  return y;
+}
+
+Result<Act> Executor::Affine(const Act& x, float scale, float shift, bool clamp, float lo, float hi) {
+  SDR_ASSIGN_OR_RETURN(Act y, Alloc(x.shape()));
+  AffineArgs a{x.t(), scale, shift, clamp, lo, hi, y.t()};
+  SDR_RETURN_IF_ERROR(Run(a, 0, [](Stream& s, const AffineArgs& args) { return s.Affine(args); }));
+  return y;
+}
+
+Result<Act> Executor::ResizeNearest(const Act& x, int64_t ho, int64_t wo) {
+  if (x.rank() != 4) return InternalError("resize_nearest: x " + ShapeToString(x.shape()));
+  SDR_ASSIGN_OR_RETURN(Act y, Alloc({x.dim(0), x.dim(1), ho, wo}));
+  ResizeNearestArgs a{x.t(), y.t()};
+  SDR_RETURN_IF_ERROR(Run(a, 0, [](Stream& s, const ResizeNearestArgs& args) { return s.ResizeNearest(args); }));
+  return y;
+}
+
+Result<Act> Executor::ConcatChannels(const Act& a, const Act& b) {
+  if (a.rank() != 4 || b.rank() != 4) return InternalError("concat_channels: not 4-D");
+  SDR_ASSIGN_OR_RETURN(Act y, Alloc({a.dim(0), a.dim(1) + b.dim(1), a.dim(2), a.dim(3)}));
+  ConcatChannelsArgs args{a.t(), b.t(), y.t()};
+  SDR_RETURN_IF_ERROR(Run(args, 0, [](Stream& s, const ConcatChannelsArgs& x) { return s.ConcatChannels(x); }));
+  return y;
+}
+
+Result<Act> Executor::ToTokens(const Act& x) {
+  if (x.rank() != 4) return InternalError("to_tokens: x " + ShapeToString(x.shape()));
+  SDR_ASSIGN_OR_RETURN(Act y, Alloc({x.dim(0), x.dim(2) * x.dim(3), x.dim(1)}));
+  TokensArgs a{x.t(), y.t()};
+  SDR_RETURN_IF_ERROR(CheckArgs(a, /*to_tokens=*/true));
+  if (!planning()) SDR_RETURN_IF_ERROR(stream_->ToTokens(a));
+  return y;
+}
+
+Result<Act> Executor::FromTokens(const Act& x, int64_t h, int64_t w) {
+  if (x.rank() != 3) return InternalError("from_tokens: x " + ShapeToString(x.shape()));
+  SDR_ASSIGN_OR_RETURN(Act y, Alloc({x.dim(0), x.dim(2), h, w}));
+  TokensArgs a{x.t(), y.t()};
+  SDR_RETURN_IF_ERROR(CheckArgs(a, /*to_tokens=*/false));
+  if (!planning()) SDR_RETURN_IF_ERROR(stream_->FromTokens(a));
+  return y;
+}
+
+Result<Act> Executor::TimestepEmbedding(std::vector<float> t, int64_t dim) {
+  SDR_ASSIGN_OR_RETURN(Act y, Alloc({static_cast<int64_t>(t.size()), dim}));
+  TimestepEmbeddingArgs a{std::move(t), y.t()};
+  SDR_RETURN_IF_ERROR(
+      Run(a, 0, [](Stream& s, const TimestepEmbeddingArgs& args) { return s.TimestepEmbedding(args); }));
+  return y;
+}
+
+Result<Act> Executor::Embed(std::vector<int32_t> ids, int64_t batch, const Weight& table, const Weight& positions) {
+  const auto n = static_cast<int64_t>(ids.size());
+  if (batch < 1 || n % batch != 0 || table.t.rank() != 2) return InternalError("embed: bad ids or table");
+  SDR_ASSIGN_OR_RETURN(Act y, Alloc({batch, n / batch, table.t.dim(1)}));
+  EmbedArgs a{std::move(ids), &table, &positions, y.t()};
+  SDR_RETURN_IF_ERROR(Run(a, 0, [](Stream& s, const EmbedArgs& args) { return s.Embed(args); }));
+  return y;
+}
+
+}  // namespace sdr

@@ -1,0 +1,112 @@
+// Executor: how model code runs ops on a backend. Each op allocates its output (and any scratch)
+// in the context's arena and enqueues the op on the context's stream; outputs are Act handles
+// that give their block back when the last handle goes. With no stream the executor is a dry run:
+// ops check shapes and allocate, nothing computes, and the arena's high-water mark is what the
+// real run will need (the plan). Model code is written once and run both ways.
+//
+//   Executor ex(backend, stream, &arena, run_control);
+//   SDR_ASSIGN_OR_RETURN(Act h, ex.GroupNorm(x, gamma, beta, 32, 1e-5f, /*silu=*/true));
+//   SDR_ASSIGN_OR_RETURN(h, ex.Conv2d(h, w, &b, 1, 1));
+//
+// Thread-safety: one thread at a time (like the stream and arena it uses).
+#pragma once
+
+#include <memory>
+#include <vector>
+
+#include "backends/arena.h"
+#include "backends/backend.h"
+#include "core/run_control.h"
+
+namespace sdr {
+
+class Executor;
+
+// An activation: a tensor in an executor's arena. Copies share the block (views); the block is
+// freed when the last copy goes. An Act must not outlive its executor.
+class Act {
+ public:
+  Act() = default;
+  const DeviceTensor& t() const { return t_; }
+  const Shape& shape() const { return t_.shape; }
+  int64_t dim(size_t i) const { return t_.dim(i); }
+  size_t rank() const { return t_.rank(); }
+  int64_t numel() const { return t_.numel(); }
+  bool defined() const { return block_ != nullptr; }
+  // The same elements under another shape of the same count (e.g. [B, L, C] as [B * L, C]).
+  Act Reshaped(Shape shape) const;
+
+ private:
+  friend class Executor;
+  DeviceTensor t_;
+  std::shared_ptr<const uint64_t> block_;  // the arena offset; frees it on release
+};
+
+class Executor {
+ public:
+  // `stream` null: a dry run (planning). `run` (may be null) is checked by Check().
+  Executor(Backend& backend, Stream* stream, Arena* arena, const RunControl* run = nullptr)
+      : backend_(backend), stream_(stream), arena_(arena), run_(run) {}
+
+  bool planning() const { return stream_ == nullptr; }
+  Backend& backend() const { return backend_; }
+  DType act_dtype() const { return backend_.info().activation_dtype; }
+  // Cancelled / DeadlineExceeded from the run control; OK while planning.
+  Status Check() const { return planning() ? Status::Ok() : CheckRun(run_); }
+
+  // An uninitialised activation.
+  Result<Act> Alloc(Shape shape);
+  // host: dense f32 -> a new activation (planning: allocation only).
+  Result<Act> Upload(const Tensor& host);
+  // -> dense f32 host tensor (planning: zeros of the shape).
+  Result<Tensor> Download(const Act& a);
+
+  // ---- ops: shapes as in backends/backend.h; leading dims of Linear/LayerNorm/Geglu fold into M
+  Result<Act> Linear(const Act& x, const Weight& w, const Weight* b, Activation act = Activation::kNone,
+                     const Act* residual = nullptr);
+  Result<Act> Conv2d(const Act& x, const Weight& w, const Weight* b, int64_t stride, int64_t pad,
+                     const Act* channel_bias = nullptr, const Act* residual = nullptr);
+  Result<Act> GroupNorm(const Act& x, const Weight& gamma, const Weight& beta, int64_t groups, float eps, bool silu);
+  Result<Act> LayerNorm(const Act& x, const Weight& gamma, const Weight& beta, float eps);
+  Result<Act> Attention(const Act& q, const Act& k, const Act& v, int64_t heads, float scale, bool causal);
+  Result<Act> Geglu(const Act& x);
+  Result<Act> Add(const Act& a, const Act& b);
+  Result<Act> Affine(const Act& x, float scale, float shift, bool clamp = false, float lo = 0, float hi = 1);
+  Result<Act> ResizeNearest(const Act& x, int64_t ho, int64_t wo);
+  Result<Act> ConcatChannels(const Act& a, const Act& b);
+  Result<Act> ToTokens(const Act& x);                            // [B, C, H, W] -> [B, H*W, C]
+  Result<Act> FromTokens(const Act& x, int64_t h, int64_t w);    // [B, H*W, C] -> [B, C, H, W]
+  Result<Act> TimestepEmbedding(std::vector<float> t, int64_t dim);  // -> [B, dim]
+  Result<Act> Embed(std::vector<int32_t> ids, int64_t batch, const Weight& table, const Weight& positions);
+
+ private:
+  // Runs `op` on the stream unless planning, with `scratch_bytes` of arena scratch.
+  template <typename Args, typename Op>
+  Status Run(Args& args, size_t scratch_bytes, Op op);
+  Result<std::shared_ptr<const uint64_t>> Block(uint64_t bytes, void** data);
+
+  Backend& backend_;
+  Stream* stream_;
+  Arena* arena_;
+  const RunControl* run_;
+};
+
+// One-off use (tests, tools, the models' host-level helpers): runs `body` (Executor& ->
+// Result<Act>) as a dry run to size an arena, then for real on a new stream with an arena of
+// exactly that size, and returns the output as dense f32 on the host.
+template <typename Body>
+Result<Tensor> RunPlanned(Backend& backend, const RunControl* run, Body&& body) {
+  Arena plan;
+  {
+    Executor dry(backend, nullptr, &plan, run);
+    SDR_ASSIGN_OR_RETURN(Act planned, body(dry));
+  }
+  SDR_ASSIGN_OR_RETURN(std::shared_ptr<void> memory, backend.AllocateMemory(plan.high_water()));
+  Arena arena(plan.high_water(), memory.get());
+  SDR_ASSIGN_OR_RETURN(std::unique_ptr<Stream> stream, backend.CreateStream());
+  Executor ex(backend, stream.get(), &arena, run);
+  SDR_ASSIGN_OR_RETURN(Act out, body(ex));
+  return ex.Download(out);
+}
+
+}  // namespace sdr

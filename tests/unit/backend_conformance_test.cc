@@ -1,0 +1,222 @@
+// Backend conformance (llama.cpp's test-backend-ops idea): every op of every available backend,
+// over a table of shapes (odd sizes and SD 1.5's widths, head sizes and token counts, at small
+// spatial sizes), checked against the `reference` backend with a per-op tolerance. A backend or
+// op that is not available is skipped and listed. Adding a backend means adding its name to
+// kBackends; nothing else.
+#include <gtest/gtest.h>
+
+#include <cmath>
+#include <cstdio>
+#include <functional>
+#include <map>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "backends/executor.h"
+#include "backends/registry.h"
+#include "testing/reference_ops.h"
+
+namespace sdr {
+namespace {
+
+const char* const kBackends[] = {"cpu", "cuda"};
+
+// Inputs of one case, as host tensors; weights are prepared per backend.
+struct Case {
+  std::string name;
+  OpKind op;
+  std::vector<Tensor> acts;     // activations, uploaded
+  std::vector<Tensor> weights;  // weights, prepared with PrepareWeight
+  // Runs the op on the executor over the uploaded activations and prepared weights.
+  std::function<Result<Act>(Executor&, const std::vector<Act>&, const std::vector<Weight>&)> run;
+  double tol = 1e-5;  // relative L2 against the reference backend
+};
+
+Tensor Random(const Shape& shape, uint32_t seed, float scale = 1.0f) {
+  auto t = Tensor::Allocate(DType::kF32, shape);
+  SDR_CHECK(t.ok());
+  const std::vector<float> v = ref::RandomVector(t->numel(), seed, scale);
+  std::copy(v.begin(), v.end(), t->mutable_data<float>());
+  return *t;
+}
+
+Result<Tensor> RunCase(Backend& backend, const Case& c) {
+  std::vector<Weight> weights;
+  for (size_t i = 0; i < c.weights.size(); ++i) {
+    const WeightRole role = c.weights[i].rank() == 4 ? WeightRole::kConvKernel
+                            : c.weights[i].rank() == 2 ? WeightRole::kMatrix
+                                                       : WeightRole::kVector;
+    SDR_ASSIGN_OR_RETURN(Weight w, backend.PrepareWeight(c.weights[i], role));
+    weights.push_back(std::move(w));
+  }
+  return RunPlanned(backend, nullptr, [&](Executor& ex) -> Result<Act> {
+    std::vector<Act> acts;
+    for (const Tensor& t : c.acts) {
+      SDR_ASSIGN_OR_RETURN(Act a, ex.Upload(t));
+      acts.push_back(std::move(a));
+    }
+    return c.run(ex, acts, weights);
+  });
+}
+
+std::vector<Case> Cases() {
+  std::vector<Case> cases;
+  uint32_t seed = 1;
+  auto add = [&](std::string name, OpKind op, std::vector<Tensor> acts, std::vector<Tensor> weights,
+                 decltype(Case::run) run, double tol = 1e-5) {
+    cases.push_back({std::move(name), op, std::move(acts), std::move(weights), std::move(run), tol});
+  };
+  // Linear: odd sizes, CLIP/UNet widths, each activation, a residual.
+  struct Lin {
+    int64_t m, k, n;
+    Activation act;
+    bool bias, residual;
+  };
+  for (const Lin& l : {Lin{7, 13, 5, Activation::kNone, true, false}, Lin{77, 768, 768, Activation::kNone, true, true},
+                       Lin{2 * 77, 768, 320, Activation::kNone, false, false},
+                       Lin{64, 320, 2560, Activation::kNone, true, false}, Lin{2, 320, 1280, Activation::kSilu, true, false},
+                       Lin{33, 64, 256, Activation::kQuickGelu, true, false}, Lin{9, 40, 24, Activation::kGelu, true, true}}) {
+    std::vector<Tensor> acts = {Random({l.m, l.k}, seed++)};
+    if (l.residual) acts.push_back(Random({l.m, l.n}, seed++));
+    std::vector<Tensor> w = {Random({l.n, l.k}, seed++, 1.0f / std::sqrt(static_cast<float>(l.k)))};
+    if (l.bias) w.push_back(Random({l.n}, seed++, 0.1f));
+    add("linear " + std::to_string(l.m) + "x" + std::to_string(l.k) + "->" + std::to_string(l.n), OpKind::kLinear, acts,
+        w, [l](Executor& ex, const std::vector<Act>& a, const std::vector<Weight>& w) {
+          return ex.Linear(a[0], w[0], l.bias ? &w[1] : nullptr, l.act, l.residual ? &a[1] : nullptr);
+        });
+  }
+  // Conv2d: 3x3 and 1x1, stride 2, odd sizes, SD widths, per-sample channel bias and residual.
+  struct Conv {
+    int64_t b, cin, h, w, cout, k, stride;
+    bool extras;
+  };
+  for (const Conv& c : {Conv{1, 4, 8, 8, 32, 3, 1, false}, Conv{2, 320, 8, 8, 320, 3, 1, true},
+                        Conv{1, 32, 9, 7, 16, 3, 2, false}, Conv{2, 64, 5, 6, 32, 1, 1, true},
+                        Conv{1, 3, 11, 13, 8, 3, 1, false}, Conv{1, 640, 4, 4, 320, 1, 1, false}}) {
+    const int64_t ho = (c.h + 2 * (c.k / 2) - c.k) / c.stride + 1, wo = (c.w + 2 * (c.k / 2) - c.k) / c.stride + 1;
+    std::vector<Tensor> acts = {Random({c.b, c.cin, c.h, c.w}, seed++)};
+    if (c.extras) {
+      acts.push_back(Random({c.b, c.cout}, seed++));
+      acts.push_back(Random({c.b, c.cout, ho, wo}, seed++));
+    }
+    add("conv2d " + std::to_string(c.cin) + "->" + std::to_string(c.cout) + " k" + std::to_string(c.k) + " s" +
+            std::to_string(c.stride) + " " + std::to_string(c.h) + "x" + std::to_string(c.w) + " b" + std::to_string(c.b),
+        OpKind::kConv2d, acts,
+        {Random({c.cout, c.cin, c.k, c.k}, seed++, 1.0f / std::sqrt(static_cast<float>(c.cin * c.k * c.k))),
+         Random({c.cout}, seed++, 0.1f)},
+        [c](Executor& ex, const std::vector<Act>& a, const std::vector<Weight>& w) {
+          return ex.Conv2d(a[0], w[0], &w[1], c.stride, c.k / 2, c.extras ? &a[1] : nullptr, c.extras ? &a[2] : nullptr);
+        });
+  }
+  for (const bool silu : {false, true}) {
+    for (const Shape& s : {Shape{2, 64, 5, 7}, Shape{1, 320, 8, 8}, Shape{1, 32, 1, 1}}) {
+      add(std::string("group_norm ") + ShapeToString(s) + (silu ? " silu" : ""), OpKind::kGroupNorm,
+          {Random(s, seed++, 3.0f)}, {Random({s[1]}, seed++), Random({s[1]}, seed++)},
+          [silu](Executor& ex, const std::vector<Act>& a, const std::vector<Weight>& w) {
+            return ex.GroupNorm(a[0], w[0], w[1], 32, 1e-5f, silu);
+          },
+          1e-4);  // one value per group ([1, 32, 1, 1]): x - mean is rounding noise over sqrt(eps)
+    }
+  }
+  for (const Shape& s : {Shape{77, 768}, Shape{5, 13}, Shape{2, 64, 320}}) {
+    add("layer_norm " + ShapeToString(s), OpKind::kLayerNorm, {Random(s, seed++, 2.0f)},
+        {Random({s.back()}, seed++), Random({s.back()}, seed++)},
+        [](Executor& ex, const std::vector<Act>& a, const std::vector<Weight>& w) {
+          return ex.LayerNorm(a[0], w[0], w[1], 1e-5f);
+        });
+  }
+  // Attention: SD's head sizes (40, 80, 160 with 8 heads), self and 77-token cross attention,
+  // CLIP's causal 12 x 64, the VAE's single head, odd lengths.
+  struct Att {
+    int64_t b, lq, lk, c, heads;
+    bool causal;
+  };
+  for (const Att& t : {Att{2, 64, 64, 320, 8, false}, Att{2, 64, 77, 320, 8, false}, Att{1, 16, 77, 640, 8, false},
+                       Att{2, 4, 77, 1280, 8, false}, Att{1, 77, 77, 768, 12, true}, Att{1, 64, 64, 128, 1, false},
+                       Att{1, 300, 7, 24, 3, false}, Att{1, 9, 9, 16, 2, true}}) {
+    add("attention b" + std::to_string(t.b) + " " + std::to_string(t.lq) + "x" + std::to_string(t.lk) + " c" +
+            std::to_string(t.c) + " h" + std::to_string(t.heads) + (t.causal ? " causal" : ""),
+        OpKind::kAttention,
+        {Random({t.b, t.lq, t.c}, seed++), Random({t.b, t.lk, t.c}, seed++), Random({t.b, t.lk, t.c}, seed++)}, {},
+        [t](Executor& ex, const std::vector<Act>& a, const std::vector<Weight>&) {
+          return ex.Attention(a[0], a[1], a[2], t.heads,
+                              1.0f / std::sqrt(static_cast<float>(t.c / t.heads)), t.causal);
+        });
+  }
+  add("geglu 33x(2x40)", OpKind::kGeglu, {Random({33, 80}, seed++, 2.0f)}, {},
+      [](Executor& ex, const std::vector<Act>& a, const std::vector<Weight>&) { return ex.Geglu(a[0]); });
+  add("add", OpKind::kAdd, {Random({2, 3, 5, 7}, seed++), Random({2, 3, 5, 7}, seed++)}, {},
+      [](Executor& ex, const std::vector<Act>& a, const std::vector<Weight>&) { return ex.Add(a[0], a[1]); });
+  add("affine clamp", OpKind::kAffine, {Random({1, 3, 9, 11}, seed++, 2.0f)}, {},
+      [](Executor& ex, const std::vector<Act>& a, const std::vector<Weight>&) {
+        return ex.Affine(a[0], 0.5f, 0.5f, true, 0.0f, 1.0f);
+      });
+  for (const Shape& out : {Shape{18, 14}, Shape{9, 7}, Shape{13, 20}}) {
+    add("resize_nearest 9x7->" + std::to_string(out[0]) + "x" + std::to_string(out[1]), OpKind::kResizeNearest,
+        {Random({2, 3, 9, 7}, seed++)}, {},
+        [out](Executor& ex, const std::vector<Act>& a, const std::vector<Weight>&) {
+          return ex.ResizeNearest(a[0], out[0], out[1]);
+        });
+  }
+  add("concat_channels", OpKind::kConcatChannels, {Random({2, 5, 3, 4}, seed++), Random({2, 7, 3, 4}, seed++)}, {},
+      [](Executor& ex, const std::vector<Act>& a, const std::vector<Weight>&) { return ex.ConcatChannels(a[0], a[1]); });
+  add("to_tokens", OpKind::kToTokens, {Random({2, 40, 5, 3}, seed++)}, {},
+      [](Executor& ex, const std::vector<Act>& a, const std::vector<Weight>&) { return ex.ToTokens(a[0]); });
+  add("from_tokens", OpKind::kFromTokens, {Random({2, 15, 40}, seed++)}, {},
+      [](Executor& ex, const std::vector<Act>& a, const std::vector<Weight>&) { return ex.FromTokens(a[0], 5, 3); });
+  for (const int64_t dim : {320, 7}) {
+    add("timestep_embedding dim " + std::to_string(dim), OpKind::kTimestepEmbedding, {}, {},
+        [dim](Executor& ex, const std::vector<Act>&, const std::vector<Weight>&) {
+          return ex.TimestepEmbedding({999.0f, 0.0f, 421.7f}, dim);
+        },
+        1e-4);  // sin/cos of ~1000 in float
+  }
+  add("embed", OpKind::kEmbed, {}, {Random({100, 16}, seed++), Random({77, 16}, seed++)},
+      [](Executor& ex, const std::vector<Act>&, const std::vector<Weight>& w) {
+        std::vector<int32_t> ids(2 * 77);
+        for (size_t i = 0; i < ids.size(); ++i) ids[i] = static_cast<int32_t>((i * 37) % 100);
+        return ex.Embed(ids, 2, w[0], w[1]);
+      });
+  return cases;
+}
+
+TEST(BackendConformanceTest, EveryOpOfEveryBackendMatchesTheReference) {
+  auto reference = OpenBackend("reference");
+  ASSERT_TRUE(reference.ok()) << reference.status().ToString();
+  const std::vector<Case> cases = Cases();
+  // Every op kind the seam defines has at least one case (Convert is covered by Upload/Download
+  // on f32-only backends).
+  std::map<OpKind, int> per_op;
+  for (const Case& c : cases) ++per_op[c.op];
+  for (OpKind op : AllOpKinds()) {
+    if (op != OpKind::kConvert) EXPECT_GT(per_op[op], 0) << "no case for " << OpKindName(op);
+  }
+  int checked = 0;
+  for (const char* name : kBackends) {
+    auto backend = OpenBackend(name);
+    if (!backend.ok()) {
+      std::printf("[ skipped ] backend %s: %s\n", name, backend.status().message().c_str());
+      continue;
+    }
+    for (const Case& c : cases) {
+      if (!(*backend)->Supports(c.op, (*backend)->info().activation_dtype)) {
+        std::printf("[ skipped ] %s: %s unsupported\n", name, c.name.c_str());
+        continue;
+      }
+      auto want = RunCase(**reference, c);
+      ASSERT_TRUE(want.ok()) << c.name << ": " << want.status().ToString();
+      auto got = RunCase(**backend, c);
+      ASSERT_TRUE(got.ok()) << name << " " << c.name << ": " << got.status().ToString();
+      ASSERT_EQ(got->shape(), want->shape()) << name << " " << c.name;
+      const double err = ref::RelL2(want->data<float>(), got->data<float>(), want->numel());
+      EXPECT_LE(err, c.tol) << name << " " << c.name;
+      ++checked;
+    }
+    std::printf("[ figures ] backend %s: %zu op cases checked against the reference\n", name, cases.size());
+  }
+  EXPECT_GT(checked, 0);
+}
+
+}  // namespace
+}  // namespace sdr
