@@ -363,7 +363,9 @@ TEST(ConfigCliTest, JsonShowsValuesAndSources) {
       << out;
   auto j = nlohmann::json::parse(out, nullptr, /*allow_exceptions=*/false);
   ASSERT_FALSE(j.is_discarded()) << out;
-  ASSERT_EQ(j.size(), ConfigFields().size());
+  ASSERT_EQ(j.size(), ConfigFields().size() + 1);  // + "provider"
+  EXPECT_EQ(j["provider"]["kind"], "none");
+  EXPECT_EQ(j["provider"]["reasons"][0], "local skipped: SD_MODEL_PATH is not set");
   EXPECT_EQ(j["SD_INFERENCE_STEPS"]["value"], 7);
   EXPECT_EQ(j["SD_INFERENCE_STEPS"]["source"], "env SD_INFERENCE_STEPS");
   EXPECT_EQ(j["SD_INFERENCE_STEPS"]["field"], "steps");
@@ -379,12 +381,35 @@ TEST(ConfigCliTest, TextHasOneLinePerField) {
   std::string out;
   ASSERT_EQ(testing::RunCommand(Sdr("SD_INFERENCE_STEPS= SD_MAX_CONCURRENT=4") + " config", &out), 0) << out;
   size_t lines = 0;
-  for (char ch : out) lines += ch == '\n';
+  for (char ch : out.substr(0, out.find("image provider:"))) lines += ch == '\n';
   EXPECT_EQ(lines, ConfigFields().size()) << out;
+  EXPECT_NE(out.find("image provider: none\n  local skipped: SD_MODEL_PATH is not set\n"), std::string::npos) << out;
   EXPECT_TRUE(std::regex_search(out, std::regex("\nSD_INFERENCE_STEPS +=  ?20 "))) << out;
   EXPECT_NE(out.find("(default)"), std::string::npos) << out;
   EXPECT_NE(out.find("(env SD_MAX_CONCURRENT)"), std::string::npos) << out;
   EXPECT_NE(out.find("sampler steps, 1..1000"), std::string::npos) << out;
+}
+
+TEST(ConfigCliTest, ShowsTheProviderAndNeverTheKey) {
+  std::string out;
+  ASSERT_EQ(testing::RunCommand(Sdr("SD_MODEL_PATH=/nonexistent/m.safetensors OPENAI_API_KEY=sk-very-secret-key") +
+                                    " config",
+                                &out),
+            0)
+      << out;
+  EXPECT_EQ(out.find("sk-very-secret-key"), std::string::npos) << out;
+  EXPECT_NE(out.find("OPENAI_API_KEY"), std::string::npos) << out;
+  EXPECT_NE(out.find("<set: 18 characters>"), std::string::npos) << out;
+  EXPECT_NE(out.find("image provider: openai\n"), std::string::npos) << out;
+  EXPECT_NE(out.find("local skipped: SD_MODEL_PATH /nonexistent/m.safetensors does not exist"), std::string::npos) << out;
+  EXPECT_NE(out.find("openai: OPENAI_API_KEY is set (model dall-e-3"), std::string::npos) << out;
+  out.clear();
+  ASSERT_EQ(testing::RunCommand(Sdr("OPENAI_API_KEY=sk-very-secret-key") + " config --json", &out), 0) << out;
+  EXPECT_EQ(out.find("sk-very-secret-key"), std::string::npos) << out;
+  auto j = nlohmann::json::parse(out, nullptr, /*allow_exceptions=*/false);
+  ASSERT_FALSE(j.is_discarded()) << out;
+  EXPECT_EQ(j["OPENAI_API_KEY"]["value"], "<set: 18 characters>");
+  EXPECT_EQ(j["provider"]["kind"], "openai");
 }
 
 TEST(ConfigCliTest, InvalidValuesExitWithCode3) {
