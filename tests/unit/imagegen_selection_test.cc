@@ -39,8 +39,8 @@ class SelectionTest : public ::testing::Test {
  protected:
   static void SetUpTestSuite() {
     dir_ = new testing::TempDir();
-    testing::WriteFileBytes(dir_->File("corrupt.safetensors"),
-                            testing::ReadFileBytes(testing::TinyModelPath()).substr(0, 4096));
+    // Exists, but is no model (the tiny model is written only by the tests that load it).
+    testing::WriteFileBytes(dir_->File("corrupt.safetensors"), std::string(4096, 'x'));
   }
   static void TearDownTestSuite() { delete dir_; }
   static std::string Corrupt() { return dir_->File("corrupt.safetensors"); }
