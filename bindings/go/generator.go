@@ -177,12 +177,10 @@ func (g *Generator) Generate(ctx context.Context, req Request) (*Result, error) 
 	}
 	if err := fromC(code, &e); err != nil {
 		se := err.(*Error)
-		if se.Code == CodeCancelled {
-			if state != nil && state.err != nil {
-				se.cause = state.err
-			} else if ctx.Err() != nil {
-				return nil, ctxError(ctx.Err())
-			}
+		if se.Code == CodeCancelled && state != nil && state.err != nil {
+			se.cause = state.err
+		} else if (se.Code == CodeCancelled || se.Code == CodeGenerationTimeout) && ctx.Err() != nil {
+			return nil, ctxError(ctx.Err()) // the ctx stopped it (or its deadline passed as well)
 		}
 		return nil, se
 	}

@@ -38,7 +38,9 @@ func localGenerator(t *testing.T) *Generator {
 		t.Fatalf("setup: %v", setupErr)
 	}
 	setEnv(t, map[string]string{"SD_MODEL_PATH": testModelPath, "SD_TOKENIZER_PATH": testMergesPath,
-		"SD_IMAGE_SIZE": "64", "SD_INFERENCE_STEPS": "2"})
+		"SD_IMAGE_SIZE": "64", "SD_INFERENCE_STEPS": "2",
+		// A day: the engine's own timeout projection must not beat the ctx deadline tested below.
+		"SD_TIMEOUT_SECONDS": "86400"})
 	g, err := NewGeneratorFromConfig()
 	if err != nil {
 		t.Fatalf("NewGeneratorFromConfig: %v", err)
