@@ -10,7 +10,9 @@ PACKAGES=(
   libfmt-dev nlohmann-json3-dev libcli11-dev   # formatting, JSON headers, CLI parsing
   zlib1g-dev                                   # inflating deflated zip entries (.ckpt)
   libopenblas-dev                              # GEMM provider behind the kernel interface
-  libspng-dev                                  # PNG encoding
+  libspng-dev                                  # PNG encoding and checking
+  libcurl4-openssl-dev                         # HTTP client of the cloud image providers
+  libcpp-httplib-dev                           # tests: fake OpenAI / Azure servers on 127.0.0.1
   libicu-dev                                   # Unicode classes and case mapping (tokenizer)
   python3 python3-numpy python3-torch python3-regex  # test fixtures: make_random_sd.py, torch.save twin
   golang-go                                    # the Go binding (bindings/go) and its go test

@@ -1,13 +1,20 @@
-// sdr config [--json]: the effective configuration from the SD_* environment variables and
-// where each value came from. Invalid values fail with InvalidArgument (exit code 3), listing
-// every bad variable.
+// sdr config [--json]: the effective configuration from the SD_* (and OPENAI_* / AZURE_OPENAI_*)
+// environment variables and where each value came from, then which image provider `sdr generate`
+// without -m (and every Generator) would choose and why. API keys show as "<set: N characters>".
+// Invalid values fail with InvalidArgument (exit code 3), listing every bad variable.
 //
 //   SD_INFERENCE_STEPS  = 20         (default)  sampler steps, 1..1000
+//   ...
+//   image provider: openai
+//     local skipped: SD_MODEL_PATH is not set
+//     ...
 //
 // --json prints one object keyed by variable:
 //   {"SD_INFERENCE_STEPS": {"field": "steps", "value": 20, "source": "default",
 //                           "default": "20", "help": "..."}, ...}
-// with numbers and booleans as JSON numbers and booleans, everything else as strings.
+// with numbers and booleans as JSON numbers and booleans, everything else as strings, plus
+//   "provider": {"kind": "openai", "reasons": ["local skipped: ...", ...]}
+// (the plan does not load the model: a local model that exists is chosen if it loads).
 #include <nlohmann/json.hpp>
 
 #include <algorithm>
@@ -15,6 +22,7 @@
 #include <string>
 
 #include "apps/cli/commands.h"
+#include "imagegen/selection.h"
 #include "runtime/config.h"
 
 namespace sdr::cli {
@@ -39,7 +47,9 @@ nlohmann::ordered_json JsonValue(const ConfigEntry& e) {
 
 // Text and paths quoted so that "" and blanks show; control characters escaped.
 std::string DisplayValue(const ConfigEntry& e) {
-  if (e.field->kind != ConfigKind::kString && e.field->kind != ConfigKind::kPath) return e.value;
+  if (e.field->kind != ConfigKind::kString && e.field->kind != ConfigKind::kPath && e.field->kind != ConfigKind::kUrl) {
+    return e.value;
+  }
   return nlohmann::json(e.value).dump(-1, ' ', false, nlohmann::json::error_handler_t::replace);
 }
 
@@ -47,6 +57,7 @@ Status RunConfig(const ConfigOptions& o) {
   const EnvLookup env = ProcessEnv();
   SDR_ASSIGN_OR_RETURN(RuntimeConfig config, LoadConfigFromEnv(env));
   const std::vector<ConfigEntry> entries = DescribeConfig(config, env);
+  const ProviderPlan plan = PlanProvider(config);
   if (o.json) {
     nlohmann::ordered_json j = nlohmann::ordered_json::object();
     for (const ConfigEntry& e : entries) {
@@ -56,6 +67,7 @@ Status RunConfig(const ConfigOptions& o) {
                                           {"default", std::string(e.field->default_text)},
                                           {"help", std::string(e.field->help)}};
     }
+    j["provider"] = {{"kind", std::string(ToString(plan.kind))}, {"reasons", plan.reasons}};
     std::printf("%s\n", j.dump(1, ' ', false, nlohmann::ordered_json::error_handler_t::replace).c_str());
     return Status::Ok();
   }
@@ -75,6 +87,8 @@ Status RunConfig(const ConfigOptions& o) {
                 static_cast<int>(value_w), values[i].c_str(), static_cast<int>(source_w), source.c_str(),
                 std::string(e.field->help).c_str());
   }
+  std::printf("image provider: %s\n", std::string(ToString(plan.kind)).c_str());
+  for (const std::string& r : plan.reasons) std::printf("  %s\n", r.c_str());
   return Status::Ok();
 }
 
@@ -82,7 +96,8 @@ Status RunConfig(const ConfigOptions& o) {
 
 Command RegisterConfig(CLI::App& app) {
   auto opts = std::make_shared<ConfigOptions>();
-  CLI::App* sub = app.add_subcommand("config", "Show the effective configuration (SD_* environment variables)");
+  CLI::App* sub = app.add_subcommand(
+      "config", "Show the effective configuration (SD_*, OPENAI_*, AZURE_OPENAI_* variables) and the image provider");
   sub->add_flag("--json", opts->json, "print one JSON object keyed by variable");
   return {sub, [opts] { return RunConfig(*opts); }};
 }

@@ -1,7 +1,11 @@
-// sdr generate -m MODEL -p PROMPT [...]: text to image, written as PNG with A1111 infotext.
+// sdr generate [-m MODEL] -p PROMPT [...]: text to image, written as PNG with A1111 infotext.
 // Settings come from flags, then SD_* variables, then defaults (the config table declares the
 // shared ones once: runtime/config.h). Everything that could fail after the images exist (the
 // output path) is checked before the model loads, so no generation is lost at the end.
+//
+// With -m the model runs here directly (every engine option: --free-params, --dump-dir). Without
+// it the request goes through the Generator (imagegen/selection.h): SD_MODEL_PATH's model when it
+// loads, else Azure OpenAI or OpenAI when their variables are set; the PNG is written either way.
 #include <unistd.h>
 
 #include <chrono>
@@ -15,6 +19,7 @@
 #include "apps/cli/config_flags.h"
 #include "apps/cli/progress_bar.h"
 #include "core/enum_names.h"
+#include "imagegen/selection.h"
 #include "runtime/config.h"
 #include "runtime/context.h"
 #include "runtime/errors.h"
@@ -66,6 +71,51 @@ Status PrintPlan(const SdModel& model, const GenerateParams& params) {
   return Status::Ok();
 }
 
+// Without -m: one request through the Generator chosen from the configuration.
+Status RunThroughGenerator(const GenerateCommand& cmd, const RuntimeConfig& config, const GenerateParams& params,
+                           const EnvLookup& env, double timeout_s) {
+  const GenerateFlags& f = cmd.flags;
+  if (!f.dump_dir.empty()) return InvalidArgument("--dump-dir needs a model given with -m");
+  if (f.dry_run) return InvalidArgument("--dry-run needs a model given with -m");
+  SelectionOptions options;
+  options.local_timeout_s = timeout_s;
+  SDR_ASSIGN_OR_RETURN(std::unique_ptr<Generator> gen, CreateGeneratorFromConfig(config, options));
+  for (const std::string& r : gen->selection_reasons()) std::fprintf(stderr, "provider selection: %s\n", r.c_str());
+  ImageRequest req;
+  req.prompt = params.prompt;
+  req.n = params.batch_count;
+  req.seed = params.seed;
+  req.rng = params.rng;
+  req.clip_skip = params.clip_skip;
+  // The size only when asked for: a cloud model has its own sizes (dall-e-3: 1024x1024, ...).
+  if (cmd.config_flags->Given("image_size") || EnvValue(env, FindConfigField("image_size")->env_var)) {
+    req.width = params.width;
+    req.height = params.height;
+  }
+  // Engine settings: the local provider takes them from `config` (flags applied); the cloud
+  // providers have none.
+  ProgressBar bar(::isatty(STDERR_FILENO) || std::getenv("SDR_PROGRESS") != nullptr);
+  auto result = gen->Generate(req, [&](const ImageProgress& p) {
+    bar.Update(p.image * p.total_steps + p.step, params.batch_count * p.total_steps, p.elapsed_s);
+    return true;
+  });
+  bar.Finish();
+  if (!result.ok()) return result.status();
+  for (size_t b = 0; b < result->images.size(); ++b) {
+    const GeneratedPng& img = result->images[b];
+    const std::string path = OutputPath(f.out, b, result->images.size());
+    SDR_RETURN_IF_ERROR(WriteFileAtomically(path, img.png));
+    std::string about = result->provider + " " + result->model + ", " + std::to_string(img.width) + "x" +
+                        std::to_string(img.height);
+    if (img.seed >= 0) about += ", seed " + std::to_string(img.seed);
+    std::printf("wrote %s (%s)\n", path.c_str(), about.c_str());
+    if (!img.revised_prompt.empty()) std::printf("revised prompt: %s\n", img.revised_prompt.c_str());
+  }
+  std::printf("provider %s: %.2f s%s\n", result->provider.c_str(), result->seconds,
+              result->request_id.empty() ? "" : (", request id " + result->request_id).c_str());
+  return Status::Ok();
+}
+
 Status RunGenerate(const GenerateCommand& cmd) {
   using Clock = std::chrono::steady_clock;
   const auto start = Clock::now();
@@ -88,10 +138,10 @@ Status RunGenerate(const GenerateCommand& cmd) {
   SDR_RETURN_IF_ERROR(ValidateParams(params));
   // Interactive use: a timeout only when one is asked for (--timeout or SD_TIMEOUT_SECONDS).
   const double timeout_s = InteractiveTimeoutSeconds(config, env, cmd.config_flags->Given("timeout_seconds"));
-  if (config.model_path.empty()) return InvalidArgument("no model: pass -m MODEL or set SD_MODEL_PATH");
   for (int b = 0; b < params.batch_count; ++b) {
     SDR_RETURN_IF_ERROR(CheckOutputWritable(OutputPath(f.out, static_cast<size_t>(b), params.batch_count)));
   }
+  if (!cmd.config_flags->Given("model_path")) return RunThroughGenerator(cmd, config, params, env, timeout_s);
 
   SDR_ASSIGN_OR_RETURN(std::unique_ptr<SdModel> loaded,
                        SdModel::Load({config.model_path, config.vae_path, config.tokenizer_path, config.device}));

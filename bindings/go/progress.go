@@ -1,3 +1,5 @@
+//go:build sd && cgo
+
 package sdr
 
 // The C progress callback (sdr_progress_fn), exported from Go. sdr.go points

@@ -1,3 +1,5 @@
+//go:build sd && cgo
+
 // Package sdr is the Go binding of sdruntime, a Stable Diffusion (SD 1.x) text-to-image runtime,
 // through its C API (include/sdr/sdr.h, libsdr.so).
 //
@@ -23,13 +25,17 @@
 // generation at a time (concurrent Generate calls on one Context are serialised); Cancel may be
 // called from any goroutine. Release waits for a running generation to finish.
 //
-// Building: cgo needs the header and the library, e.g.
+// Building: the real binding needs the "sd" build tag and cgo, and finds libsdr through
+// pkg-config (sdr.pc, installed by `cmake --install`):
 //
-//	CGO_CFLAGS=-I<repo>/include CGO_LDFLAGS="-L<build>/lib -Wl,-rpath,<build>/lib" go build
+//	PKG_CONFIG_PATH=<prefix>/lib/pkgconfig go build -tags sd ./...
+//
+// Without the tag or without cgo the package is a stub whose constructors return ErrNotBuilt, so
+// that programs importing it compile everywhere.
 package sdr
 
 /*
-#cgo LDFLAGS: -lsdr
+#cgo pkg-config: sdr
 #include <stdint.h>
 #include <stdlib.h>
 #include "sdr/sdr.h"
@@ -48,7 +54,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"image"
 	"runtime"
 	"runtime/cgo"
 	"sync"
@@ -56,61 +61,26 @@ import (
 	"unsafe"
 )
 
-// Code is an error code of the C API; the values equal sdr_error_code.
-type Code int
-
-const (
-	CodeOK                Code = C.SDR_OK
-	CodeModelLoadFailed   Code = C.SDR_ERR_MODEL_LOAD_FAILED  // unreadable, corrupt or unsupported model
-	CodeModelNotFound     Code = C.SDR_ERR_MODEL_NOT_FOUND    // the model path does not exist
-	CodeInvalidParams     Code = C.SDR_ERR_INVALID_PARAMS     // a setting is out of range or unknown
-	CodeGenerationFailed  Code = C.SDR_ERR_GENERATION_FAILED  // anything else
-	CodeOutOfMemory       Code = C.SDR_ERR_OUT_OF_MEMORY      // allocation failed or memory budget exceeded
-	CodeGenerationTimeout Code = C.SDR_ERR_GENERATION_TIMEOUT // the pool's per-generation timeout elapsed
-	CodeAcquireTimeout    Code = C.SDR_ERR_ACQUIRE_TIMEOUT    // no context became free in time
-	CodeCancelled         Code = C.SDR_ERR_CANCELLED          // Cancel, a progress error, or the ctx was done
-	CodePoolClosed        Code = C.SDR_ERR_POOL_CLOSED        // the pool is closed
-)
-
-// String is the stable lower-case name: "invalid_params", "cancelled", ...
-func (c Code) String() string { return C.GoString(C.sdr_error_code_name(C.sdr_error_code(c))) }
-
-// Error is a failure reported by the library.
-type Error struct {
-	Code    Code
-	Message string // one line naming what failed, e.g. "invalid_argument: width 100 must be ..."
-	cause   error  // the progress callback's error or the context.Context's, if any
-}
-
-func (e *Error) Error() string {
-	if e.Message == "" {
-		return "sdr: " + e.Code.String()
-	}
-	return "sdr: " + e.Code.String() + ": " + e.Message
-}
-
-// Is reports whether target is an *Error with the same Code (so errors.Is(err, ErrCancelled)).
-func (e *Error) Is(target error) bool {
-	t, ok := target.(*Error)
-	return ok && t.Code == e.Code
-}
-
-// Unwrap returns the error that caused a cancellation (a progress callback's error or the
-// context's), or nil.
-func (e *Error) Unwrap() error { return e.cause }
-
-// Sentinels for errors.Is.
-var (
-	ErrModelLoadFailed   = &Error{Code: CodeModelLoadFailed}
-	ErrModelNotFound     = &Error{Code: CodeModelNotFound}
-	ErrInvalidParams     = &Error{Code: CodeInvalidParams}
-	ErrGenerationFailed  = &Error{Code: CodeGenerationFailed}
-	ErrOutOfMemory       = &Error{Code: CodeOutOfMemory}
-	ErrGenerationTimeout = &Error{Code: CodeGenerationTimeout}
-	ErrAcquireTimeout    = &Error{Code: CodeAcquireTimeout}
-	ErrCancelled         = &Error{Code: CodeCancelled}
-	ErrPoolClosed        = &Error{Code: CodePoolClosed}
-)
+// Every Code of errors.go equals its sdr_error_code (a mismatch fails to compile: the array
+// index would be negative or the constant overflow).
+var _ = [1]struct{}{}[Code(C.SDR_OK)-CodeOK]
+var _ = [1]struct{}{}[Code(C.SDR_ERR_MODEL_LOAD_FAILED)-CodeModelLoadFailed]
+var _ = [1]struct{}{}[Code(C.SDR_ERR_MODEL_NOT_FOUND)-CodeModelNotFound]
+var _ = [1]struct{}{}[Code(C.SDR_ERR_INVALID_PARAMS)-CodeInvalidParams]
+var _ = [1]struct{}{}[Code(C.SDR_ERR_GENERATION_FAILED)-CodeGenerationFailed]
+var _ = [1]struct{}{}[Code(C.SDR_ERR_OUT_OF_MEMORY)-CodeOutOfMemory]
+var _ = [1]struct{}{}[Code(C.SDR_ERR_GENERATION_TIMEOUT)-CodeGenerationTimeout]
+var _ = [1]struct{}{}[Code(C.SDR_ERR_ACQUIRE_TIMEOUT)-CodeAcquireTimeout]
+var _ = [1]struct{}{}[Code(C.SDR_ERR_CANCELLED)-CodeCancelled]
+var _ = [1]struct{}{}[Code(C.SDR_ERR_POOL_CLOSED)-CodePoolClosed]
+var _ = [1]struct{}{}[Code(C.SDR_ERR_OUT_OF_VRAM)-CodeOutOfVRAM]
+var _ = [1]struct{}{}[Code(C.SDR_ERR_UNAVAILABLE)-CodeUnavailable]
+var _ = [1]struct{}{}[Code(C.SDR_ERR_AUTH_FAILED)-CodeAuthFailed]
+var _ = [1]struct{}{}[Code(C.SDR_ERR_CONTENT_POLICY)-CodeContentPolicy]
+var _ = [1]struct{}{}[Code(C.SDR_ERR_RATE_LIMITED)-CodeRateLimited]
+var _ = [1]struct{}{}[Code(C.SDR_ERR_QUOTA_EXHAUSTED)-CodeQuotaExhausted]
+var _ = [1]struct{}{}[Code(C.SDR_ERR_PROVIDER_ERROR)-CodeProviderError]
+var _ = [1]struct{}{}[Code(C.SDR_ERR_IO)-CodeIO]
 
 func fromC(code C.sdr_error_code, e *C.sdr_error) error {
 	if code == C.SDR_OK {
@@ -165,10 +135,13 @@ func LoadModel(path, tokenizer, vae string) (*Model, error) {
 	if err := fromC(C.sdr_model_load(&params, &m, &e), &e); err != nil {
 		return nil, err
 	}
-	return &Model{p: m}, nil
+	model := &Model{p: m}
+	runtime.SetFinalizer(model, (*Model).Close) // a safety net: call Close
+	return model, nil
 }
 
-// Close releases the model. Idempotent; always nil.
+// Close releases the model. Idempotent; always nil. A finalizer calls it for a Model that is
+// garbage collected unclosed, as a safety net; close explicitly to free the memory in time.
 func (m *Model) Close() error {
 	m.mu.Lock()
 	defer m.mu.Unlock()
@@ -180,13 +153,6 @@ func (m *Model) Close() error {
 }
 
 // ----- Pool ---------------------------------------------------------------------------------
-
-// PoolOptions configures NewPoolWithOptions. The zero value of a field means its default.
-type PoolOptions struct {
-	MaxConcurrent     int           // contexts, 1..64; default 2
-	MemoryBudgetBytes uint64        // scratch memory cap per generation; 0 = unlimited
-	Timeout           time.Duration // per generation; 0 = 120 s; negative = none
-}
 
 // Pool hands out up to MaxConcurrent contexts on one model.
 type Pool struct {
@@ -224,7 +190,9 @@ func NewPoolWithOptions(m *Model, opts PoolOptions) (*Pool, error) {
 	if err := fromC(C.sdr_pool_create(m.p, &params, &p, &e), &e); err != nil {
 		return nil, err
 	}
-	return &Pool{p: p}, nil
+	pool := &Pool{p: p}
+	runtime.SetFinalizer(pool, (*Pool).Close) // a safety net: call Close (contexts keep their pool alive)
+	return pool, nil
 }
 
 // Close closes the pool: waiting acquires fail with ErrPoolClosed, generations in flight are
@@ -263,7 +231,9 @@ func (p *Pool) tryAcquire(wait time.Duration) (*Context, error) {
 	if err := fromC(C.sdr_pool_acquire(p.p, C.int64_t(wait.Milliseconds()), &c, &e), &e); err != nil {
 		return nil, err
 	}
-	return &Context{p: c}, nil
+	ctx := &Context{p: c, pool: p}
+	runtime.SetFinalizer(ctx, (*Context).Release) // a safety net: call Release
+	return ctx, nil
 }
 
 // Acquire borrows a context, waiting until one is free or ctx is done. Errors: ErrAcquireTimeout
@@ -310,9 +280,10 @@ func (p *Pool) AcquireTimeout(timeout time.Duration) (*Context, error) {
 
 // Context is a context borrowed from a Pool. Release it when done.
 type Context struct {
-	gen sync.Mutex   // one generation at a time
-	mu  sync.RWMutex // RLock: using p; Lock: Release
-	p   *C.sdr_context
+	gen  sync.Mutex   // one generation at a time
+	mu   sync.RWMutex // RLock: using p; Lock: Release
+	p    *C.sdr_context
+	pool *Pool // keeps the pool reachable (its finalizer would wait for this context)
 }
 
 // Release returns the context to its pool, after waiting for a generation in flight. Idempotent.
@@ -324,6 +295,7 @@ func (c *Context) Release() {
 	if c.p != nil {
 		C.sdr_context_release(c.p)
 		c.p = nil
+		c.pool = nil
 	}
 }
 
@@ -337,33 +309,6 @@ func (c *Context) Cancel() {
 	}
 }
 
-// Progress describes one finished sampler step.
-type Progress struct {
-	Image      int // index in the batch
-	Step       int // 1..TotalSteps
-	TotalSteps int
-	Elapsed    time.Duration // since the generation began
-}
-
-// GenerateParams are the settings of one generation. Start from DefaultGenerateParams().
-type GenerateParams struct {
-	Prompt         string
-	NegativePrompt string
-	Width, Height  int     // pixels, multiples of 8 in [64, 2048]
-	Steps          int     // 1..1000
-	CFGScale       float32 // 0..100; 1 skips the negative pass
-	Sampler        string  // "euler_a", "euler", "heun", "dpm2", "dpm++2s_a", "dpm++2m", "dpm++2mv2", "lcm"
-	Scheduler      string  // "discrete" or "karras"
-	Seed           int64   // < 0: random (reported in Image.Seed)
-	RNG            string  // "cuda" (A1111 GPU noise) or "cpu"
-	ClipSkip       int     // 1 = last CLIP layer
-	BatchCount     int     // images per call; image b uses Seed + b
-	VAETiling      bool    // decode in tiles (bounded memory)
-	// Progress, when set, is called on the generating goroutine after every step; a non-nil
-	// error stops the generation, which then fails with ErrCancelled wrapping that error.
-	Progress func(Progress) error
-}
-
 // DefaultGenerateParams: 512x512, 20 steps, cfg 7.5, "dpm++2m", "discrete", seed -1, "cuda",
 // clip skip 1, batch 1, no tiling.
 func DefaultGenerateParams() GenerateParams {
@@ -374,13 +319,6 @@ func DefaultGenerateParams() GenerateParams {
 		RNG: C.GoString(d.rng), ClipSkip: int(d.clip_skip), BatchCount: int(d.batch_count),
 		VAETiling: d.vae_tiling != 0,
 	}
-}
-
-// Image is an 8-bit RGB image: RGB[(y*Width+x)*3+c].
-type Image struct {
-	Width, Height int
-	RGB           []byte
-	Seed          uint64 // the seed this image used
 }
 
 // progressState is what the C progress callback reaches through a cgo.Handle.
@@ -585,13 +523,4 @@ func Infotext(p GenerateParams, seed uint64) (string, error) {
 	}
 	defer C.sdr_free(unsafe.Pointer(out))
 	return C.GoString(out), nil
-}
-
-// RGBA converts the image to an *image.RGBA (opaque), for image/png, image/draw and friends.
-func (img Image) RGBA() *image.RGBA {
-	out := image.NewRGBA(image.Rect(0, 0, img.Width, img.Height))
-	for i, j := 0, 0; i+2 < len(img.RGB) && j+3 < len(out.Pix); i, j = i+3, j+4 {
-		out.Pix[j], out.Pix[j+1], out.Pix[j+2], out.Pix[j+3] = img.RGB[i], img.RGB[i+1], img.RGB[i+2], 255
-	}
-	return out
 }

@@ -1,3 +1,5 @@
+//go:build sd && cgo
+
 package sdr
 
 // Tests on the tiny random SD 1.x model, written by `sdr make-test-model` into a temp folder.

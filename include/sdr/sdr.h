@@ -7,6 +7,21 @@
  *   sdr_model    the loaded weights, tokenizer and text encoder: immutable, shared by everything
  *   sdr_pool     a fixed number of contexts on one model, handed out one caller at a time
  *   sdr_context  a context borrowed from a pool (a lease): runs one generation at a time
+ * and, above them, the one entry point most programs want:
+ *   sdr_generator  the local engine when SD_MODEL_PATH loads, else Azure OpenAI or OpenAI, chosen
+ *                  from the environment; PNG images out, one error vocabulary whatever the source
+ *
+ *   sdr_generator* gen = NULL;
+ *   if (sdr_generator_create_from_env(&gen, &err) != SDR_OK) { ... err.code, err.message ... }
+ *   sdr_generate_params gp = sdr_generator_params_default();   // every setting: the provider's default
+ *   gp.prompt = "a photo of a cat";
+ *   sdr_png_image* images = NULL;
+ *   size_t count = 0;
+ *   if (sdr_generator_generate(gen, &gp, NULL, &images, &count, &err) == SDR_OK) {
+ *     fwrite(images[0].png, 1, images[0].png_size, file);
+ *     sdr_png_images_free(images, count);
+ *   } else if (err.code == SDR_ERR_RATE_LIMITED) { ... }
+ *   sdr_generator_free(gen);
  *
  * Usage:
  *
@@ -133,6 +148,13 @@ SDR_API const char* sdr_version(void);
  * The same facts as `sdr info --system` (runtime/system_info.h). */
 SDR_API const char* sdr_system_info(void);
 
+/* 1 when this build can run on a CUDA device and one is present, else 0. Thread-safe. */
+SDR_API int sdr_cuda_available(void);
+
+/* The compute backend in one line, e.g. "cpu: OpenBLAS 0.3.21 ..., 2 threads; cuda: not available
+ * (built without CUDA)". Static storage, computed on the first call. Thread-safe. */
+SDR_API const char* sdr_backend_info(void);
+
 /* Frees memory the library returned as a plain buffer (PNG bytes, infotext). NULL is a no-op. */
 SDR_API void sdr_free(void* ptr);
 
@@ -146,7 +168,10 @@ typedef struct sdr_model_params {
   const char* model_path;      /* required: .safetensors / .ckpt / .gguf file or diffusers folder */
   const char* vae_path;        /* optional (NULL or ""): external VAE replacing the model's */
   const char* tokenizer_path;  /* optional (NULL or ""): CLIP merges.txt or a folder holding it;
-                                  needed when the model ships no tokenizer files */
+                                  default: the model's own tokenizer/ folder, else the CLIP vocabulary
+                                  built into the library */
+  const char* device;          /* optional (NULL or ""): "auto" (default), "cpu", "reference", "cuda",
+                                  "cuda:N" (see sdr_backend_info) */
 } sdr_model_params;
 
 /* All fields NULL. */
@@ -294,6 +319,85 @@ SDR_API sdr_error_code sdr_infotext(const sdr_generate_params* params, uint64_t 
  * (the encoder failed). Thread-safe. */
 SDR_API sdr_error_code sdr_image_encode_png(const sdr_image* image, const char* parameters, uint8_t** out_png,
                                             size_t* out_size, sdr_error* err);
+
+/* ---------------------------------------------------------------------------------------------
+ * Generator: the local engine or a cloud provider, chosen from the environment
+ * ------------------------------------------------------------------------------------------- */
+
+typedef struct sdr_generator sdr_generator;
+
+/* Chooses and opens the image provider from the environment, in this order (README "Image
+ * providers"): SD_MODEL_PATH when it exists and loads (the local engine: SD_MAX_CONCURRENT
+ * contexts, the SD_* defaults); else AZURE_OPENAI_ENDPOINT + AZURE_OPENAI_API_KEY (+ optional
+ * AZURE_OPENAI_DEPLOYMENT, AZURE_OPENAI_API_VERSION); else OPENAI_API_KEY (+ optional
+ * OPENAI_BASE_URL, OPENAI_IMAGE_MODEL). A model that is set but fails to load is skipped with a
+ * warning on stderr when a cloud provider is configured. SD_TIMEOUT_SECONDS bounds each request
+ * (and the wait for one of the SD_MAX_CONCURRENT slots). On success *out is a new generator freed
+ * with sdr_generator_free.
+ * Errors: SDR_ERR_INVALID_PARAMS (an invalid variable, named; or no provider configured: the
+ * message lists the variables), SDR_ERR_MODEL_NOT_FOUND / SDR_ERR_MODEL_LOAD_FAILED /
+ * SDR_ERR_OUT_OF_MEMORY (SD_MODEL_PATH failed and no cloud provider is configured). */
+SDR_API sdr_error_code sdr_generator_create_from_env(sdr_generator** out, sdr_error* err);
+
+/* Frees the generator (a local model's weights and contexts, a cloud provider's settings). No call
+ * on `gen` may be running or start: wait for your sdr_generator_generate calls first (cancel them
+ * with their sdr_cancel to hurry them). NULL is a no-op. */
+SDR_API void sdr_generator_free(sdr_generator* gen);
+
+/* "local", "azure" or "openai". Static storage; "" for NULL. */
+SDR_API const char* sdr_generator_provider_name(const sdr_generator* gen);
+
+/* Why this provider was chosen: one line per branch considered, joined by '\n'. Owned by the
+ * generator (valid until sdr_generator_free); never contains a key. */
+SDR_API const char* sdr_generator_selection(const sdr_generator* gen);
+
+/* SDR_OK when the provider can take requests (nothing is sent over the network). */
+SDR_API sdr_error_code sdr_generator_ready(const sdr_generator* gen, sdr_error* err);
+
+/* Parameters for sdr_generator_generate with every setting at "the provider's default": width,
+ * height, steps, cfg_scale, clip_skip 0; sampler, scheduler, rng, prompts NULL; seed -1;
+ * batch_count 1. For the generator, 0 / NULL in those fields always means "the default" (local:
+ * the SD_* settings; cloud: the model's first size). Engine settings (negative prompt, steps,
+ * cfg_scale, sampler, scheduler, seed, rng, clip_skip) are ignored by the cloud providers. */
+SDR_API sdr_generate_params sdr_generator_params_default(void);
+
+/* A cancellation flag for sdr_generator_generate, raised from any thread. */
+typedef struct sdr_cancel sdr_cancel;
+SDR_API sdr_cancel* sdr_cancel_create(void);   /* NULL when out of memory */
+SDR_API void sdr_cancel_request(sdr_cancel* cancel);  /* NULL is a no-op */
+SDR_API void sdr_cancel_free(sdr_cancel* cancel);     /* not while a generation uses it; NULL: no-op */
+
+/* One generated image: PNG bytes checked to decode, and what is known about it. */
+typedef struct sdr_png_image {
+  uint8_t* png;          /* png_size bytes of PNG */
+  size_t png_size;
+  int width;             /* pixels, as decoded */
+  int height;            /* pixels, as decoded */
+  int64_t seed;          /* the seed used; -1 when the provider does not say (cloud) */
+  char* infotext;        /* A1111 "parameters" text (local), "" for cloud images; never NULL */
+  char* revised_prompt;  /* the prompt the provider used (dall-e-3), else ""; never NULL */
+} sdr_png_image;
+
+/* Generates params->batch_count images (the request's n) with the generator's provider. The same
+ * parameters struct as sdr_generate (start from sdr_generator_params_default); params->progress is
+ * called after every local sampler step, and once (step 1 of 1) when a cloud answer arrives;
+ * returning non-zero stops a local generation (SDR_ERR_CANCELLED). `cancel` (may be NULL) stops
+ * the request from another thread: a local generation within about one layer, a cloud request
+ * at once (the HTTP transfer is aborted). On success *images is a new array of *count images freed
+ * with sdr_png_images_free. Thread-safe: up to SD_MAX_CONCURRENT calls run at once, others wait.
+ * Errors, the same whatever the provider: SDR_ERR_INVALID_PARAMS (the message names the field:
+ * a size the model does not offer, n too large, ...), SDR_ERR_ACQUIRE_TIMEOUT (no slot freed in
+ * time), SDR_ERR_CANCELLED, SDR_ERR_GENERATION_TIMEOUT (SD_TIMEOUT_SECONDS), SDR_ERR_OUT_OF_MEMORY,
+ * SDR_ERR_GENERATION_FAILED (local); SDR_ERR_UNAVAILABLE (network, 5xx after retries),
+ * SDR_ERR_AUTH_FAILED (401/403), SDR_ERR_CONTENT_POLICY, SDR_ERR_RATE_LIMITED,
+ * SDR_ERR_QUOTA_EXHAUSTED, SDR_ERR_PROVIDER_ERROR (cloud; the message carries the provider's
+ * message and request id). */
+SDR_API sdr_error_code sdr_generator_generate(sdr_generator* gen, const sdr_generate_params* params,
+                                              sdr_cancel* cancel, sdr_png_image** images, size_t* count,
+                                              sdr_error* err);
+
+/* Frees an array returned by sdr_generator_generate. NULL is a no-op. */
+SDR_API void sdr_png_images_free(sdr_png_image* images, size_t count);
 
 #ifdef __cplusplus
 }  /* extern "C" */

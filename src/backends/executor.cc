@@ -1,5 +1,8 @@
 #include "backends/executor.h"
 
+#include <algorithm>
+#include <chrono>
+#include <cstdio>
 #include <string>
 
 namespace sdr {
@@ -11,6 +14,19 @@ DeviceTensor Folded(const DeviceTensor& t) {  // [..., C] -> [M, C]
   f.shape = {c == 0 ? 0 : t.numel() / c, c};
   return f;
 }
+
+OpKind KindOf(const LinearArgs&) { return OpKind::kLinear; }
+OpKind KindOf(const Conv2dArgs&) { return OpKind::kConv2d; }
+OpKind KindOf(const GroupNormArgs&) { return OpKind::kGroupNorm; }
+OpKind KindOf(const LayerNormArgs&) { return OpKind::kLayerNorm; }
+OpKind KindOf(const AttentionArgs&) { return OpKind::kAttention; }
+OpKind KindOf(const GegluArgs&) { return OpKind::kGeglu; }
+OpKind KindOf(const AddArgs&) { return OpKind::kAdd; }
+OpKind KindOf(const AffineArgs&) { return OpKind::kAffine; }
+OpKind KindOf(const ResizeNearestArgs&) { return OpKind::kResizeNearest; }
+OpKind KindOf(const ConcatChannelsArgs&) { return OpKind::kConcatChannels; }
+OpKind KindOf(const TimestepEmbeddingArgs&) { return OpKind::kTimestepEmbedding; }
+OpKind KindOf(const EmbedArgs&) { return OpKind::kEmbed; }
 
 }  // namespace
 
@@ -67,7 +83,31 @@ Status Executor::Run(Args& args, size_t scratch_bytes, Op op) {
     }
   }
   if (planning()) return Status::Ok();
-  return op(*stream_, args);
+  if (profile_ == nullptr) return op(*stream_, args);
+  const auto t0 = std::chrono::steady_clock::now();
+  Status s = op(*stream_, args);
+  profile_->Add(KindOf(args), std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count());
+  return s;
+}
+
+std::string OpProfile::Format() const {
+  SDR_CHECK(AllOpKinds().size() == kKinds);
+  std::vector<size_t> order;
+  for (size_t i = 0; i < kKinds; ++i) {
+    if (calls[i] > 0) order.push_back(i);
+  }
+  std::sort(order.begin(), order.end(), [&](size_t a, size_t b) { return seconds[a] > seconds[b]; });
+  double total = 0;
+  for (size_t i : order) total += seconds[i];
+  std::string s;
+  char line[160];
+  for (size_t i : order) {
+    std::snprintf(line, sizeof(line), "  %-18s %8.3f s  %5.1f%%  (%llu calls)\n",
+                  std::string(OpKindName(static_cast<OpKind>(i))).c_str(), seconds[i],
+                  total > 0 ? 100.0 * seconds[i] / total : 0.0, static_cast<unsigned long long>(calls[i]));
+    s += line;
+  }
+  return s;
 }
 
 Result<Act> Executor::Linear(const Act& x, const Weight& w, const Weight* b, Activation act, const Act* residual) {
@@ -188,7 +228,12 @@ Result<Act> Executor::ToTokens(const Act& x) {
   SDR_ASSIGN_OR_RETURN(Act y, Alloc({x.dim(0), x.dim(2) * x.dim(3), x.dim(1)}));
   TokensArgs a{x.t(), y.t()};
   SDR_RETURN_IF_ERROR(CheckArgs(a, /*to_tokens=*/true));
-  if (!planning()) SDR_RETURN_IF_ERROR(stream_->ToTokens(a));
+  if (planning()) return y;
+  const auto t0 = std::chrono::steady_clock::now();
+  SDR_RETURN_IF_ERROR(stream_->ToTokens(a));
+  if (profile_ != nullptr) {
+    profile_->Add(OpKind::kToTokens, std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count());
+  }
   return y;
 }
 
@@ -197,7 +242,12 @@ Result<Act> Executor::FromTokens(const Act& x, int64_t h, int64_t w) {
   SDR_ASSIGN_OR_RETURN(Act y, Alloc({x.dim(0), x.dim(2), h, w}));
   TokensArgs a{x.t(), y.t()};
   SDR_RETURN_IF_ERROR(CheckArgs(a, /*to_tokens=*/false));
-  if (!planning()) SDR_RETURN_IF_ERROR(stream_->FromTokens(a));
+  if (planning()) return y;
+  const auto t0 = std::chrono::steady_clock::now();
+  SDR_RETURN_IF_ERROR(stream_->FromTokens(a));
+  if (profile_ != nullptr) {
+    profile_->Add(OpKind::kFromTokens, std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count());
+  }
   return y;
 }
 

@@ -12,6 +12,7 @@
 #pragma once
 
 #include <memory>
+#include <string>
 #include <vector>
 
 #include "backends/arena.h"
@@ -21,6 +22,20 @@
 namespace sdr {
 
 class Executor;
+
+// Time spent per op kind, for benchmarks (Executor::set_profile). Timings are of the op calls on
+// the host: exact for synchronous backends (cpu, reference); a GPU stream would need a sync.
+struct OpProfile {
+  static constexpr size_t kKinds = 15;  // = AllOpKinds().size(), checked in executor.cc
+  double seconds[kKinds] = {};
+  uint64_t calls[kKinds] = {};
+  void Add(OpKind op, double s) {
+    seconds[static_cast<size_t>(op)] += s;
+    ++calls[static_cast<size_t>(op)];
+  }
+  // One line per op kind that ran: "conv2d  12.34 s  (n calls)", largest first.
+  std::string Format() const;
+};
 
 // An activation: a tensor in an executor's arena. Copies share the block (views); the block is
 // freed when the last copy goes. An Act must not outlive its executor.
@@ -49,6 +64,8 @@ class Executor {
       : backend_(backend), stream_(stream), arena_(arena), run_(run) {}
 
   bool planning() const { return stream_ == nullptr; }
+  // Accumulate op timings into `profile` (null: off). Not owned.
+  void set_profile(OpProfile* profile) { profile_ = profile; }
   Backend& backend() const { return backend_; }
   DType act_dtype() const { return backend_.info().activation_dtype; }
   // Cancelled / DeadlineExceeded from the run control; OK while planning.
@@ -89,6 +106,7 @@ class Executor {
   Stream* stream_;
   Arena* arena_;
   const RunControl* run_;
+  OpProfile* profile_ = nullptr;
 };
 
 // One-off use (tests, tools, the models' host-level helpers): runs `body` (Executor& ->

@@ -140,6 +140,37 @@ Status ParseExistingPath(std::string_view label, std::string_view text, std::str
   return Status::Ok();
 }
 
+// An http:// or https:// URL without blanks, taken verbatim (a trailing '/' is dropped when used).
+Status ParseUrl(std::string_view label, std::string_view text, std::string* out) {
+  const bool scheme = text.substr(0, 7) == "http://" || text.substr(0, 8) == "https://";
+  const bool blanks = text.find_first_of(" \t\r\n") != std::string_view::npos;
+  const size_t host = text.find("//") + 2;
+  if (!scheme || blanks || host >= text.size() || text[host] == '/') {
+    return NotA(label, text, "is not an http:// or https:// URL");
+  }
+  *out = std::string(text);
+  return Status::Ok();
+}
+
+// A name sent to a provider (model, deployment, API version): non-blank, no '/', '?', '#' or blanks.
+Status ParseName(std::string_view label, std::string_view raw, std::string* out) {
+  const std::string_view text = Trim(raw);
+  if (text.empty() || text.find_first_of("/?#& \t\r\n") != std::string_view::npos) {
+    return NotA(label, raw, "is not a name (no blanks, '/', '?', '#' or '&')");
+  }
+  *out = std::string(text);
+  return Status::Ok();
+}
+
+// A secret (API key), taken verbatim; never echoed in errors.
+Status ParseSecret(std::string_view label, std::string_view text, std::string* out) {
+  if (text.find_first_of("\r\n") != std::string_view::npos) {
+    return InvalidArgument(std::string(label) + " contains a line break (value not shown)");
+  }
+  *out = std::string(text);
+  return Status::Ok();
+}
+
 bool ValidSide(int64_t v) { return v >= RuntimeConfig::kMinSide && v <= RuntimeConfig::kMaxSide && v % 8 == 0; }
 
 // "N" or "WxH" (x or X), each side a multiple of 8 in [kMinSide, kMaxSide].
@@ -318,6 +349,44 @@ std::vector<ConfigField> MakeFields() {
      },
      [](const RuntimeConfig& c) { return c.device; },
      {{"--device", "", nullptr}}},
+    // Cloud image providers (src/imagegen/selection.h): chosen when no local model loads, Azure
+    // before OpenAI.
+    {"azure_endpoint", "AZURE_OPENAI_ENDPOINT", "",
+     "Azure OpenAI resource URL (https://NAME.openai.azure.com); with AZURE_OPENAI_API_KEY selects Azure",
+     ConfigKind::kUrl,
+     [](std::string_view l, std::string_view t, RuntimeConfig& c) { return ParseUrl(l, t, &c.azure_endpoint); },
+     [](const RuntimeConfig& c) { return c.azure_endpoint; },
+     {}},
+    {"azure_api_key", "AZURE_OPENAI_API_KEY", "", "Azure OpenAI key, sent as the api-key header (never shown)",
+     ConfigKind::kSecret,
+     [](std::string_view l, std::string_view t, RuntimeConfig& c) { return ParseSecret(l, t, &c.azure_api_key); },
+     [](const RuntimeConfig& c) { return c.azure_api_key; },
+     {}},
+    {"azure_deployment", "AZURE_OPENAI_DEPLOYMENT", kDefaultAzureDeployment,
+     "Azure OpenAI image deployment name", ConfigKind::kString,
+     [](std::string_view l, std::string_view t, RuntimeConfig& c) { return ParseName(l, t, &c.azure_deployment); },
+     [](const RuntimeConfig& c) { return c.azure_deployment; },
+     {}},
+    {"azure_api_version", "AZURE_OPENAI_API_VERSION", kDefaultAzureApiVersion,
+     "Azure OpenAI api-version query parameter", ConfigKind::kString,
+     [](std::string_view l, std::string_view t, RuntimeConfig& c) { return ParseName(l, t, &c.azure_api_version); },
+     [](const RuntimeConfig& c) { return c.azure_api_version; },
+     {}},
+    {"openai_api_key", "OPENAI_API_KEY", "", "OpenAI API key, sent as Bearer token; selects OpenAI (never shown)",
+     ConfigKind::kSecret,
+     [](std::string_view l, std::string_view t, RuntimeConfig& c) { return ParseSecret(l, t, &c.openai_api_key); },
+     [](const RuntimeConfig& c) { return c.openai_api_key; },
+     {}},
+    {"openai_base_url", "OPENAI_BASE_URL", kDefaultOpenAiBaseUrl,
+     "OpenAI API base URL, /v1 included; images are POSTed to {base}/images/generations", ConfigKind::kUrl,
+     [](std::string_view l, std::string_view t, RuntimeConfig& c) { return ParseUrl(l, t, &c.openai_base_url); },
+     [](const RuntimeConfig& c) { return c.openai_base_url; },
+     {}},
+    {"openai_image_model", "OPENAI_IMAGE_MODEL", kDefaultOpenAiImageModel,
+     "OpenAI image model (dall-e-2, dall-e-3, gpt-image-1, ...)", ConfigKind::kString,
+     [](std::string_view l, std::string_view t, RuntimeConfig& c) { return ParseName(l, t, &c.openai_image_model); },
+     [](const RuntimeConfig& c) { return c.openai_image_model; },
+     {}},
   };
 }
 
@@ -409,9 +478,16 @@ std::vector<ConfigEntry> DescribeConfig(const RuntimeConfig& config, const EnvLo
   entries.reserve(Fields().size());
   for (const ConfigField& f : Fields()) {
     const bool from_env = EnvValue(env, f.env_var).has_value();
-    entries.push_back({&f, f.format(config), from_env ? "env " + std::string(f.env_var) : "default"});
+    std::string value = f.format(config);
+    if (f.kind == ConfigKind::kSecret) value = MaskSecret(value);
+    entries.push_back({&f, std::move(value), from_env ? "env " + std::string(f.env_var) : "default"});
   }
   return entries;
+}
+
+std::string MaskSecret(std::string_view secret) {
+  if (secret.empty()) return "";
+  return "<set: " + std::to_string(secret.size()) + " characters>";
 }
 
 }  // namespace sdr

@@ -1,4 +1,5 @@
-// Runtime configuration from the environment (SD_* variables), each setting declared once.
+// Runtime configuration from the environment (SD_* variables, and the OPENAI_* / AZURE_OPENAI_*
+// variables of the cloud image providers), each setting declared once.
 //
 // ConfigFields() is the one table of settings: field name, environment variable, default as
 // text, help, the command-line flags that set it, and the functions that parse a value into a
@@ -40,6 +41,12 @@ namespace sdr {
 // ThreadPool::DefaultThreadCount() (physical cores), computed once per process.
 int DefaultConfigThreads();
 
+// Defaults of the cloud settings (the SDKs' and Azure's documented values), declared once.
+inline constexpr std::string_view kDefaultOpenAiBaseUrl = "https://api.openai.com/v1";
+inline constexpr std::string_view kDefaultOpenAiImageModel = "dall-e-3";
+inline constexpr std::string_view kDefaultAzureDeployment = "dall-e-3";   // the name Azure's quickstarts use
+inline constexpr std::string_view kDefaultAzureApiVersion = "2024-02-01";  // the images GA api-version
+
 struct RuntimeConfig {
   static constexpr int kMinSide = GenerateParams::kMinSide;  // pixels
   static constexpr int kMaxSide = GenerateParams::kMaxSide;  // pixels
@@ -65,11 +72,22 @@ struct RuntimeConfig {
   bool free_params = false;        // SD_FREE_PARAMS: drop each component's weights after use
   int threads = DefaultConfigThreads();  // SD_THREADS: CPU worker threads, 1..kMaxThreads
   std::string device = "auto";           // SD_DEVICE: auto, cpu, reference, cuda, cuda:N (backends/registry.h)
+
+  // Cloud image providers (src/imagegen), used when no local model loads. The variable names are
+  // the ones the OpenAI / Azure OpenAI SDKs read. URLs must start with http:// or https://.
+  std::string openai_api_key;                               // OPENAI_API_KEY: secret; "" = OpenAI off
+  std::string openai_base_url{kDefaultOpenAiBaseUrl};        // OPENAI_BASE_URL: /v1 included
+  std::string openai_image_model{kDefaultOpenAiImageModel};  // OPENAI_IMAGE_MODEL: sent as "model"
+  std::string azure_endpoint;     // AZURE_OPENAI_ENDPOINT: https://NAME.openai.azure.com; "" = Azure off
+  std::string azure_api_key;      // AZURE_OPENAI_API_KEY: secret; "" = Azure off
+  std::string azure_deployment{kDefaultAzureDeployment};     // AZURE_OPENAI_DEPLOYMENT: the deployment's name
+  std::string azure_api_version{kDefaultAzureApiVersion};   // AZURE_OPENAI_API_VERSION: sent as api-version
 };
 
 // What a field's formatted value is, so that writers can type it (JSON numbers, booleans).
-// For kInt, kFloat and kBool the formatted text is also a valid JSON literal.
-enum class ConfigKind { kString, kPath, kInt, kFloat, kBool, kImageSize, kChoice };
+// For kInt, kFloat and kBool the formatted text is also a valid JSON literal. kSecret values (API
+// keys) are never shown: DescribeConfig masks them.
+enum class ConfigKind { kString, kPath, kInt, kFloat, kBool, kImageSize, kChoice, kUrl, kSecret };
 
 // Parses non-empty `text` into `config`. `label` names the source in error messages (the
 // variable, or a flag); returns InvalidArgument naming label and text.
@@ -127,12 +145,15 @@ Status ValidateConfig(const RuntimeConfig& config);
 
 struct ConfigEntry {
   const ConfigField* field = nullptr;  // into ConfigFields(), never null
-  std::string value;                   // field->format(config)
+  std::string value;                   // field->format(config); for kSecret "" or MaskSecret's text
   std::string source;                  // "default" or "env SD_X"
 };
 
 // One entry per field, in table order. `config` is expected to be LoadConfigFromEnv(env)'s
 // result: a field's source is "env <VAR>" when the variable is set and non-empty in `env`.
 std::vector<ConfigEntry> DescribeConfig(const RuntimeConfig& config, const EnvLookup& env = ProcessEnv());
+
+// How a secret is shown: "" when unset, else "<set: N characters>" (nothing of the value itself).
+std::string MaskSecret(std::string_view secret);
 
 }  // namespace sdr

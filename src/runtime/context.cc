@@ -22,6 +22,7 @@ Result<GenerateResult> Context::Generate(const GenerateParams& params, const Pro
   control.progress = progress;
   control.after_sampling = after_sampling_;
   control.memory_budget_bytes = options_.memory_budget_bytes;
+  control.profile = profile_;
   ScopedMemoryBudget scope(budget_);
   Result<GenerateResult> r = InternalError("not run");
   try {

@@ -49,6 +49,8 @@ class Context {
 
   // Called once sampling is done, before decoding (SD_FREE_PARAMS uses it).
   void set_after_sampling(std::function<void()> fn) { after_sampling_ = std::move(fn); }
+  // Per-op timings of every generation accumulate into `profile` (benchmarks; null = off).
+  void set_profile(OpProfile* profile) { profile_ = profile; }
 
   const SdModel& model() const { return *model_; }
   const MemoryBudget& budget() const { return *budget_; }
@@ -62,6 +64,7 @@ class Context {
   std::shared_ptr<MemoryBudget> budget_;
   CancelToken cancel_;
   std::function<void()> after_sampling_;
+  OpProfile* profile_ = nullptr;
   std::unique_ptr<DeviceScratch> scratch_;  // created on the first generation
 };
 

@@ -392,6 +392,7 @@ Result<GenerateResult> Generate(const SdModel& model, const GenerateParams& para
                          " (" + Mb(model.backend().bytes_available()) + " available)");
   }
   Executor ex(scratch->backend(), scratch->stream(), scratch->arena(), control.run);
+  ex.set_profile(control.profile);
 
   // Text conditioning, once for the whole batch.
   auto t0 = Clock::now();

@@ -57,6 +57,7 @@ struct StepProgress {
 using ProgressFn = std::function<bool(const StepProgress&)>;
 
 class DeviceScratch;
+struct OpProfile;
 
 struct GenerateControl {
   ProgressFn progress;                // may be empty
@@ -64,6 +65,7 @@ struct GenerateControl {
   std::function<void()> after_sampling;  // called once the last latent is sampled, before decoding
   DeviceScratch* scratch = nullptr;   // the context's stream and arena; null = a temporary one
   uint64_t memory_budget_bytes = 0;   // cap on the planned activation memory; 0 = none
+  OpProfile* profile = nullptr;       // accumulate per-op timings (benchmarks); null = off
 };
 
 // Activation memory one generation needs, per stage (each includes what stays live through it,

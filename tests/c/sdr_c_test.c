@@ -77,7 +77,143 @@ static sdr_generate_params small_params(int64_t seed) {
   return p;
 }
 
+/* The model and merges paths (set by main), for the generator tests that read the environment. */
+static char g_model_path[4096] = "";
+static const char* g_merges = NULL;
+static char g_scratch_dir[] = "/tmp/sdr_c_gen.XXXXXX";
+
+/* Every variable the generator reads, unset so that the caller's environment does not leak in. */
+static void clear_generator_env(void) {
+  static const char* const vars[] = {"SD_MODEL_PATH", "SD_VAE_PATH", "SD_TOKENIZER_PATH", "SD_IMAGE_SIZE",
+                                     "SD_INFERENCE_STEPS", "SD_GUIDANCE_SCALE", "SD_NEGATIVE_PROMPT", "SD_SAMPLER",
+                                     "SD_SCHEDULER", "SD_TIMEOUT_SECONDS", "SD_MAX_CONCURRENT", "SD_VAE_TILING",
+                                     "SD_FREE_PARAMS", "SD_THREADS", "AZURE_OPENAI_ENDPOINT", "AZURE_OPENAI_API_KEY",
+                                     "AZURE_OPENAI_DEPLOYMENT", "AZURE_OPENAI_API_VERSION", "OPENAI_API_KEY",
+                                     "OPENAI_BASE_URL", "OPENAI_IMAGE_MODEL"};
+  for (size_t i = 0; i < sizeof(vars) / sizeof(vars[0]); ++i) unsetenv(vars[i]);
+}
+
 /* ----- Tests that need no model ----------------------------------------------------------- */
+
+static void test_backend_info(fixture* f) {
+  (void)f;
+  CHECK(sdr_cuda_available() == 0, "cuda available in a CPU build");
+  const char* info = sdr_backend_info();
+  CHECK(strncmp(info, "backends: cpu", 13) == 0 && strstr(info, "; cpu: ") != NULL, "backend info '%s'", info);
+  CHECK(strstr(info, "cuda: not available") != NULL, "backend info '%s'", info);
+}
+
+static void test_generator_nothing_configured(fixture* f) {
+  (void)f;
+  clear_generator_env();
+  sdr_error err;
+  sdr_generator* gen = (sdr_generator*)&err; /* must be reset to NULL */
+  CHECK_CODE(sdr_generator_create_from_env(&gen, &err), SDR_ERR_INVALID_PARAMS, err);
+  CHECK(gen == NULL, "out not reset on failure");
+  CHECK(strstr(err.message, "no image provider configured") != NULL, "message '%s'", err.message);
+  CHECK(strstr(err.message, "OPENAI_API_KEY") != NULL, "message '%s'", err.message);
+  CHECK_CODE(sdr_generator_create_from_env(NULL, &err), SDR_ERR_INVALID_PARAMS, err);
+  setenv("SD_INFERENCE_STEPS", "many", 1);
+  CHECK_CODE(sdr_generator_create_from_env(&gen, &err), SDR_ERR_INVALID_PARAMS, err);
+  CHECK(strstr(err.message, "SD_INFERENCE_STEPS") != NULL, "message '%s'", err.message);
+  clear_generator_env();
+  CHECK(strcmp(sdr_generator_provider_name(NULL), "") == 0, "name of NULL");
+  sdr_generator_free(NULL);
+}
+
+static void test_generator_load_errors(fixture* f) {
+  (void)f;
+  clear_generator_env();
+  sdr_error err;
+  sdr_generator* gen = NULL;
+  setenv("SD_MODEL_PATH", "/nonexistent/sdr-c-test/model.safetensors", 1);
+  CHECK_CODE(sdr_generator_create_from_env(&gen, &err), SDR_ERR_MODEL_NOT_FOUND, err);
+  char corrupt[4200];
+  snprintf(corrupt, sizeof(corrupt), "%s/corrupt.safetensors", g_scratch_dir);
+  FILE* out = fopen(corrupt, "wb");
+  CHECK(out != NULL, "cannot write %s", corrupt);
+  fputs("this is not a model", out);
+  fclose(out);
+  setenv("SD_MODEL_PATH", corrupt, 1);
+  CHECK_CODE(sdr_generator_create_from_env(&gen, &err), SDR_ERR_MODEL_LOAD_FAILED, err);
+  CHECK(strstr(err.message, "corrupt.safetensors") != NULL, "message '%s'", err.message);
+  /* With a cloud provider configured, the broken model is skipped (nothing is sent: no request). */
+  setenv("OPENAI_API_KEY", "sk-c-test", 1);
+  setenv("OPENAI_BASE_URL", "http://127.0.0.1:9/v1", 1);
+  CHECK_CODE(sdr_generator_create_from_env(&gen, &err), SDR_OK, err);
+  CHECK(strcmp(sdr_generator_provider_name(gen), "openai") == 0, "provider %s", sdr_generator_provider_name(gen));
+  const char* why = sdr_generator_selection(gen);
+  CHECK(strstr(why, "local failed (model_load_failed)") != NULL, "selection '%s'", why);
+  CHECK(strstr(why, "sk-c-test") == NULL, "the key shows in '%s'", why);
+  sdr_generator_free(gen);
+  unlink(corrupt);
+  clear_generator_env();
+}
+
+static int g_generator_steps = 0;
+static int count_generator_steps(int image, int step, int total_steps, double elapsed_s, void* user) {
+  (void)image;
+  (void)step;
+  (void)total_steps;
+  (void)elapsed_s;
+  (void)user;
+  ++g_generator_steps;
+  return 0;
+}
+
+static void test_generator_local(fixture* f) {
+  (void)f;
+  clear_generator_env();
+  setenv("SD_MODEL_PATH", g_model_path, 1);
+  setenv("SD_TOKENIZER_PATH", g_merges, 1);
+  setenv("SD_IMAGE_SIZE", "64", 1);
+  setenv("SD_INFERENCE_STEPS", "2", 1);
+  sdr_error err;
+  sdr_generator* gen = NULL;
+  CHECK_CODE(sdr_generator_create_from_env(&gen, &err), SDR_OK, err);
+  clear_generator_env();
+  CHECK(strcmp(sdr_generator_provider_name(gen), "local") == 0, "provider %s", sdr_generator_provider_name(gen));
+  CHECK_CODE(sdr_generator_ready(gen, &err), SDR_OK, err);
+  sdr_generate_params gp = sdr_generator_params_default();
+  CHECK(gp.width == 0 && gp.steps == 0 && gp.seed == -1 && gp.batch_count == 1 && gp.sampler == NULL,
+        "generator defaults");
+  gp.prompt = "a photo of a cat";
+  gp.seed = 5;
+  gp.batch_count = 2;
+  gp.progress = count_generator_steps;
+  g_generator_steps = 0;
+  sdr_png_image* images = NULL;
+  size_t count = 0;
+  CHECK_CODE(sdr_generator_generate(gen, &gp, NULL, &images, &count, &err), SDR_OK, err);
+  CHECK(count == 2, "count %zu", count);
+  CHECK(g_generator_steps == 4, "progress called %d times", g_generator_steps);
+  for (size_t i = 0; i < count; ++i) {
+    CHECK(images[i].png_size > 8 && memcmp(images[i].png, "\x89PNG\r\n\x1a\n", 8) == 0, "image %zu is no PNG", i);
+    CHECK(images[i].width == 64 && images[i].height == 64, "image %zu is %dx%d", i, images[i].width,
+          images[i].height);
+    CHECK(images[i].seed == 5 + (int64_t)i, "seed %lld", (long long)images[i].seed);
+    CHECK(strstr(images[i].infotext, "Steps: 2,") != NULL, "infotext '%s'", images[i].infotext);
+    CHECK(images[i].revised_prompt != NULL && images[i].revised_prompt[0] == '\0', "revised prompt");
+  }
+  sdr_png_images_free(images, count);
+  /* The same vocabulary as contexts: a bad field, a raised cancel flag. */
+  gp.width = 100;
+  gp.height = 100;
+  CHECK_CODE(sdr_generator_generate(gen, &gp, NULL, &images, &count, &err), SDR_ERR_INVALID_PARAMS, err);
+  CHECK(strstr(err.message, "width 100") != NULL, "message '%s'", err.message);
+  gp.width = gp.height = 0;
+  gp.sampler = "nope";
+  CHECK_CODE(sdr_generator_generate(gen, &gp, NULL, &images, &count, &err), SDR_ERR_INVALID_PARAMS, err);
+  gp.sampler = NULL;
+  sdr_cancel* cancel = sdr_cancel_create();
+  CHECK(cancel != NULL, "sdr_cancel_create");
+  sdr_cancel_request(cancel);
+  CHECK_CODE(sdr_generator_generate(gen, &gp, cancel, &images, &count, &err), SDR_ERR_CANCELLED, err);
+  CHECK(images == NULL && count == 0, "outputs not reset");
+  sdr_cancel_free(cancel);
+  CHECK_CODE(sdr_generator_generate(NULL, &gp, NULL, &images, &count, &err), SDR_ERR_INVALID_PARAMS, err);
+  sdr_generator_free(gen);
+}
 
 static void test_version_and_system_info(fixture* f) {
   (void)f;
@@ -503,8 +639,19 @@ int main(void) {
   const char* merges = getenv("SDR_TEST_MERGES");
   if (merges == NULL || merges[0] == '\0') merges = SDR_SHARED_DIR "/data/clip-vit-l-14-merges.txt";
 
+  snprintf(g_model_path, sizeof(g_model_path), "%s", model_path);
+  g_merges = merges;
+  if (mkdtemp(g_scratch_dir) == NULL) {
+    perror("mkdtemp");
+    return 1;
+  }
+
   fixture f = {NULL};
   run_test("version_and_system_info", test_version_and_system_info, &f);
+  run_test("backend_info", test_backend_info, &f);
+  run_test("generator_nothing_configured", test_generator_nothing_configured, &f);
+  run_test("generator_load_errors", test_generator_load_errors, &f);
+  run_test("generator_local", test_generator_local, &f);
   run_test("defaults", test_defaults, &f);
   run_test("missing_model", test_missing_model, &f);
 
@@ -536,6 +683,7 @@ int main(void) {
   run_test("png_and_infotext", test_png_and_infotext, &f);
 
   sdr_pool_free(f.pool);
+  rmdir(g_scratch_dir);
   if (wrote_model) {
     unlink(model_path);
     rmdir(tmpdir);

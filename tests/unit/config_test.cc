@@ -8,6 +8,7 @@
 
 #include <limits>
 #include <map>
+#include <regex>
 #include <set>
 #include <string>
 
@@ -74,7 +75,9 @@ TEST(ConfigTest, TableMatchesTheStructDefaults) {
   for (const ConfigField& f : ConfigFields()) {
     EXPECT_TRUE(names.insert(f.name).second) << f.name;
     EXPECT_TRUE(vars.insert(f.env_var).second) << f.env_var;
-    EXPECT_EQ(f.env_var.substr(0, 3), "SD_");
+    // Ours are SD_*; the cloud providers' are the names their SDKs read.
+    const std::string_view prefix = f.env_var.substr(0, f.env_var.find('_') + 1);
+    EXPECT_TRUE(prefix == "SD_" || prefix == "OPENAI_" || prefix == "AZURE_") << f.env_var;
     EXPECT_FALSE(f.help.empty()) << f.name;
     if (f.name == "threads") {
       EXPECT_EQ(f.default_text, "physical cores");
@@ -85,7 +88,7 @@ TEST(ConfigTest, TableMatchesTheStructDefaults) {
     EXPECT_EQ(FindConfigField(f.name), &f);
     EXPECT_EQ(FindConfigField(f.env_var), &f);
   }
-  EXPECT_EQ(ConfigFields().size(), 15u);
+  EXPECT_EQ(ConfigFields().size(), 22u);
   EXPECT_EQ(FindConfigField("SD_NOPE"), nullptr);
   // The help lists every sampler and scheduler the parsers accept.
   for (SamplerKind k : AllSamplerKinds()) EXPECT_NE(FindConfigField("sampler")->help.find(ToString(k)), std::string_view::npos);
@@ -112,6 +115,13 @@ TEST(ConfigTest, EveryFieldParsedFromTheEnvironment) {
       {"SD_FREE_PARAMS", "on"},
       {"SD_THREADS", "3"},
       {"SD_DEVICE", " cpu "},
+      {"AZURE_OPENAI_ENDPOINT", "https://res.openai.azure.com/"},
+      {"AZURE_OPENAI_API_KEY", "az-secret"},
+      {"AZURE_OPENAI_DEPLOYMENT", " dalle3-prod "},
+      {"AZURE_OPENAI_API_VERSION", "2024-10-21"},
+      {"OPENAI_API_KEY", "sk-secret"},
+      {"OPENAI_BASE_URL", "http://127.0.0.1:8080/v1"},
+      {"OPENAI_IMAGE_MODEL", "gpt-image-1"},
   };
   ASSERT_EQ(vars.size(), ConfigFields().size());
   auto c = LoadConfigFromEnv(FakeEnv(vars));
@@ -132,7 +142,19 @@ TEST(ConfigTest, EveryFieldParsedFromTheEnvironment) {
   EXPECT_TRUE(c->vae_tiling);
   EXPECT_TRUE(c->free_params);
   EXPECT_EQ(c->threads, 3);
+  EXPECT_EQ(c->azure_endpoint, "https://res.openai.azure.com/");
+  EXPECT_EQ(c->azure_api_key, "az-secret");
+  EXPECT_EQ(c->azure_deployment, "dalle3-prod");  // names are trimmed
+  EXPECT_EQ(c->azure_api_version, "2024-10-21");
+  EXPECT_EQ(c->openai_api_key, "sk-secret");
+  EXPECT_EQ(c->openai_base_url, "http://127.0.0.1:8080/v1");
+  EXPECT_EQ(c->openai_image_model, "gpt-image-1");
   EXPECT_TRUE(ValidateConfig(*c).ok());
+  // Keys are never shown.
+  for (const ConfigEntry& e : DescribeConfig(*c, FakeEnv(vars))) {
+    EXPECT_EQ(e.value.find("secret"), std::string::npos) << e.field->env_var;
+    if (e.field->kind == ConfigKind::kSecret) EXPECT_EQ(e.value.rfind("<set: ", 0), 0u) << e.value;
+  }
 
   // Formatting and parsing back gives the same configuration.
   Env round;
@@ -343,7 +365,9 @@ TEST(ConfigCliTest, JsonShowsValuesAndSources) {
       << out;
   auto j = nlohmann::json::parse(out, nullptr, /*allow_exceptions=*/false);
   ASSERT_FALSE(j.is_discarded()) << out;
-  ASSERT_EQ(j.size(), ConfigFields().size());
+  ASSERT_EQ(j.size(), ConfigFields().size() + 1);  // + "provider"
+  EXPECT_EQ(j["provider"]["kind"], "none");
+  EXPECT_EQ(j["provider"]["reasons"][0], "local skipped: SD_MODEL_PATH is not set");
   EXPECT_EQ(j["SD_INFERENCE_STEPS"]["value"], 7);
   EXPECT_EQ(j["SD_INFERENCE_STEPS"]["source"], "env SD_INFERENCE_STEPS");
   EXPECT_EQ(j["SD_INFERENCE_STEPS"]["field"], "steps");
@@ -359,12 +383,35 @@ TEST(ConfigCliTest, TextHasOneLinePerField) {
   std::string out;
   ASSERT_EQ(testing::RunCommand(Sdr("SD_INFERENCE_STEPS= SD_MAX_CONCURRENT=4") + " config", &out), 0) << out;
   size_t lines = 0;
-  for (char ch : out) lines += ch == '\n';
+  for (char ch : out.substr(0, out.find("image provider:"))) lines += ch == '\n';
   EXPECT_EQ(lines, ConfigFields().size()) << out;
-  EXPECT_NE(out.find("SD_INFERENCE_STEPS = 20"), std::string::npos) << out;
+  EXPECT_NE(out.find("image provider: none\n  local skipped: SD_MODEL_PATH is not set\n"), std::string::npos) << out;
+  EXPECT_TRUE(std::regex_search(out, std::regex("\nSD_INFERENCE_STEPS +=  ?20 "))) << out;
   EXPECT_NE(out.find("(default)"), std::string::npos) << out;
   EXPECT_NE(out.find("(env SD_MAX_CONCURRENT)"), std::string::npos) << out;
   EXPECT_NE(out.find("sampler steps, 1..1000"), std::string::npos) << out;
+}
+
+TEST(ConfigCliTest, ShowsTheProviderAndNeverTheKey) {
+  std::string out;
+  ASSERT_EQ(testing::RunCommand(Sdr("SD_MODEL_PATH=/nonexistent/m.safetensors OPENAI_API_KEY=sk-very-secret-key") +
+                                    " config",
+                                &out),
+            0)
+      << out;
+  EXPECT_EQ(out.find("sk-very-secret-key"), std::string::npos) << out;
+  EXPECT_NE(out.find("OPENAI_API_KEY"), std::string::npos) << out;
+  EXPECT_NE(out.find("<set: 18 characters>"), std::string::npos) << out;
+  EXPECT_NE(out.find("image provider: openai\n"), std::string::npos) << out;
+  EXPECT_NE(out.find("local skipped: SD_MODEL_PATH /nonexistent/m.safetensors does not exist"), std::string::npos) << out;
+  EXPECT_NE(out.find("openai: OPENAI_API_KEY is set (model dall-e-3"), std::string::npos) << out;
+  out.clear();
+  ASSERT_EQ(testing::RunCommand(Sdr("OPENAI_API_KEY=sk-very-secret-key") + " config --json", &out), 0) << out;
+  EXPECT_EQ(out.find("sk-very-secret-key"), std::string::npos) << out;
+  auto j = nlohmann::json::parse(out, nullptr, /*allow_exceptions=*/false);
+  ASSERT_FALSE(j.is_discarded()) << out;
+  EXPECT_EQ(j["OPENAI_API_KEY"]["value"], "<set: 18 characters>");
+  EXPECT_EQ(j["provider"]["kind"], "openai");
 }
 
 TEST(ConfigCliTest, InvalidValuesExitWithCode3) {

@@ -31,7 +31,7 @@ const std::map<std::string, std::set<std::string>>& Allowed() {
     a["runtime"] = {"core", "backends", "formats", "tokenizer", "models", "sampling", "runtime"};
     a["imagegen"] = {"core", "formats", "tokenizer", "models", "sampling", "runtime", "imagegen"};
     a["server"] = {"core", "formats", "tokenizer", "models", "sampling", "runtime", "imagegen", "server"};
-    a["capi"] = {"core", "sampling", "runtime", "imagegen", "sdr"};
+    a["capi"] = {"core", "sampling", "runtime", "imagegen", "capi", "sdr"};
     a["apps"] = {"core", "formats", "tokenizer", "models", "sampling", "runtime", "imagegen", "server", "apps", "sdr"};
     return a;
   }();

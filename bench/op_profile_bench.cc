@@ -1,0 +1,43 @@
+// Where a generation's time goes, op kind by op kind: one context generates `steps` euler steps
+// with CFG at each size (plus the text encode and the VAE decode) with per-op timing on, and the
+// totals are printed largest first. The tool for "optimise the biggest measured cost first".
+//
+// Usage: sdr_bench_op_profile MODEL [SIZE [STEPS]]   (default 256, 2 steps)
+#include <cstdio>
+#include <cstdlib>
+
+#include "backends/executor.h"
+#include "runtime/context.h"
+
+int main(int argc, char** argv) {
+  if (argc < 2) {
+    std::fprintf(stderr, "usage: %s MODEL [SIZE [STEPS]]\n", argv[0]);
+    return 2;
+  }
+  const int size = argc > 2 ? std::atoi(argv[2]) : 256;
+  const int steps = argc > 3 ? std::atoi(argv[3]) : 2;
+  auto loaded = sdr::SdModel::Load({argv[1], "", ""});
+  if (!loaded.ok()) {
+    std::fprintf(stderr, "error: %s\n", loaded.status().ToString().c_str());
+    return 1;
+  }
+  std::shared_ptr<const sdr::SdModel> model = std::move(loaded).value();
+  sdr::Context ctx(model, {.memory_budget_bytes = 0, .timeout_s = 0});
+  sdr::OpProfile profile;
+  ctx.set_profile(&profile);
+  sdr::GenerateParams p;
+  p.prompt = "a photograph of an astronaut riding a horse";
+  p.width = p.height = size;
+  p.steps = steps;
+  p.sampler = sdr::SamplerKind::kEuler;
+  p.seed = 42;
+  auto r = ctx.Generate(p);
+  if (!r.ok()) {
+    std::fprintf(stderr, "error: %s\n", r.status().ToString().c_str());
+    return 1;
+  }
+  std::printf("%dx%d, %d steps on %s: text %.2f s, sampling %.2f s, decode %.2f s\n%s", size, size, steps,
+              model->backend().info().name.c_str(), r->timings.text_s, r->timings.sampling_s, r->timings.decode_s,
+              profile.Format().c_str());
+  return 0;
+}

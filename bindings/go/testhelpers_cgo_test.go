@@ -1,0 +1,16 @@
+//go:build sd && cgo
+
+package sdr
+
+// Test helpers: cgo is not allowed in _test.go files, so the C call lives in names_cgo.go.
+
+func C_errorCodeName(c Code) string { return errorCodeName(c) }
+
+// sameParams compares two GenerateParams but their Progress funcs (funcs do not compare).
+func sameParams(a, b GenerateParams) bool {
+	a.Progress, b.Progress = nil, nil
+	return a.Prompt == b.Prompt && a.NegativePrompt == b.NegativePrompt && a.Width == b.Width && a.Height == b.Height &&
+		a.Steps == b.Steps && a.CFGScale == b.CFGScale && a.Sampler == b.Sampler && a.Scheduler == b.Scheduler &&
+		a.Seed == b.Seed && a.RNG == b.RNG && a.ClipSkip == b.ClipSkip && a.BatchCount == b.BatchCount &&
+		a.VAETiling == b.VAETiling
+}

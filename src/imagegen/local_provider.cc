@@ -1,0 +1,107 @@
+#include "imagegen/local_provider.h"
+
+#include <chrono>
+#include <filesystem>
+
+#include "core/enum_names.h"
+#include "runtime/errors.h"
+#include "runtime/infotext.h"
+#include "runtime/model_hash_cache.h"
+#include "runtime/png_writer.h"
+
+namespace sdr {
+namespace {
+using Clock = std::chrono::steady_clock;
+}  // namespace
+
+Result<std::unique_ptr<LocalProvider>> LocalProvider::Load(const RuntimeConfig& config) {
+  if (config.model_path.empty()) return WithErrorCode(InvalidArgument("no model: SD_MODEL_PATH is empty"), ErrorCode::kInvalidParams);
+  SDR_ASSIGN_OR_RETURN(std::unique_ptr<SdModel> model,
+                       SdModel::Load({config.model_path, config.vae_path, config.tokenizer_path, config.device}));
+  return Create(std::shared_ptr<const SdModel>(std::move(model)), config);
+}
+
+Result<std::unique_ptr<LocalProvider>> LocalProvider::Create(std::shared_ptr<const SdModel> model,
+                                                             const RuntimeConfig& config) {
+  if (model == nullptr) return InvalidArgument("LocalProvider needs a loaded model");
+  std::unique_ptr<LocalProvider> p(new LocalProvider());
+  PoolOptions pool;
+  pool.max_concurrent = config.max_concurrent;
+  pool.context.timeout_s = config.timeout_seconds;
+  SDR_ASSIGN_OR_RETURN(p->pool_, ContextPool::Create(model, pool));
+  p->model_ = std::move(model);
+  p->defaults_ = ParamsFromConfig(config);
+  p->model_name_ = std::filesystem::path(p->model_->path()).stem().string();
+  ProviderCapabilities& c = p->caps_;
+  c.min_side = GenerateParams::kMinSide;
+  c.max_side = GenerateParams::kMaxSide;
+  c.default_size = {config.width, config.height};
+  c.max_n = GenerateParams::kMaxBatch;
+  c.engine_settings = true;
+  for (SamplerKind k : AllSamplerKinds()) c.samplers.emplace_back(ToString(k));
+  for (Scheduler s : AllSchedulers()) c.schedulers.emplace_back(ToString(s));
+  c.max_steps = GenerateParams::kMaxSteps;
+  return p;
+}
+
+LocalProvider::~LocalProvider() = default;  // the pool's destructor cancels what is in flight
+
+// The pool is open for the provider's whole life (only the destructor closes it), and a busy
+// pool is still ready: requests queue in the Generator.
+Status LocalProvider::Ready() const { return Status::Ok(); }
+
+GenerateParams LocalProvider::ParamsFor(const ImageRequest& r) const {
+  GenerateParams p = defaults_;
+  p.prompt = r.prompt;
+  if (!r.negative_prompt.empty()) p.negative_prompt = r.negative_prompt;
+  if (r.width > 0 && r.height > 0) {
+    p.width = r.width;
+    p.height = r.height;
+  }
+  if (r.steps > 0) p.steps = r.steps;
+  if (r.cfg_scale > 0) p.cfg_scale = r.cfg_scale;
+  if (r.sampler) p.sampler = *r.sampler;
+  if (r.scheduler) p.scheduler = *r.scheduler;
+  p.seed = r.seed;
+  if (r.rng) p.rng = *r.rng;
+  if (r.clip_skip > 0) p.clip_skip = r.clip_skip;
+  p.batch_count = r.n;
+  return p;
+}
+
+Result<ImageResult> LocalProvider::Generate(const ImageRequest& request, const ImageProgressFn& progress,
+                                            const CancelToken* cancel, double timeout_s) {
+  const auto start = Clock::now();
+  const GenerateParams params = ParamsFor(request);
+  SDR_RETURN_IF_ERROR(ValidateParams(params));
+  // The Generator admits at most max_concurrent requests, so a context is normally free at once.
+  SDR_ASSIGN_OR_RETURN(ContextLease lease, pool_->Acquire(std::chrono::seconds(5)));
+  lease->options().timeout_s = timeout_s;
+  ProgressFn step_progress;
+  if (progress) {
+    step_progress = [&progress](const StepProgress& s) {
+      return progress({s.image, s.step, s.total_steps, s.elapsed_s});
+    };
+  }
+  SDR_ASSIGN_OR_RETURN(GenerateResult generated, lease->Generate(params, step_progress, cancel));
+  ImageResult result;
+  result.provider = "local";
+  result.model = model_name_;
+  const auto hash = CachedModelHash(model_->path());
+  for (const GeneratedImage& img : generated.images) {
+    GenerationInfo info = MakeGenerationInfo(params, img.seed, img.width(), img.height());
+    info.model_name = model_name_;
+    if (hash.ok()) info.model_hash = *hash;
+    GeneratedPng png;
+    png.infotext = FormatInfotext(info);
+    SDR_ASSIGN_OR_RETURN(png.png, EncodePng(img.rgb.data(), img.width(), img.height(), {{"parameters", png.infotext}}));
+    png.width = img.width();
+    png.height = img.height();
+    png.seed = static_cast<int64_t>(img.seed);
+    result.images.push_back(std::move(png));
+  }
+  result.seconds = std::chrono::duration<double>(Clock::now() - start).count();
+  return result;
+}
+
+}  // namespace sdr
