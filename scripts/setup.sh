@@ -1,34 +1,8 @@
 #!/usr/bin/env bash
-# Installs the Debian packages sdruntime needs (idempotent; run as root on Debian 12), then
+# Installs the dependencies (scripts/deps.sh: Debian packages, npm packages for tests), then
 # configures and builds Release into build/. Usage: scripts/setup.sh
 set -euo pipefail
 cd "$(dirname "$0")/.."
-
-PACKAGES=(
-  build-essential cmake ninja-build pkg-config git
-  libgtest-dev libgmock-dev libbenchmark-dev   # tests and benchmarks
-  libfmt-dev nlohmann-json3-dev libcli11-dev   # formatting, JSON headers, CLI parsing
-  zlib1g-dev                                   # inflating deflated zip entries (.ckpt)
-  libopenblas-dev                              # GEMM provider behind the kernel interface
-  libspng-dev                                  # PNG encoding and checking
-  libcurl4-openssl-dev                         # HTTP client of the cloud image providers
-  libcpp-httplib-dev                           # tests: fake OpenAI / Azure servers on 127.0.0.1
-  libicu-dev                                   # Unicode classes and case mapping (tokenizer)
-  python3 python3-numpy python3-torch python3-regex  # test fixtures: make_random_sd.py, torch.save twin
-  golang-go                                    # the Go binding (bindings/go) and its go test
-)
-
-missing=()
-for p in "${PACKAGES[@]}"; do
-  dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
-done
-if [ ${#missing[@]} -gt 0 ]; then
-  SUDO=""
-  [ "$(id -u)" -ne 0 ] && SUDO="sudo"
-  export DEBIAN_FRONTEND=noninteractive
-  $SUDO apt-get update
-  $SUDO apt-get install -y --no-install-recommends "${missing[@]}"
-fi
-
+scripts/deps.sh
 cmake -S . -B build -G Ninja -DCMAKE_BUILD_TYPE=Release
 cmake --build build -j "$(nproc)"
