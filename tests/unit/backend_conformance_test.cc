@@ -15,12 +15,13 @@
 
 #include "backends/executor.h"
 #include "backends/registry.h"
+#include "core/convert.h"
 #include "testing/reference_ops.h"
 
 namespace sdr {
 namespace {
 
-const char* const kBackends[] = {"cpu", "cuda"};
+const char* const kBackends[] = {"cpu", "cpu-blas", "cuda"};
 
 // Inputs of one case, as host tensors; weights are prepared per backend.
 struct Case {
@@ -41,13 +42,15 @@ Tensor Random(const Shape& shape, uint32_t seed, float scale = 1.0f) {
   return *t;
 }
 
-Result<Tensor> RunCase(Backend& backend, const Case& c) {
+// Weights as the model file stores them: f32, or f16 (the backend may read f16 in place).
+Result<Tensor> RunCase(Backend& backend, const Case& c, DType weight_dtype) {
   std::vector<Weight> weights;
   for (size_t i = 0; i < c.weights.size(); ++i) {
     const WeightRole role = c.weights[i].rank() == 4 ? WeightRole::kConvKernel
                             : c.weights[i].rank() == 2 ? WeightRole::kMatrix
                                                        : WeightRole::kVector;
-    SDR_ASSIGN_OR_RETURN(Weight w, backend.PrepareWeight(c.weights[i], role));
+    SDR_ASSIGN_OR_RETURN(Tensor stored, ConvertTensor(c.weights[i], weight_dtype));
+    SDR_ASSIGN_OR_RETURN(Weight w, backend.PrepareWeight(stored, role));
     weights.push_back(std::move(w));
   }
   return RunPlanned(backend, nullptr, [&](Executor& ex) -> Result<Act> {
@@ -204,14 +207,17 @@ TEST(BackendConformanceTest, EveryOpOfEveryBackendMatchesTheReference) {
         std::printf("[ skipped ] %s: %s unsupported\n", name, c.name.c_str());
         continue;
       }
-      auto want = RunCase(**reference, c);
-      ASSERT_TRUE(want.ok()) << c.name << ": " << want.status().ToString();
-      auto got = RunCase(**backend, c);
-      ASSERT_TRUE(got.ok()) << name << " " << c.name << ": " << got.status().ToString();
-      ASSERT_EQ(got->shape(), want->shape()) << name << " " << c.name;
-      const double err = ref::RelL2(want->data<float>(), got->data<float>(), want->numel());
-      EXPECT_LE(err, c.tol) << name << " " << c.name;
-      ++checked;
+      for (DType wd : {DType::kF32, DType::kF16}) {
+        if (wd != DType::kF32 && c.weights.empty()) continue;
+        auto want = RunCase(**reference, c, wd);
+        ASSERT_TRUE(want.ok()) << c.name << ": " << want.status().ToString();
+        auto got = RunCase(**backend, c, wd);
+        ASSERT_TRUE(got.ok()) << name << " " << c.name << ": " << got.status().ToString();
+        ASSERT_EQ(got->shape(), want->shape()) << name << " " << c.name;
+        const double err = ref::RelL2(want->data<float>(), got->data<float>(), want->numel());
+        EXPECT_LE(err, c.tol) << name << " " << c.name << " with " << DTypeName(wd) << " weights";
+        ++checked;
+      }
     }
     std::printf("[ figures ] backend %s: %zu op cases checked against the reference\n", name, cases.size());
   }
