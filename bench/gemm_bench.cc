@@ -14,6 +14,7 @@
 
 #include "backends/cpu/ops.h"
 #include "backends/cpu/tile_gemm.h"
+#include "backends/cpu/winograd.h"
 #include "core/half.h"
 #include "core/quant.h"
 
@@ -121,8 +122,16 @@ int main() {
       });
     };
     const double t32 = tile(w.data(), sdr::DType::kF32), t16 = tile(w16.data(), sdr::DType::kF16);
-    std::printf("%-46s OpenBLAS f32 %6.1f | Tile f32 %6.1f  f16 %6.1f GFLOP/core-s (im2col in packing)\n", c.what,
-                flop / blas * 1e-9, flop / t32 * 1e-9, flop / t16 * 1e-9);
+    sdr::cpu::WinogradConv wc;
+    wc.x = x.data();
+    wc.b = 1, wc.cin = c.cin, wc.h = c.h, wc.w = c.h, wc.cout = c.cout;
+    wc.weight = w16.data();
+    wc.weight_dtype = sdr::DType::kF16;
+    wc.y = y.data();
+    std::vector<float> wscratch(static_cast<size_t>(sdr::cpu::WinogradScratchFloats(1, c.cin, c.h, c.h, c.cout)));
+    const double wino = BestSeconds([&] { sdr::cpu::WinogradConv3x3(wc, wscratch.data()); });
+    std::printf("%-46s OpenBLAS f32 %6.1f | Tile f32 %6.1f  f16 %6.1f | Winograd f16 %6.1f effective GFLOP/core-s\n",
+                c.what, flop / blas * 1e-9, flop / t32 * 1e-9, flop / t16 * 1e-9, flop / wino * 1e-9);
   }
   return 0;
 }

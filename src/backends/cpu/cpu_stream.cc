@@ -7,6 +7,7 @@
 #include "backends/cpu/ops.h"
 #include "backends/cpu/tile_gemm.h"
 #include "backends/cpu/tile_gemm_kernel.h"
+#include "backends/cpu/winograd.h"
 #include "backends/host_memory.h"
 
 namespace sdr::cpu {
@@ -209,6 +210,19 @@ class CpuStream final : public Stream {
   Status TileConv2d(const Conv2dArgs& a) {
     const int64_t b = a.x.dim(0), cin = a.x.dim(1), h = a.x.dim(2), w = a.x.dim(3);
     const int64_t cout = a.y.dim(1), k = a.w->t.dim(2), ho = a.y.dim(2), wo = a.y.dim(3), hw = ho * wo;
+    if (UseWinograd(a)) {
+      WinogradConv c;
+      c.x = F(a.x);
+      c.b = b, c.cin = cin, c.h = h, c.w = w, c.cout = cout;
+      c.weight = a.w->t.data;
+      c.weight_dtype = a.w->t.dtype;
+      c.bias = F(a.b);
+      c.channel_bias = a.channel_bias != nullptr ? F(*a.channel_bias) : nullptr;
+      c.residual = a.residual != nullptr ? F(*a.residual) : nullptr;
+      c.y = Out(a.y);
+      WinogradConv3x3(c, Scratch(a.scratch));
+      return Status::Ok();
+    }
     const int64_t depth = cin * k * k;
     float* scratch = Scratch(a.scratch);
     float* row_bias = scratch;  // [cout] when there is a channel bias
@@ -245,6 +259,15 @@ class CpuStream final : public Stream {
 
   static int64_t RoundUp8(int64_t v) { return (v + 7) / 8 * 8; }
 
+ public:
+  // 3x3, stride 1, same padding, big enough for F(4x4, 3x3) to pay.
+  static bool UseWinograd(const Conv2dArgs& a) {
+    return a.w->t.dim(2) == 3 && a.stride == 1 && a.pad == 1 &&
+           WinogradWorthIt(a.x.dim(2), a.x.dim(3), a.x.dim(1), a.y.dim(1));
+  }
+
+ private:
+
   CpuOptions options_;
 };
 
@@ -265,6 +288,10 @@ size_t CpuScratchBytes(const CpuOptions& options, const Conv2dArgs& a) {
            sizeof(float);
   }
   const int64_t cout = a.y.dim(1), hw = a.y.dim(2) * a.y.dim(3);
+  if (CpuStream::UseWinograd(a)) {
+    return static_cast<size_t>(WinogradScratchFloats(a.x.dim(0), a.x.dim(1), a.x.dim(2), a.x.dim(3), cout)) *
+           sizeof(float);
+  }
   return static_cast<size_t>((cout + 7) / 8 * 8 + TileGemmScratchFloats(cout, hw, a.x.dim(1) * k * k)) *
          sizeof(float);
 }
