@@ -96,7 +96,10 @@ std::vector<Case> Cases() {
   };
   for (const Conv& c : {Conv{1, 4, 8, 8, 32, 3, 1, false}, Conv{2, 320, 8, 8, 320, 3, 1, true},
                         Conv{1, 32, 9, 7, 16, 3, 2, false}, Conv{2, 64, 5, 6, 32, 1, 1, true},
-                        Conv{1, 3, 11, 13, 8, 3, 1, false}, Conv{1, 640, 4, 4, 320, 1, 1, false}}) {
+                        Conv{1, 3, 11, 13, 8, 3, 1, false}, Conv{1, 640, 4, 4, 320, 1, 1, false},
+                        // 32 x 32 and up: the Winograd path (odd sizes, channels not multiples of 8)
+                        Conv{2, 32, 32, 32, 32, 3, 1, true}, Conv{1, 21, 35, 33, 19, 3, 1, true},
+                        Conv{1, 16, 64, 64, 8, 3, 1, false}}) {
     const int64_t ho = (c.h + 2 * (c.k / 2) - c.k) / c.stride + 1, wo = (c.w + 2 * (c.k / 2) - c.k) / c.stride + 1;
     std::vector<Tensor> acts = {Random({c.b, c.cin, c.h, c.w}, seed++)};
     if (c.extras) {
@@ -137,7 +140,8 @@ std::vector<Case> Cases() {
   };
   for (const Att& t : {Att{2, 64, 64, 320, 8, false}, Att{2, 64, 77, 320, 8, false}, Att{1, 16, 77, 640, 8, false},
                        Att{2, 4, 77, 1280, 8, false}, Att{1, 77, 77, 768, 12, true}, Att{1, 64, 64, 128, 1, false},
-                       Att{1, 300, 7, 24, 3, false}, Att{1, 9, 9, 16, 2, true}}) {
+                       Att{1, 300, 7, 24, 3, false}, Att{1, 9, 9, 16, 2, true},
+                       Att{1, 64, 64, 512, 1, false}, Att{1, 70, 300, 40, 1, false}, Att{1, 300, 300, 48, 2, true}}) {
     add("attention b" + std::to_string(t.b) + " " + std::to_string(t.lq) + "x" + std::to_string(t.lk) + " c" +
             std::to_string(t.c) + " h" + std::to_string(t.heads) + (t.causal ? " causal" : ""),
         OpKind::kAttention,

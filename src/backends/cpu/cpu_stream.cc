@@ -1,5 +1,7 @@
 #include "backends/cpu/cpu_stream.h"
 
+#include "backends/cpu/flash_attention.h"
+
 #include <cmath>
 #include <cstring>
 #include <vector>
@@ -95,6 +97,13 @@ class CpuStream final : public Stream {
   Status Attention(const AttentionArgs& a) override {
     SDR_RETURN_IF_ERROR(CheckArgs(a));
     const int64_t lq = a.q.dim(1), lk = a.k.dim(1), c = a.q.dim(2), d = c / a.heads;
+    if (options_.tile_gemm) {
+      for (int64_t i = 0; i < a.q.dim(0); ++i) {
+        FlashAttention(F(a.q) + i * lq * c, c, F(a.k) + i * lk * c, F(a.v) + i * lk * c, c, Out(a.y) + i * lq * c,
+                       a.heads, lq, lk, d, a.scale, a.causal, Scratch(a.scratch));
+      }
+      return Status::Ok();
+    }
     float* scores = a.scratch.empty() ? nullptr : reinterpret_cast<float*>(a.scratch.data());
     for (int64_t i = 0; i < a.q.dim(0); ++i) {
       cpu::Attention(F(a.q) + i * lq * c, c, F(a.k) + i * lk * c, F(a.v) + i * lk * c, c, Out(a.y) + i * lq * c,
@@ -297,6 +306,10 @@ size_t CpuScratchBytes(const CpuOptions& options, const Conv2dArgs& a) {
 }
 
 size_t CpuScratchBytes(const CpuOptions& options, const AttentionArgs& a) {
+  if (options.tile_gemm) {
+    return static_cast<size_t>(FlashAttentionScratchFloats(a.heads, a.q.dim(1), a.k.dim(1), a.q.dim(2) / a.heads)) *
+           sizeof(float);
+  }
   return static_cast<size_t>(AttentionScratchFloats(a.q.dim(1), a.k.dim(1))) * sizeof(float);
 }
 
