@@ -11,6 +11,7 @@
 #include "backends/cpu/tile_gemm_kernel.h"
 #include "backends/cpu/winograd.h"
 #include "backends/host_memory.h"
+#include "core/thread_pool.h"
 
 namespace sdr::cpu {
 namespace {
@@ -80,17 +81,31 @@ class CpuStream final : public Stream {
 
   Status GroupNorm(const GroupNormArgs& a) override {
     SDR_RETURN_IF_ERROR(CheckArgs(a));
-    const int64_t c = a.x.dim(1), hw = a.x.dim(2) * a.x.dim(3);
-    for (int64_t i = 0; i < a.x.dim(0); ++i) {
-      cpu::GroupNorm(F(a.x) + i * c * hw, F(a.gamma), F(a.beta), Out(a.y) + i * c * hw, c, hw, a.groups, a.eps,
-                     a.silu);
-    }
+    const int64_t c = a.x.dim(1), hw = a.x.dim(2) * a.x.dim(3), groups = a.groups;
+    // Every (image, group) pair is independent: spread them over the pool.
+    ThreadPool::Shared().ParallelFor(
+        a.x.dim(0) * groups,
+        [&](int64_t p0, int64_t p1) {
+          for (int64_t p = p0; p < p1;) {
+            const int64_t i = p / groups, g0 = p % groups, g1 = std::min(groups, g0 + (p1 - p));
+            cpu::GroupNormRange(F(a.x) + i * c * hw, F(a.gamma), F(a.beta), Out(a.y) + i * c * hw, c, hw, groups,
+                                g0, g1, a.eps, a.silu);
+            p += g1 - g0;
+          }
+        },
+        1);
     return Status::Ok();
   }
 
   Status LayerNorm(const LayerNormArgs& a) override {
     SDR_RETURN_IF_ERROR(CheckArgs(a));
-    cpu::LayerNorm(F(a.x), F(a.gamma), F(a.beta), Out(a.y), a.x.dim(0), a.x.dim(1), a.eps);
+    const int64_t c = a.x.dim(1);
+    ThreadPool::Shared().ParallelFor(
+        a.x.dim(0),
+        [&](int64_t r0, int64_t r1) {
+          cpu::LayerNorm(F(a.x) + r0 * c, F(a.gamma), F(a.beta), Out(a.y) + r0 * c, r1 - r0, c, a.eps);
+        },
+        64);
     return Status::Ok();
   }
 
@@ -115,13 +130,18 @@ class CpuStream final : public Stream {
   Status Geglu(const GegluArgs& a) override {
     SDR_RETURN_IF_ERROR(CheckArgs(a));
     const int64_t m = a.x.dim(0), f = a.y.dim(1);
-    for (int64_t i = 0; i < m; ++i) {
-      const float* row = F(a.x) + i * 2 * f;
-      float* y = Out(a.y) + i * f;
-      std::memcpy(y, row + f, static_cast<size_t>(f) * sizeof(float));
-      cpu::Gelu(y, f);
-      for (int64_t j = 0; j < f; ++j) y[j] *= row[j];
-    }
+    ThreadPool::Shared().ParallelFor(
+        m,
+        [&](int64_t r0, int64_t r1) {
+          for (int64_t i = r0; i < r1; ++i) {
+            const float* row = F(a.x) + i * 2 * f;
+            float* y = Out(a.y) + i * f;
+            std::memcpy(y, row + f, static_cast<size_t>(f) * sizeof(float));
+            cpu::Gelu(y, f);
+            for (int64_t j = 0; j < f; ++j) y[j] *= row[j];
+          }
+        },
+        16);
     return Status::Ok();
   }
 
