@@ -4,9 +4,11 @@
 // Sharded models: "*.safetensors.index.json" {"weight_map": {"name": "shard file"}}.
 #pragma once
 
+#include <memory>
 #include <string>
 #include <vector>
 
+#include "core/mapped_file.h"
 #include "formats/tensor_index.h"
 
 namespace sdr {
@@ -14,6 +16,10 @@ namespace sdr {
 // Adds every tensor of the file (minus ignored names) to `index`. `name_prefix` is prepended
 // to each name (used by diffusers folders). Errors name the file and the offending tensor.
 Status ReadSafetensors(const std::string& path, TensorIndex* index,
+                       const std::string& name_prefix = "");
+// The same over bytes already in memory (an mmapped file or MappedFile::FromBytes); tensors
+// borrow `file`. Errors name file->path().
+Status ReadSafetensors(const std::shared_ptr<const MappedFile>& file, TensorIndex* index,
                        const std::string& name_prefix = "");
 
 // Reads a sharded model through its index JSON; every shard it names must exist.

@@ -79,8 +79,8 @@ Result<RawEntry> ParseEntry(const std::string& name, const json& v, uint64_t dat
   return e;
 }
 
-Status ReadSafetensorsImpl(const std::string& path, TensorIndex* index, const std::string& prefix) {
-  SDR_ASSIGN_OR_RETURN(std::shared_ptr<const MappedFile> file, MappedFile::Open(path));
+Status ReadSafetensorsImpl(const std::shared_ptr<const MappedFile>& file, TensorIndex* index,
+                           const std::string& prefix) {
   const uint64_t size = file->size();
   if (size < 8) return CorruptData("file is " + std::to_string(size) + " bytes, too short for a header");
   uint64_t header_len = 0;
@@ -137,7 +137,15 @@ Status ReadSafetensorsImpl(const std::string& path, TensorIndex* index, const st
 }  // namespace
 
 Status ReadSafetensors(const std::string& path, TensorIndex* index, const std::string& name_prefix) {
-  return ReadSafetensorsImpl(path, index, name_prefix).WithContext("reading safetensors '" + path + "'");
+  auto file = MappedFile::Open(path);
+  if (!file.ok()) return file.status().WithContext("reading safetensors '" + path + "'");
+  return ReadSafetensors(*file, index, name_prefix);
+}
+
+Status ReadSafetensors(const std::shared_ptr<const MappedFile>& file, TensorIndex* index,
+                       const std::string& name_prefix) {
+  SDR_CHECK(file != nullptr && index != nullptr);
+  return ReadSafetensorsImpl(file, index, name_prefix).WithContext("reading safetensors '" + file->path() + "'");
 }
 
 Status ReadSafetensorsSharded(const std::string& index_json_path, TensorIndex* index,
