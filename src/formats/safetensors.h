@@ -1,6 +1,7 @@
 // .safetensors: an 8-byte little-endian header length, a JSON header
 // {"name": {"dtype": "F16", "shape": [..], "data_offsets": [begin, end]}, "__metadata__": {..}},
-// then the raw little-endian tensor bytes. Reading mmaps the file: tensors borrow its bytes.
+// then the raw little-endian tensor bytes. Reading mmaps the file: tensors borrow its bytes
+// (except tensors not naturally aligned for their dtype, which are copied).
 // Sharded models: "*.safetensors.index.json" {"weight_map": {"name": "shard file"}}.
 #pragma once
 

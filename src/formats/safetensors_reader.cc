@@ -2,6 +2,7 @@
 #include <nlohmann/json.hpp>
 
 #include <algorithm>
+#include <cstring>
 #include <filesystem>
 #include <set>
 #include <string>
@@ -128,8 +129,19 @@ Status ReadSafetensorsImpl(const std::shared_ptr<const MappedFile>& file, Tensor
       ++index->ignored_tensors;
       continue;
     }
-    Tensor t = Tensor::Borrow(e.dtype, std::move(e.shape), file->data() + data_start + e.begin, file);
-    SDR_RETURN_IF_ERROR(index->Add(prefix + e.name, std::move(t)));
+    // Tensors are read as T and need natural alignment, which the format does not promise
+    // (tensors are packed in any order after a header of any length): copy misaligned ones.
+    // Their bytes lie in the file without overlap, so copies total at most the file size.
+    const std::byte* data = file->data() + data_start + e.begin;
+    const auto natural = static_cast<uintptr_t>(GetDTypeInfo(e.dtype).block_bytes);
+    if (e.end == e.begin || reinterpret_cast<uintptr_t>(data) % natural == 0) {
+      SDR_RETURN_IF_ERROR(index->Add(prefix + e.name, Tensor::Borrow(e.dtype, std::move(e.shape), data, file)));
+    } else {
+      auto owned = Tensor::Allocate(e.dtype, std::move(e.shape));
+      if (!owned.ok()) return owned.status().WithContext("copying misaligned tensor '" + e.name + "'");
+      std::memcpy(owned->mutable_raw(), data, owned->nbytes());
+      SDR_RETURN_IF_ERROR(index->Add(prefix + e.name, std::move(owned).value()));
+    }
   }
   return Status::Ok();
 }
