@@ -6,13 +6,15 @@
 #
 # Configures and builds build-fuzz (clang, -DSDR_FUZZ=ON; FUZZ_JOBS parallel jobs, default 2),
 # writes the seed corpora (our own writers and fixtures) to build-fuzz/fuzz/seeds, then runs the
-# targets one at a time with -rss_limit_mb=2048 -malloc_limit_mb=2048 -timeout=30. Inputs that
+# targets one at a time with -rss_limit_mb=2048 -malloc_limit_mb=2048 -timeout=30
+# -max_len=$FUZZ_MAX_LEN (default 4096; the corpus does not raise it). Inputs that
 # add coverage accumulate in build-fuzz/fuzz/corpus/<target>; a crash, leak, UB report, timeout
 # or OOM leaves its input in build-fuzz/fuzz/artifacts/<target>/ and the log in
 # build-fuzz/fuzz/logs/<target>.log. Keep each crashing input under
 # tests/fuzz/regressions/<target>/ once fixed (the unit suite replays them).
 # Prints executions, wall time and the outcome per target; exits 1 if any target failed.
-# SDR_FUZZ_MERGES names the CLIP merges for the tokenizer target (default: ../shared/data).
+# SDR_FUZZ_MERGES names the CLIP merges for the tokenizer target (default: ../shared/data, or
+# a small embedded list where that is absent; "embedded" forces the embedded list).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -52,7 +54,8 @@ for t in "${TARGETS[@]}"; do
   echo "== fuzz_$t ${limit[*]}"
   start=$(date +%s%N)
   rc=0
-  "$bin" "${limit[@]}" -rss_limit_mb=2048 -malloc_limit_mb=2048 -timeout=30 -print_final_stats=1 \
+  "$bin" "${limit[@]}" -max_len="${FUZZ_MAX_LEN:-4096}" -rss_limit_mb=2048 -malloc_limit_mb=2048 \
+    -timeout=30 -print_final_stats=1 \
     -artifact_prefix="$OUT/artifacts/$t/" "${dict[@]}" "$OUT/corpus/$t" "$OUT/seeds/$t" > "$log" 2>&1 || rc=$?
   wall_ms=$(( ($(date +%s%N) - start) / 1000000 ))
   execs=$(grep -o 'stat::number_of_executed_units: *[0-9]*' "$log" | grep -o '[0-9]*$' | tail -1 || true)
@@ -62,7 +65,8 @@ for t in "${TARGETS[@]}"; do
   else
     failed=1
     outcome="FAILED (rc $rc): $(grep -m1 -o 'check failed: .*\|ERROR: [A-Za-z]*Sanitizer: [a-z-]*\|ERROR: libFuzzer: [a-z-]*\|runtime error: .*' "$log" || echo see log)"
-    outcome+="; input: $(grep -o "Test unit written to [^ ]*" "$log" | tail -1 | sed 's/Test unit written to //')"
+    artifact=$(grep -o "Test unit written to [^ ]*" "$log" | tail -1 | sed 's/Test unit written to //' || true)
+    [ -n "$artifact" ] && outcome+="; input: $artifact"
   fi
   line=$(printf "%-12s %10s execs %6d.%01d s  slowest unit %ss  %s" "$t" "${execs:-?}" \
     $((wall_ms / 1000)) $((wall_ms % 1000 / 100)) "${slowest:-?}" "$outcome")

@@ -1,10 +1,11 @@
 // Fuzz entry: prompt text through the A1111 attention parser, CLIP BPE and chunking (see
 // fuzz_targets.h).
 //
-// The tokenizer is built once, from the first of: the merges file named by $SDR_FUZZ_MERGES;
-// the repository's ../shared/data/clip-vit-l-14-merges.txt (SDR_FUZZ_DEFAULT_MERGES, fixed at
-// build time); a small merges list embedded here, so the fuzzer runs even where ../shared is
-// absent (fewer merges, same code paths). Which one is used is printed once on stderr.
+// The tokenizer is built once, from the first of: the merges file named by $SDR_FUZZ_MERGES
+// (or the small list embedded here when it says "embedded"); the repository's
+// ../shared/data/clip-vit-l-14-merges.txt (SDR_FUZZ_DEFAULT_MERGES, fixed at build time); the
+// embedded list, so the fuzzer runs even where ../shared is absent (fewer merges, same code
+// paths). Which one is used is printed once on stderr.
 #include <cmath>
 #include <cstdio>
 #include <cstdlib>
@@ -28,7 +29,10 @@ constexpr std::string_view kEmbeddedMerges =
 
 ClipTokenizer LoadTokenizer() {
   std::string path;
-  if (const char* env = std::getenv("SDR_FUZZ_MERGES"); env != nullptr && *env != '\0') {
+  const char* env = std::getenv("SDR_FUZZ_MERGES");
+  if (env != nullptr && std::string_view(env) == "embedded") {
+    // path stays empty
+  } else if (env != nullptr && *env != '\0') {
     path = env;
   } else {
 #ifdef SDR_FUZZ_DEFAULT_MERGES
@@ -55,11 +59,14 @@ ClipTokenizer LoadTokenizer() {
 
 Status FuzzTokenizer(std::string_view input) {
   static const ClipTokenizer tok = LoadTokenizer();
+  // SD 1.x pads with <|endoftext|>, SD 2.x with 0. (ChunkOptions' default pad id is the standard
+  // vocabulary's <|endoftext|>, which is not this tokenizer's with the embedded merges.)
   ChunkOptions opts;
+  opts.pad_id = tok.eos();
   if (!input.empty()) {
     const auto b = static_cast<uint8_t>(input[0]);
     input.remove_prefix(1);
-    if ((b & 1) != 0) opts.pad_id = 0;  // SD 2.x padding
+    if ((b & 1) != 0) opts.pad_id = 0;
     if ((b >> 1) != 0) opts.max_chunks = b >> 1;
   }
 
