@@ -8,12 +8,19 @@
 
 namespace sdr {
 
+namespace {
+std::atomic<bool> g_poison{false};
+}  // namespace
+
+void SetPoisonHostMemoryForTesting(bool on) { g_poison.store(on, std::memory_order_relaxed); }
+
 Result<std::shared_ptr<void>> AllocateHostMemory(uint64_t bytes, std::atomic<uint64_t>* in_use) {
   auto t = Tensor::Allocate(DType::kU8, {static_cast<int64_t>(bytes)});
   if (!t.ok()) return t.status().WithContext("activation memory");
   auto holder = std::make_shared<Tensor>(std::move(t).value());
   in_use->fetch_add(bytes, std::memory_order_relaxed);
   void* p = holder->mutable_raw();
+  if (g_poison.load(std::memory_order_relaxed)) std::memset(p, 0xFF, bytes);  // 0xFFFFFFFF: a NaN
   return std::shared_ptr<void>(p, [holder, bytes, in_use](void*) mutable {
     in_use->fetch_sub(bytes, std::memory_order_relaxed);
     holder.reset();

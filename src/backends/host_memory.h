@@ -16,6 +16,11 @@ namespace sdr {
 // OutOfMemory naming the size when the budget or the system refuses.
 Result<std::shared_ptr<void>> AllocateHostMemory(uint64_t bytes, std::atomic<uint64_t>* in_use);
 
+// Tests: fill every block AllocateHostMemory hands out with NaN bytes from now on (off by
+// default), so a kernel that reads activation memory it never wrote shows as NaN, not as a
+// result that depends on what the arena held before.
+void SetPoisonHostMemoryForTesting(bool on);
+
 // MemAvailable from /proc/meminfo (what the system could still give without swapping), or 0 if
 // unknown.
 uint64_t HostMemoryAvailable();
