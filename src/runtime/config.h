@@ -65,6 +65,7 @@ struct RuntimeConfig {
   bool free_params = false;        // SD_FREE_PARAMS: drop each component's weights after use
   int threads = DefaultConfigThreads();  // SD_THREADS: CPU worker threads, 1..kMaxThreads
   std::string device = "auto";           // SD_DEVICE: auto, cpu, reference, cuda, cuda:N (backends/registry.h)
+  std::string cuda_precision = "f16";    // SD_CUDA_PRECISION: GPU activations and weights, f16, bf16 or f32
 };
 
 // What a field's formatted value is, so that writers can type it (JSON numbers, booleans).

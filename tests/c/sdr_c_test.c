@@ -84,7 +84,17 @@ static void test_version_and_system_info(fixture* f) {
   CHECK(strlen(sdr_version()) >= 5, "version '%s'", sdr_version());
   const char* info = sdr_system_info();
   CHECK(strstr(info, "OpenBLAS") != NULL, "system info '%s'", info);
-  CHECK(strstr(info, "CUDA: not available (built without CUDA)") != NULL, "system info '%s'", info);
+  if (sdr_cuda_available()) {
+    CHECK(strstr(info, "CUDA: available (") != NULL, "system info '%s'", info);
+  } else {
+    CHECK(strstr(info, "CUDA: not available (") != NULL, "system info '%s'", info);
+  }
+  char* backends = sdr_backend_info();
+  CHECK(backends != NULL && strstr(backends, sdr_cuda_available() ? "gpu 0: " : "cuda: not available: ") != NULL,
+        "backend info '%s'", backends ? backends : "(null)");
+  CHECK(backends != NULL && strstr(backends, "SD_MAX_CONCURRENT") != NULL, "backend info '%s'",
+        backends ? backends : "(null)");
+  sdr_free(backends);
   CHECK(strstr(info, "threads: ") != NULL, "system info '%s'", info);
   CHECK(strcmp(sdr_error_code_name(SDR_ERR_ACQUIRE_TIMEOUT), "acquire_timeout") == 0, "%s",
         sdr_error_code_name(SDR_ERR_ACQUIRE_TIMEOUT));
