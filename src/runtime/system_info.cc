@@ -97,9 +97,10 @@ std::string FormatCudaInfo(const SystemInfo& info) {
   }
   for (const std::string& l : info.cuda_libraries) o << "cuda library: " << l << "\n";
   if (!info.gpus.empty()) {
-    o << "SD_MAX_CONCURRENT: up to " << info.suggested_max_concurrent << " on cuda:0 (" << Gb(info.gpus[0].free_bytes)
-      << " free: SD 1.5 f16 weights ~" << Gb(kGpuWeightBytesSd15) << " once, then ~" << Gb(kGpuContextBytes512)
-      << " per context at 512x512 with CFG; larger images need more)\n";
+    o << "SD_MAX_CONCURRENT: up to " << info.suggested_max_concurrent << " fit cuda:0's VRAM ("
+      << Gb(info.gpus[0].free_bytes) << " free: SD 1.5 f16 weights ~" << Gb(kGpuWeightBytesSd15)
+      << " once, then ~" << Gb(kGpuContextBytes512)
+      << " per context at 512x512 with CFG; larger images need more; contexts share the GPU's compute)\n";
   }
   return o.str();
 }

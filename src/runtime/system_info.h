@@ -52,17 +52,20 @@ std::string FormatSystemInfo(const SystemInfo& info);  // one "key: value" line 
 std::string FormatCudaInfo(const SystemInfo& info);
 
 // Per-context VRAM of a 512x512 generation with CFG (one batch-2 UNet evaluation) in f16 on the
-// cuda backend: the activation plan (the dry run of `sdr generate --dry-run`, halved for f16, plus
-// the convolution and GroupNorm scratch) and the context's cuBLASLt workspace.
-inline constexpr uint64_t kGpuContextBytes512 = 1100ull << 20;
-// SD 1.5's weights in f16 (UNet, text encoder, VAE decoder), held once per device.
+// cuda backend: the activation plan, whose peak is the VAE decode (`sdr generate --dry-run` on the
+// CPU plans 704.5 MB in f32 for SD 1.5, so 352 MB in f16), plus the im2col chunk (64 MB) and the
+// context's cuBLASLt workspace (32 MB), rounded up.
+inline constexpr uint64_t kGpuContextBytes512 = 512ull << 20;
+// SD 1.5's weights in f16 (UNet 859.5 M, text encoder 123.1 M and VAE decoder 49.5 M parameters),
+// held once per device.
 inline constexpr uint64_t kGpuWeightBytesSd15 = 2070ull << 20;
 // VRAM the CUDA context and libraries take besides our allocations (cuBLASLt kernels, module code).
 inline constexpr uint64_t kGpuRuntimeBytes = 600ull << 20;
 
 // How many contexts (SD_MAX_CONCURRENT) fit `free_bytes` of VRAM: the weights and the runtime
 // once, then `per_context_bytes` each; between 1 and 64 (1 also when even one barely fits: the
-// generation itself then reports out_of_vram with the numbers).
+// generation itself then reports out_of_vram with the numbers). Memory only: contexts on one GPU
+// share its compute, so more of them add throughput only while one leaves the GPU idle.
 int SuggestMaxConcurrent(uint64_t free_bytes, uint64_t weight_bytes = kGpuWeightBytesSd15,
                          uint64_t per_context_bytes = kGpuContextBytes512);
 

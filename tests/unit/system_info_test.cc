@@ -14,7 +14,7 @@ namespace {
 constexpr uint64_t kGb = 1ull << 30;
 
 TEST(SystemInfoTest, MaxConcurrentGuidanceFollowsFreeVram) {
-  // 12 GB card (RTX 3060), mostly free: the weights and the runtime once, then ~1.1 GB each.
+  // 12 GB card (RTX 3060), mostly free: the weights and the runtime once, then ~0.5 GB each.
   EXPECT_EQ(SuggestMaxConcurrent(11 * kGb), static_cast<int>((11 * kGb - kGpuWeightBytesSd15 - kGpuRuntimeBytes) /
                                                              kGpuContextBytes512));
   EXPECT_EQ(SuggestMaxConcurrent(139 * kGb), 64);  // an H200: the configuration's ceiling
@@ -46,7 +46,7 @@ TEST(SystemInfoTest, CudaLinesNameTheGpusOrTheReason) {
             std::string::npos)
       << b;
   EXPECT_NE(b.find("cuda library: libcublasLt 13.0.2"), std::string::npos) << b;
-  EXPECT_NE(b.find("SD_MAX_CONCURRENT: up to " + std::to_string(one.suggested_max_concurrent) + " on cuda:0"),
+  EXPECT_NE(b.find("SD_MAX_CONCURRENT: up to " + std::to_string(one.suggested_max_concurrent) + " fit cuda:0's VRAM"),
             std::string::npos)
       << b;
 }
