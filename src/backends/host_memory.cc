@@ -57,6 +57,12 @@ Result<Tensor> DownloadHostF32(const DeviceTensor& src) {
   return t;
 }
 
+std::vector<float> HostTimesteps(const TimestepEmbeddingArgs& a) {
+  if (a.t_device == nullptr) return a.t;
+  const float* t = static_cast<const float*>(a.t_device->data);
+  return std::vector<float>(t, t + a.t_device->numel());
+}
+
 uint64_t HostMemoryAvailable() {
   FILE* f = std::fopen("/proc/meminfo", "r");
   if (f == nullptr) return 0;

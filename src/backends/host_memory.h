@@ -7,6 +7,7 @@
 #include <atomic>
 #include <cstdint>
 #include <memory>
+#include <vector>
 
 #include "backends/backend.h"
 #include "core/result.h"
@@ -28,6 +29,9 @@ uint64_t HostMemoryAvailable();
 // `host` as an f32 weight: borrowed when it is f32 already (zero-copy), else widened once (the
 // source's mapped pages are then handed back to the OS).
 Result<Weight> HostF32Weight(const Tensor& host);
+
+// The timesteps of `a` on a host backend: a.t, or the f32 values behind a.t_device.
+std::vector<float> HostTimesteps(const TimestepEmbeddingArgs& a);
 
 // Dense f32 host <-> a device tensor that lives in host memory as dense f32.
 Status UploadHostF32(const Tensor& host, const DeviceTensor& dst);
