@@ -5,7 +5,7 @@
 // the machine's CPU line. Uses only the public runtime API, so the same source builds against an
 // older checkout for a before/after comparison in one session.
 //
-// Usage: sdr_bench_txt2img MODEL [SIZE ...]   (default sizes: 256)
+// Usage: sdr_bench_txt2img [--device D] MODEL [SIZE ...]   (default sizes: 256; device auto)
 #include <sys/resource.h>
 
 #include <algorithm>
@@ -56,20 +56,28 @@ std::string CpuLine() {
 }  // namespace
 
 int main(int argc, char** argv) {
-  if (argc < 2) {
-    std::fprintf(stderr, "usage: %s MODEL [SIZE ...]\n", argv[0]);
+  std::string device = "auto";
+  int first = 1;
+  if (argc > 2 && std::string(argv[1]) == "--device") {
+    device = argv[2];
+    first = 3;
+  }
+  if (argc <= first) {
+    std::fprintf(stderr, "usage: %s [--device D] MODEL [SIZE ...]\n", argv[0]);
     return 2;
   }
+  const char* model_path = argv[first];
   std::vector<int> sizes;
-  for (int i = 2; i < argc; ++i) sizes.push_back(std::atoi(argv[i]));
+  for (int i = first + 1; i < argc; ++i) sizes.push_back(std::atoi(argv[i]));
   if (sizes.empty()) sizes.push_back(256);
   std::printf("cpu: %s, %d BLAS threads\n", CpuLine().c_str(), sdr::cpu::BlasThreads());
   auto t0 = Clock::now();
-  auto loaded = sdr::SdModel::Load({argv[1], "", ""});
+  auto loaded = sdr::SdModel::Load({model_path, "", "", device});
   if (!loaded.ok()) return Fail(loaded.status());
   std::shared_ptr<const sdr::SdModel> model = std::move(loaded).value();
   const double weights_rss = RssMb();
-  std::printf("model %s: load %.2f s, RSS after load %.0f MB\n", argv[1], Since(t0), weights_rss);
+  std::printf("model %s on %s: load %.2f s, RSS after load %.0f MB\n", model_path, model->backend().info().name.c_str(),
+              Since(t0), weights_rss);
 
   for (int size : sizes) {
     sdr::Context ctx(model, {.memory_budget_bytes = 0, .timeout_s = 0});

@@ -32,7 +32,7 @@ fi
 BUILD=build-fuzz
 if [ ! -f "$BUILD/build.ninja" ]; then
   cmake -S . -B "$BUILD" -G Ninja -DCMAKE_BUILD_TYPE=RelWithDebInfo \
-    -DCMAKE_C_COMPILER=clang -DCMAKE_CXX_COMPILER=clang++ -DSDR_FUZZ=ON
+    -DCMAKE_C_COMPILER=clang -DCMAKE_CXX_COMPILER=clang++ -DSDR_FUZZ=ON -DSDR_CUDA=OFF
 fi
 cmake --build "$BUILD" -j "${FUZZ_JOBS:-2}" --target sdr_fuzzers
 

@@ -20,7 +20,10 @@ TEST(WinogradTest, MatchesTheDirectConvolution) {
   };
   for (const Case& t : {Case{1, 8, 16, 16, 16, false, false}, Case{2, 13, 17, 23, 21, true, false},
                         Case{1, 64, 33, 31, 40, true, true}, Case{2, 320, 16, 16, 320, true, false},
-                        Case{1, 3, 20, 18, 17, false, true}}) {
+                        Case{1, 3, 20, 18, 17, false, true},
+                        // 2048 channels at 100 wide: bands of 4 tile rows (the chunk budget), so
+                        // 37 rows take three bands, the last one ragged
+                        Case{1, 2048, 37, 100, 8, true, false}}) {
     const int64_t hw = t.h * t.w;
     const auto x = ref::RandomVector(t.b * t.cin * hw, 1);
     auto wt = ref::RandomVector(t.cout * t.cin * 9, 2, 0.2f);

@@ -20,10 +20,13 @@ constexpr int64_t kUChunkFloats = 4 << 20;  // U chunk: 16 MB
 int64_t Up(int64_t v, int64_t m) { return (v + m - 1) / m * m; }
 
 struct Plan {
-  int64_t cin8, cout8, th, tw, tiles, tc, cb;
+  int64_t cin8, cout8, th, tw, tiles, band, tc, cb;
   int64_t xt, v, u, m, yt;  // scratch floats of each part
 };
 
+// Tiles are processed a band of whole tile rows at a time: only the band's input rows (plus the
+// halo) and output rows are held channels-last, so scratch stays bounded by the chunk sizes, not
+// by the image (a 512 x 512 x 128 VAE feature map would need 134 MB for each copy).
 Plan MakePlan(int64_t b, int64_t cin, int64_t h, int64_t w, int64_t cout) {
   Plan p;
   p.cin8 = Up(cin, 8);
@@ -31,15 +34,21 @@ Plan MakePlan(int64_t b, int64_t cin, int64_t h, int64_t w, int64_t cout) {
   p.th = (h + 3) / 4;
   p.tw = (w + 3) / 4;
   p.tiles = b * p.th * p.tw;
-  p.tc = std::clamp<int64_t>(kVChunkFloats / (kE * p.cin8), 16, p.tiles);
+  p.band = std::clamp<int64_t>(kVChunkFloats / (kE * p.cin8) / p.tw, 1, p.th);  // tile rows per band
+  p.tc = p.band * p.tw;                                                           // tiles per band
   p.cb = std::clamp<int64_t>(kUChunkFloats / (kE * p.cin8) / 16 * 16, 16, Up(p.cout8, 16));
-  p.xt = b * h * w * p.cin8;
+  p.xt = (4 * p.band + 2) * w * p.cin8;  // input rows [4 ty0 - 1, 4 (ty0 + band) + 1)
   p.v = kE * p.tc * p.cin8;
   p.u = kE * p.cin8 * p.cb;
   p.m = kE * p.tc * p.cb;
-  p.yt = b * h * w * p.cout8;
+  p.yt = 4 * p.band * w * p.cout8;  // output rows [4 ty0, 4 (ty0 + band))
   return p;
 }
+
+// Rows [r0, r1) of one image, as the band buffers hold them: row r at (r - r0) * w.
+struct Rows {
+  int64_t r0, r1;
+};
 
 // 8x8 block transpose: out[j][i] = in[i][j] with row strides ld_in / ld_out.
 __attribute__((target("avx2"))) inline void Transpose8(const float* in, int64_t ld_in, float* out, int64_t ld_out) {
@@ -63,25 +72,30 @@ __attribute__((target("avx2"))) inline void Transpose8(const float* in, int64_t 
   _mm256_storeu_ps(out + 7 * ld_out, _mm256_permute2f128_ps(u3, u7, 0x31));
 }
 
-// out[q][ch] = x[ch][q] for a block of pixels [q0, q1): whole 8x8 blocks vectorised, edges scalar.
-// x: [c, hw] NCHW of one image; out: [hw, c8] channels last (channels past c zero).
-void ChannelsLastRows(const float* x, int64_t c, int64_t hw, int64_t c8, int64_t q0, int64_t q1, float* out) {
+// out[q - qb][ch] = x[ch][q] for a block of pixels [q0, q1): whole 8x8 blocks vectorised, edges
+// scalar. x: [c, hw] NCHW of one image; out: channels last from pixel qb on (channels past c zero).
+void ChannelsLastRows(const float* x, int64_t c, int64_t hw, int64_t c8, int64_t q0, int64_t q1, int64_t qb,
+                      float* out) {
   int64_t q = q0;
   for (; q + 8 <= q1; q += 8) {
     int64_t ch = 0;
-    for (; ch + 8 <= c; ch += 8) Transpose8(x + ch * hw + q, hw, out + q * c8 + ch, c8);
+    for (; ch + 8 <= c; ch += 8) Transpose8(x + ch * hw + q, hw, out + (q - qb) * c8 + ch, c8);
     for (int64_t i = q; i < q + 8; ++i)
-      for (int64_t k = ch; k < c8; ++k) out[i * c8 + k] = k < c ? x[k * hw + i] : 0.0f;
+      for (int64_t k = ch; k < c8; ++k) out[(i - qb) * c8 + k] = k < c ? x[k * hw + i] : 0.0f;
   }
   for (; q < q1; ++q)
-    for (int64_t k = 0; k < c8; ++k) out[q * c8 + k] = k < c ? x[k * hw + q] : 0.0f;
+    for (int64_t k = 0; k < c8; ++k) out[(q - qb) * c8 + k] = k < c ? x[k * hw + q] : 0.0f;
 }
 
-// NCHW [c, h*w] of one image -> channels-last [h*w, c8] (channels past c zero).
-void ToChannelsLast(const float* x, int64_t c, int64_t hw, int64_t c8, float* out) {
+// Rows [r.r0, r.r1) of NCHW [c, h*w] (one image) -> channels-last [(r1 - r0) * w, c8].
+void ToChannelsLast(const float* x, int64_t c, int64_t hw, int64_t w, int64_t c8, Rows r, float* out) {
+  const int64_t q0 = r.r0 * w, q1 = r.r1 * w;
   ThreadPool::Shared().ParallelFor(
-      (hw + 63) / 64,
-      [&](int64_t b0, int64_t b1) { ChannelsLastRows(x, c, hw, c8, b0 * 64, std::min(hw, b1 * 64), out); }, 1);
+      (q1 - q0 + 63) / 64,
+      [&](int64_t b0, int64_t b1) {
+        ChannelsLastRows(x, c, hw, c8, q0 + b0 * 64, std::min(q1, q0 + b1 * 64), q0, out);
+      },
+      1);
 }
 
 // out = B^T x for six vectors x (one line of a tile, 8 channels each).
@@ -106,12 +120,11 @@ __attribute__((target("avx2,fma"))) inline void ApplyAt(const __m256 v[6], __m25
   out[3] = _mm256_add_ps(_mm256_fmadd_ps(k8, s34, s12), v[5]);
 }
 
-// V[e][n][c8] of tile t (local index n of `count`) from the channels-last input xt.
-__attribute__((target("avx2,fma"))) void InputTile(const Plan& p, const float* xt, int64_t h, int64_t w, int64_t t,
-                                                   int64_t n, int64_t count, float* v) {
+// V[e][n][c8] of tile t (local index n of `count`) from the channels-last input rows in xt.
+__attribute__((target("avx2,fma"))) void InputTile(const Plan& p, const float* xt, Rows rows, int64_t h, int64_t w,
+                                                   int64_t t, int64_t n, int64_t count, float* v) {
   const int64_t c8 = p.cin8;
-  const int64_t img = t / (p.th * p.tw), ty = t % (p.th * p.tw) / p.tw, tx = t % p.tw;
-  const float* base = xt + img * h * w * c8;
+  const int64_t ty = t % (p.th * p.tw) / p.tw, tx = t % p.tw;
   const __m256 k4 = _mm256_set1_ps(4.0f), k5 = _mm256_set1_ps(5.0f), k2 = _mm256_set1_ps(2.0f);
   for (int64_t g = 0; g < c8; g += 8) {
     __m256 d[6][6];
@@ -119,8 +132,9 @@ __attribute__((target("avx2,fma"))) void InputTile(const Plan& p, const float* x
       const int64_t iy = 4 * ty - 1 + r;
       for (int c = 0; c < 6; ++c) {
         const int64_t ix = 4 * tx - 1 + c;
-        d[r][c] = (iy >= 0 && iy < h && ix >= 0 && ix < w) ? _mm256_loadu_ps(base + (iy * w + ix) * c8 + g)
-                                                           : _mm256_setzero_ps();
+        d[r][c] = (iy >= 0 && iy < h && ix >= 0 && ix < w)
+                      ? _mm256_loadu_ps(xt + ((iy - rows.r0) * w + ix) * c8 + g)  // the band holds row iy
+                      : _mm256_setzero_ps();
       }
     }
     // B^T applied rows first (s = B^T d), then columns (V = s B).
@@ -140,11 +154,12 @@ __attribute__((target("avx2,fma"))) void InputTile(const Plan& p, const float* x
 }
 
 // V for tiles [t0, t0 + count).
-void InputTransform(const Plan& p, const float* xt, int64_t h, int64_t w, int64_t t0, int64_t count, float* v) {
+void InputTransform(const Plan& p, const float* xt, Rows rows, int64_t h, int64_t w, int64_t t0, int64_t count,
+                    float* v) {
   ThreadPool::Shared().ParallelFor(
       count,
       [&](int64_t n0, int64_t n1) {
-        for (int64_t n = n0; n < n1; ++n) InputTile(p, xt, h, w, t0 + n, n, count, v);
+        for (int64_t n = n0; n < n1; ++n) InputTile(p, xt, rows, h, w, t0 + n, n, count, v);
       },
       1);
 }
@@ -216,13 +231,14 @@ void KernelTransform(const WinogradConv& c, const Plan& p, int64_t co0, float* u
       1);
 }
 
-// yt[img][y][x][co0 + g] of tile t (local index n) from M[e][n][cb]: y = A^T M A.
-__attribute__((target("avx2,fma"))) void OutputTile(const Plan& p, int64_t h, int64_t w, const float* m, int64_t t,
-                                                    int64_t n, int64_t count, int64_t co0, int64_t cols, float* yt) {
+// yt[y - rows.r0][x][co0 + g] of tile t (local index n) from M[e][n][cb]: y = A^T M A.
+__attribute__((target("avx2,fma"))) void OutputTile(const Plan& p, Rows rows, int64_t h, int64_t w, const float* m,
+                                                    int64_t t, int64_t n, int64_t count, int64_t co0, int64_t cols,
+                                                    float* yt) {
   const int64_t cb = p.cb;
   const __m256 k2 = _mm256_set1_ps(2.0f), k4 = _mm256_set1_ps(4.0f), k8 = _mm256_set1_ps(8.0f);
-  const int64_t img = t / (p.th * p.tw), ty = t % (p.th * p.tw) / p.tw, tx = t % p.tw;
-  float* base = yt + img * h * w * p.cout8;
+  const int64_t ty = t % (p.th * p.tw) / p.tw, tx = t % p.tw;
+  float* base = yt;  // row oy of the image at (oy - rows.r0) * w
   for (int64_t g = 0; g < cols; g += 8) {
     __m256 s[4][6];
     for (int c = 0; c < 6; ++c) {
@@ -239,47 +255,47 @@ __attribute__((target("avx2,fma"))) void OutputTile(const Plan& p, int64_t h, in
       for (int c = 0; c < 4; ++c) {
         const int64_t ox = 4 * tx + c;
         if (ox >= w) break;
-        _mm256_storeu_ps(base + (oy * w + ox) * p.cout8 + co0 + g, out[c]);
+        _mm256_storeu_ps(base + ((oy - rows.r0) * w + ox) * p.cout8 + co0 + g, out[c]);
       }
     }
   }
 }
 
-void OutputTransform(const Plan& p, int64_t h, int64_t w, const float* m, int64_t t0, int64_t count, int64_t co0,
-                     int64_t cols, float* yt) {
+void OutputTransform(const Plan& p, Rows rows, int64_t h, int64_t w, const float* m, int64_t t0, int64_t count,
+                     int64_t co0, int64_t cols, float* yt) {
   ThreadPool::Shared().ParallelFor(
       count,
       [&](int64_t n0, int64_t n1) {
-        for (int64_t n = n0; n < n1; ++n) OutputTile(p, h, w, m, t0 + n, n, count, co0, cols, yt);
+        for (int64_t n = n0; n < n1; ++n) OutputTile(p, rows, h, w, m, t0 + n, n, count, co0, cols, yt);
       },
       1);
 }
 
-// y (NCHW) = yt (channels last) + bias + channel bias + residual, one image.
-void FromChannelsLast(const WinogradConv& c, const Plan& p, int64_t img, const float* yt) {
-  const int64_t hw = c.h * c.w;
-  const float* src = yt + img * hw * p.cout8;
+// Rows [r0, r1) of y (NCHW) = yt (channels last, those rows) + bias + channel bias + residual,
+// one image.
+void FromChannelsLast(const WinogradConv& c, const Plan& p, int64_t img, Rows rows, const float* yt) {
+  const int64_t hw = c.h * c.w, q0 = rows.r0 * c.w, q1 = rows.r1 * c.w;
   float* y = c.y + img * c.cout * hw;
   ThreadPool::Shared().ParallelFor(
       (c.cout + 7) / 8,
       [&](int64_t g0, int64_t g1) {
         for (int64_t g = g0; g < g1; ++g) {
           const int64_t co0 = 8 * g, n = std::min<int64_t>(8, c.cout - co0);
-          int64_t q = 0;
+          int64_t q = q0;
           if (n == 8) {
-            for (; q + 8 <= hw; q += 8) Transpose8(src + q * p.cout8 + co0, p.cout8, y + co0 * hw + q, hw);
+            for (; q + 8 <= q1; q += 8) Transpose8(yt + (q - q0) * p.cout8 + co0, p.cout8, y + co0 * hw + q, hw);
           }
           for (int64_t co = co0; co < co0 + n; ++co)
-            for (int64_t i = q; i < hw; ++i) y[co * hw + i] = src[i * p.cout8 + co];
+            for (int64_t i = q; i < q1; ++i) y[co * hw + i] = yt[(i - q0) * p.cout8 + co];
           for (int64_t co = co0; co < co0 + n; ++co) {
             const float add = (c.bias != nullptr ? c.bias[co] : 0.0f) +
                               (c.channel_bias != nullptr ? c.channel_bias[img * c.cout + co] : 0.0f);
             float* dst = y + co * hw;
             const float* res = c.residual != nullptr ? c.residual + (img * c.cout + co) * hw : nullptr;
             if (res != nullptr) {
-              for (int64_t i = 0; i < hw; ++i) dst[i] += add + res[i];
+              for (int64_t i = q0; i < q1; ++i) dst[i] += add + res[i];
             } else {
-              for (int64_t i = 0; i < hw; ++i) dst[i] += add;
+              for (int64_t i = q0; i < q1; ++i) dst[i] += add;
             }
           }
         }
@@ -314,20 +330,25 @@ void WinogradConv3x3(const WinogradConv& c, float* scratch) {
   float* yt = m + p.m;
   float* gemm = yt + p.yt;
   const int64_t hw = c.h * c.w;
-  for (int64_t img = 0; img < c.b; ++img) ToChannelsLast(c.x + img * c.cin * hw, c.cin, hw, p.cin8, xt + img * hw * p.cin8);
-  for (int64_t t0 = 0; t0 < p.tiles; t0 += p.tc) {
-    const int64_t count = std::min(p.tc, p.tiles - t0);
-    InputTransform(p, xt, c.h, c.w, t0, count, v);
-    for (int64_t co0 = 0; co0 < c.cout; co0 += p.cb) {
-      KernelTransform(c, p, co0, u);
-      for (int64_t e = 0; e < kE; ++e) {
-        TileGemm(count, p.cb, p.cin8, GemmOperand::Rows(v + e * count * p.cin8, DType::kF32, p.cin8),
-                 GemmOperand::Rows(u + e * p.cin8 * p.cb, DType::kF32, p.cb), m + e * count * p.cb, p.cb, {}, gemm);
+  for (int64_t img = 0; img < c.b; ++img) {
+    for (int64_t ty0 = 0; ty0 < p.th; ty0 += p.band) {
+      const int64_t rows_t = std::min(p.band, p.th - ty0);
+      const Rows in{std::max<int64_t>(0, 4 * ty0 - 1), std::min(c.h, 4 * (ty0 + rows_t) + 1)};
+      const Rows out{4 * ty0, std::min(c.h, 4 * (ty0 + rows_t))};
+      const int64_t t0 = img * p.th * p.tw + ty0 * p.tw, count = rows_t * p.tw;
+      ToChannelsLast(c.x + img * c.cin * hw, c.cin, hw, c.w, p.cin8, in, xt);
+      InputTransform(p, xt, in, c.h, c.w, t0, count, v);
+      for (int64_t co0 = 0; co0 < c.cout; co0 += p.cb) {
+        KernelTransform(c, p, co0, u);
+        for (int64_t e = 0; e < kE; ++e) {
+          TileGemm(count, p.cb, p.cin8, GemmOperand::Rows(v + e * count * p.cin8, DType::kF32, p.cin8),
+                   GemmOperand::Rows(u + e * p.cin8 * p.cb, DType::kF32, p.cb), m + e * count * p.cb, p.cb, {}, gemm);
+        }
+        OutputTransform(p, out, c.h, c.w, m, t0, count, co0, std::min(p.cb, p.cout8 - co0), yt);
       }
-      OutputTransform(p, c.h, c.w, m, t0, count, co0, std::min(p.cb, p.cout8 - co0), yt);
+      FromChannelsLast(c, p, img, out, yt);
     }
   }
-  for (int64_t img = 0; img < c.b; ++img) FromChannelsLast(c, p, img, yt);
 }
 
 }  // namespace sdr::cpu

@@ -6,7 +6,8 @@
 //   M_e[tiles, cout] = V_e[tiles, cin] U_e[cin, cout],  e = 0..35.
 // The transforms run 8 channels to a vector (channels-last scratch); U is computed per call from
 // the stored weights (any dtype TileGemm reads), so nothing is cached and weights stay compact.
-// Tiles and output channels are processed in chunks so scratch stays bounded.
+// Tiles are processed in bands of whole tile rows, output channels in blocks, so scratch stays
+// bounded by the chunk sizes whatever the image size (no whole-image channels-last copies).
 #pragma once
 
 #include <cstdint>
