@@ -15,6 +15,7 @@ PACKAGES=(
   libopenblas-dev                              # GEMM provider behind the kernel interface
   libspng-dev                                  # PNG encoding and checking
   libcurl4-openssl-dev                         # HTTP client of the cloud image providers
+  libssl-dev                                   # SHA-256 of model files (OpenSSL libcrypto, SHA extensions)
   libcpp-httplib-dev                           # tests: fake OpenAI / Azure servers on 127.0.0.1
   libicu-dev                                   # Unicode classes and case mapping (tokenizer)
   python3 python3-numpy python3-torch python3-regex  # test fixtures: make_random_sd.py, torch.save twin

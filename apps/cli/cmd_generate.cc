@@ -150,6 +150,7 @@ Status RunGenerate(const GenerateCommand& cmd) {
   const double load_s = std::chrono::duration<double>(Clock::now() - start).count();
   const std::string device = model->backend().info().name;
   if (f.dry_run) return PrintPlan(*model, params);
+  const auto hash_future = CachedModelHashAsync(config.model_path);  // overlaps sampling
 
   ProgressBar bar(::isatty(STDERR_FILENO) || std::getenv("SDR_PROGRESS") != nullptr);
   Context ctx(model, {.memory_budget_bytes = 0, .timeout_s = timeout_s});
@@ -165,7 +166,7 @@ Status RunGenerate(const GenerateCommand& cmd) {
   if (!result.ok()) return result.status();
 
   const std::string model_name = std::filesystem::path(config.model_path).stem().string();
-  const auto hash = CachedModelHash(config.model_path);
+  const Result<std::string>& hash = hash_future.get();
   for (size_t b = 0; b < result->images.size(); ++b) {
     const GeneratedImage& img = result->images[b];
     GenerationInfo info = MakeGenerationInfo(params, img.seed, img.width(), img.height());

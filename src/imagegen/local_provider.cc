@@ -32,6 +32,7 @@ Result<std::unique_ptr<LocalProvider>> LocalProvider::Create(std::shared_ptr<con
   p->model_ = std::move(model);
   p->defaults_ = ParamsFromConfig(config);
   p->model_name_ = std::filesystem::path(p->model_->path()).stem().string();
+  p->hash_ = CachedModelHashAsync(p->model_->path());  // overlaps loading and the first generation
   ProviderCapabilities& c = p->caps_;
   c.min_side = GenerateParams::kMinSide;
   c.max_side = GenerateParams::kMaxSide;
@@ -87,7 +88,7 @@ Result<ImageResult> LocalProvider::Generate(const ImageRequest& request, const I
   ImageResult result;
   result.provider = "local";
   result.model = model_name_;
-  const auto hash = CachedModelHash(model_->path());
+  const Result<std::string>& hash = hash_.get();
   for (const GeneratedImage& img : generated.images) {
     GenerationInfo info = MakeGenerationInfo(params, img.seed, img.width(), img.height());
     info.model_name = model_name_;

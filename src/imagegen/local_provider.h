@@ -6,6 +6,8 @@
 // Thread-safety: Generate may run on any number of threads; each borrows a context from the pool.
 #pragma once
 
+#include <future>
+
 #include <memory>
 #include <string>
 
@@ -40,6 +42,7 @@ class LocalProvider final : public Provider {
   GenerateParams defaults_;
   ProviderCapabilities caps_;
   std::string model_name_;
+  std::shared_future<Result<std::string>> hash_;  // the model's short hash, computed from Create on
 };
 
 }  // namespace sdr

@@ -1,5 +1,8 @@
 #include "runtime/model_hash_cache.h"
 
+#include <system_error>
+#include <thread>
+
 #include <sys/stat.h>
 
 #include <cstdlib>
@@ -46,6 +49,23 @@ Result<std::string> CachedModelHash(const std::string& path) {
     out << key.str() << ' ' << hash << '\n';
   }
   return hash;
+}
+
+std::shared_future<Result<std::string>> CachedModelHashAsync(const std::string& path) {
+  auto promise = std::make_shared<std::promise<Result<std::string>>>();
+  std::shared_future<Result<std::string>> future = promise->get_future().share();
+  try {
+    std::thread([promise, path] {
+      try {
+        promise->set_value(CachedModelHash(path));
+      } catch (...) {
+        promise->set_value(InternalError("model hash of '" + path + "' failed"));
+      }
+    }).detach();
+  } catch (const std::system_error&) {  // no thread: hash here
+    promise->set_value(CachedModelHash(path));
+  }
+  return future;
 }
 
 }  // namespace sdr

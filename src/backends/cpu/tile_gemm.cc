@@ -3,6 +3,8 @@
 // between threads along the larger of M and N, and the epilogue fused into the last depth block.
 #include "backends/cpu/tile_gemm.h"
 
+#include <cpuid.h>
+
 #include <algorithm>
 #include <cmath>
 #include <vector>
@@ -97,8 +99,12 @@ void Block(int64_t m, int64_t n, int64_t k, const GemmOperand& a, const GemmOper
 }  // namespace
 
 bool TileGemmAvailable() {
-  static const bool ok = __builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma") &&
-                         __builtin_cpu_supports("f16c");
+  // F16C from CPUID leaf 1 (ECX bit 29): clang's __builtin_cpu_supports does not know "f16c".
+  static const bool ok = [] {
+    unsigned eax = 0, ebx = 0, ecx = 0, edx = 0;
+    const bool f16c = __get_cpuid(1, &eax, &ebx, &ecx, &edx) != 0 && (ecx & bit_F16C) != 0;
+    return __builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma") && f16c;
+  }();
   return ok;
 }
 
