@@ -15,6 +15,8 @@ namespace sdr {
 // to each name (used by diffusers folders). Errors name the file and the offending tensor.
 Status ReadSafetensors(const std::string& path, TensorIndex* index,
                        const std::string& name_prefix = "");
+// Every tensor, ignored names included (LoRA files, whose "lora_*" keys a model file would drop).
+Status ReadSafetensorsAllNames(const std::string& path, TensorIndex* index);
 
 // Reads a sharded model through its index JSON; every shard it names must exist.
 Status ReadSafetensorsSharded(const std::string& index_json_path, TensorIndex* index,

@@ -79,7 +79,8 @@ Result<RawEntry> ParseEntry(const std::string& name, const json& v, uint64_t dat
   return e;
 }
 
-Status ReadSafetensorsImpl(const std::string& path, TensorIndex* index, const std::string& prefix) {
+Status ReadSafetensorsImpl(const std::string& path, TensorIndex* index, const std::string& prefix,
+                           bool skip_ignored = true) {
   SDR_ASSIGN_OR_RETURN(std::shared_ptr<const MappedFile> file, MappedFile::Open(path));
   const uint64_t size = file->size();
   if (size < 8) return CorruptData("file is " + std::to_string(size) + " bytes, too short for a header");
@@ -124,7 +125,7 @@ Status ReadSafetensorsImpl(const std::string& path, TensorIndex* index, const st
     }
   }
   for (auto& e : entries) {
-    if (IsIgnoredTensorName(e.name)) {
+    if (skip_ignored && IsIgnoredTensorName(e.name)) {
       ++index->ignored_tensors;
       continue;
     }
@@ -135,6 +136,10 @@ Status ReadSafetensorsImpl(const std::string& path, TensorIndex* index, const st
 }
 
 }  // namespace
+
+Status ReadSafetensorsAllNames(const std::string& path, TensorIndex* index) {
+  return ReadSafetensorsImpl(path, index, "", /*skip_ignored=*/false).WithContext("reading safetensors '" + path + "'");
+}
 
 Status ReadSafetensors(const std::string& path, TensorIndex* index, const std::string& name_prefix) {
   return ReadSafetensorsImpl(path, index, name_prefix).WithContext("reading safetensors '" + path + "'");

@@ -117,6 +117,9 @@ GenerationInfo MakeGenerationInfo(const GenerateParams& p, uint64_t seed, int wi
   info.height = height;
   info.clip_skip = p.clip_skip;
   info.rng = p.rng;
+  // img2img: A1111 writes the denoising strength (after the model, so among the extras).
+  if (!p.init_image.empty()) info.extra.emplace_back("Denoising strength", FormatInfotextNumber(p.strength));
+  if (!p.mask.empty()) info.extra.emplace_back("Mask blur", std::to_string(p.mask_blur));
   return info;
 }
 
