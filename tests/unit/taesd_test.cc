@@ -91,8 +91,8 @@ TEST_F(TaesdTest, PreviewsArriveThroughTheProgressCallback) {
   ASSERT_TRUE((*m)->has_taesd());
   GenerateParams p;
   p.prompt = "a cat";
-  p.width = 64;
-  p.height = 48;
+  p.width = 72;
+  p.height = 64;
   p.steps = 4;
   p.seed = 1;
   p.sampler = SamplerKind::kEuler;
@@ -101,7 +101,7 @@ TEST_F(TaesdTest, PreviewsArriveThroughTheProgressCallback) {
   std::vector<int> preview_steps;
   control.progress = [&](const StepProgress& s) {
     if (s.preview != nullptr) {
-      EXPECT_EQ(s.preview->shape(), (Shape{1, 3, 48, 64}));
+      EXPECT_EQ(s.preview->shape(), (Shape{1, 3, 64, 72}));
       preview_steps.push_back(s.step);
     }
     return true;
