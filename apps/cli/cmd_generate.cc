@@ -213,6 +213,7 @@ Status RunGenerate(const GenerateCommand& cmd) {
     GenerationInfo info = MakeGenerationInfo(params, img.seed, img.width(), img.height());
     info.model_name = model_name;
     if (hash.ok()) info.model_hash = *hash;
+    if (auto lora = LoraHashes(params); lora.ok() && !lora->empty()) info.extra.emplace_back("Lora hashes", *lora);
     info.extra.emplace_back("Device", device);
     const std::string path = OutputPath(f.out, b, result->images.size());
     SDR_RETURN_IF_ERROR(WritePng(path, img.rgb.data(), img.width(), img.height(),

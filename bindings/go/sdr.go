@@ -365,6 +365,7 @@ func newCParams(p *GenerateParams, ctx context.Context) *cParams {
 	}
 	cp.c.strength = C.float(p.Strength)
 	cp.c.mask_blur = C.int(p.MaskBlur)
+	cp.c.lora_dir = str(p.LoraDir)
 	cp.c.init_image = cp.image(p.InitImage)
 	cp.c.mask = cp.image(p.Mask)
 	if p.Progress != nil || ctx != nil {

@@ -13,5 +13,5 @@ func sameParams(a, b GenerateParams) bool {
 		a.Steps == b.Steps && a.CFGScale == b.CFGScale && a.Sampler == b.Sampler && a.Scheduler == b.Scheduler &&
 		a.Seed == b.Seed && a.RNG == b.RNG && a.ClipSkip == b.ClipSkip && a.BatchCount == b.BatchCount &&
 		a.VAETiling == b.VAETiling && a.Strength == b.Strength && a.InitImage == b.InitImage &&
-		a.Mask == b.Mask && a.MaskBlur == b.MaskBlur
+		a.Mask == b.Mask && a.MaskBlur == b.MaskBlur && a.LoraDir == b.LoraDir
 }

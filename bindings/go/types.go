@@ -39,6 +39,8 @@ type GenerateParams struct {
 	// Mask, with an InitImage, makes the generation inpainting: white = repaint, black = keep.
 	Mask     *Image
 	MaskBlur int // pixels 0..64: 0 = a hard mask (stable-diffusion.cpp); > 0 = blur + overlay (A1111)
+	// LoraDir holds NAME.safetensors for "<lora:NAME:WEIGHT>" tags in Prompt; "" = none.
+	LoraDir string
 	// Progress, when set, is called on the generating goroutine after every step; a non-nil
 	// error stops the generation, which then fails with ErrCancelled wrapping that error.
 	Progress func(Progress) error

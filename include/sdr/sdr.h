@@ -274,6 +274,8 @@ typedef struct sdr_generate_params {
   const struct sdr_image* mask;
   int mask_blur;                /* pixels 0..64: 0 (default) a hard mask as stable-diffusion.cpp; > 0 Gaussian
                                    blur and the init image pasted back outside the mask, as A1111 */
+  const char* lora_dir;         /* folder of NAME.safetensors for "<lora:NAME:WEIGHT>" prompt tags; NULL = none
+                                   (sdr_generate; the Generator takes SD_LORA_DIR) */
 } sdr_generate_params;
 
 /* width 512, height 512, steps 20, cfg_scale 7.5, sampler "dpm++2m", scheduler "discrete",

@@ -141,6 +141,7 @@ inline sdr::Status ToParams(const sdr_generate_params& c, sdr::GenerateParams* p
   p->vae_tiling = c.vae_tiling != 0;
   p->strength = c.strength;
   p->mask_blur = c.mask_blur;
+  p->lora_dir = Str(c.lora_dir);
   SDR_RETURN_IF_ERROR(ToRgbImage(c.init_image, "init_image", &p->init_image));
   SDR_RETURN_IF_ERROR(ToRgbImage(c.mask, "mask", &p->mask));
   return sdr::ValidateParams(*p);

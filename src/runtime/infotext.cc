@@ -1,10 +1,12 @@
 #include "runtime/infotext.h"
 
+#include <algorithm>
 #include <charconv>
 #include <cmath>
 #include <cstdio>
 
 #include "core/sha256.h"
+#include "tokenizer/lora_tags.h"
 #include "tokenizer/utf8.h"
 
 namespace sdr {
@@ -96,6 +98,21 @@ std::string FormatInfotext(const GenerationInfo& info) {
   if (!info.negative_prompt.empty()) text += "\nNegative prompt: " + info.negative_prompt;
   text += "\n" + params;
   return Strip(text);
+}
+
+Result<std::string> LoraHashes(const GenerateParams& p) {
+  SDR_ASSIGN_OR_RETURN(LoraPrompt lp, ExtractLoraTags(p.prompt));
+  std::string out;
+  std::vector<std::string> seen;
+  for (const LoraTag& tag : lp.loras) {
+    if (std::find(seen.begin(), seen.end(), tag.name) != seen.end()) continue;
+    seen.push_back(tag.name);
+    auto digest = Sha256File(p.lora_dir + "/" + tag.name + ".safetensors");
+    if (!digest.ok()) return digest.status().WithContext("LoRA hash");
+    if (!out.empty()) out += ", ";
+    out += tag.name + ": " + DigestHex(*digest).substr(0, 12);
+  }
+  return out;
 }
 
 Result<std::string> ModelHash(const std::string& path) {

@@ -8,6 +8,8 @@
 #include <string>
 
 #include "formats/safetensors.h"
+#include "formats/model_file.h"
+#include "models/lora/random_lora.h"
 #include "models/random_weights.h"
 #include "runtime/png_writer.h"
 #include "testing/model_cache.h"
@@ -183,6 +185,27 @@ TEST_F(CliTest, GenerateFromAnInitImage) {
   EXPECT_NE(out.find("not a PNG"), std::string::npos) << out;
   EXPECT_NE(Run("generate -m " + Model() + " -p x --init-image " + in + " --strength 2 -o " + png, &out), 0);
   EXPECT_NE(out.find("strength"), std::string::npos) << out;
+}
+
+// A LoRA from the command line: --lora-dir, the tag, and A1111's "Lora hashes" in the infotext.
+TEST_F(CliTest, GenerateWithALora) {
+  auto index = OpenModelFile(Model());
+  ASSERT_TRUE(index.ok());
+  auto lora = MakeRandomLora(*index, {});
+  ASSERT_TRUE(lora.ok());
+  ASSERT_TRUE(WriteSafetensors(dir_->File("style.safetensors"), *lora).ok());
+  const std::string png = dir_->File("lora.png");
+  std::string out;
+  ASSERT_EQ(Run("generate -m " + Model() + " --tokenizer " + kMerges + " -p 'a red house <lora:style:0.8>' -W 64 -H 64 " +
+                    "--steps 2 --seed 5 --lora-dir " + dir_->path().string() + " -o " + png,
+                &out),
+            0)
+      << out;
+  const std::string bytes = testing::ReadFileBytes(png);
+  EXPECT_NE(bytes.find("a red house <lora:style:0.8>"), std::string::npos);
+  EXPECT_NE(bytes.find("Lora hashes: \"style: "), std::string::npos);
+  EXPECT_NE(Run("generate -m " + Model() + " -p 'x <lora:style>' -W 64 -H 64 --steps 1 -o " + png, &out), 0);
+  EXPECT_NE(out.find("SD_LORA_DIR"), std::string::npos) << out;
 }
 
 // TAESD previews from the command line: written to --preview-path, their cost reported.
