@@ -359,7 +359,8 @@ func TestImg2Img(t *testing.T) {
 		init.RGB[i] = byte(i * 7)
 	}
 	p := smallParams(9)
-	p.InitImage, p.Strength = init, 0.5
+	// 4 steps at strength 0.5: the last 3 sigmas (at 2 steps, 0.5 would keep the whole schedule).
+	p.Steps, p.InitImage, p.Strength = 4, init, 0.5
 	a, err := c.Generate(p)
 	if err != nil {
 		t.Fatalf("Generate(img2img): %v", err)
