@@ -40,6 +40,7 @@ struct GenerateFlags {
   std::string mask;                           // inpainting: PNG path, white = repaint ("" = none)
   std::string preview_path;                   // TAESD previews written here (PNG, overwritten)
   int preview_every = 1;                      // steps between previews
+  bool taesd_decode = false;                  // the final image from the TAESD too
   int mask_blur = GenerateParams{}.mask_blur;  // pixels
   float strength = GenerateParams{}.strength;  // img2img denoising strength
   int64_t seed = GenerateParams{}.seed;
@@ -171,12 +172,14 @@ Status RunGenerate(const GenerateCommand& cmd) {
   }
   if (!cmd.config_flags->Given("model_path")) return RunThroughGenerator(cmd, config, params, env, timeout_s);
 
-  if (!f.preview_path.empty() && config.taesd_path.empty()) {
-    return InvalidArgument("--preview-path needs a TAESD decoder (--taesd or SD_TAESD_PATH)");
+  if ((!f.preview_path.empty() || f.taesd_decode) && config.taesd_path.empty()) {
+    return InvalidArgument(std::string(f.taesd_decode ? "--taesd-decode" : "--preview-path") +
+                           " needs a TAESD decoder (--taesd or SD_TAESD_PATH)");
   }
+  params.taesd_decode = f.taesd_decode;
   SDR_ASSIGN_OR_RETURN(std::unique_ptr<SdModel> loaded,
                        SdModel::Load({config.model_path, config.vae_path, config.tokenizer_path, config.device,
-                                      f.preview_path.empty() ? std::string() : config.taesd_path}));
+                                      f.preview_path.empty() && !f.taesd_decode ? std::string() : config.taesd_path}));
   std::shared_ptr<SdModel> model = std::move(loaded);
   const double load_s = std::chrono::duration<double>(Clock::now() - start).count();
   const std::string device = model->backend().info().name;
@@ -266,6 +269,7 @@ Command RegisterGenerate(CLI::App& app) {
   sub->add_option("--preview-path", f.preview_path,
                   "write a TAESD preview PNG here during sampling (needs --taesd), overwritten as steps go");
   sub->add_option("--preview-every", f.preview_every, "steps between previews")->capture_default_str();
+  sub->add_flag("--taesd-decode", f.taesd_decode, "decode the final image with the TAESD too (fast, rough; needs --taesd)");
   sub->add_option("--dump-dir", f.dump_dir, "write intermediate tensors as .npy into this folder");
   sub->add_flag("--dry-run", f.dry_run, "load the model, print the planned memory per stage, generate nothing");
   return {sub, [cmd] { return RunGenerate(*cmd); }};

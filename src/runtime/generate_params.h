@@ -29,6 +29,7 @@ struct GenerateParams {
   int clip_skip = 1;                            // 1 = last CLIP layer, ..kMaxClipSkip
   int batch_count = 1;                          // images per request; image b uses seed + b
   bool vae_tiling = false;                      // decode in overlapping tiles (bounded memory)
+  bool taesd_decode = false;                    // decode the final image with the model's TAESD (fast, rough)
   std::string dump_dir;                         // non-empty: write intermediate tensors as .npy (image 0)
   // LoRAs: "<lora:NAME:WEIGHT>" tags in the prompt (tokenizer/lora_tags.h) name NAME.safetensors
   // in this folder; the tags are removed from the text the encoder sees.

@@ -202,6 +202,16 @@ class UnetStage {
   Tensor xin_;       // [2 or 1, C + E, h, w] host
 };
 
+// x0 -> [1, 3, H, W] on the host with the TAESD (tanh-clamped first).
+Result<Tensor> DecodeTaesd(Executor& ex, const TaesdDecoder& taesd, const Tensor& x0) {
+  SDR_ASSIGN_OR_RETURN(Tensor z, Tensor::Allocate(DType::kF32, x0.shape()));
+  std::copy(x0.data<float>(), x0.data<float>() + x0.numel(), z.mutable_data<float>());
+  TaesdDecoder::ClampLatent({z.mutable_data<float>(), static_cast<size_t>(z.numel())});
+  SDR_ASSIGN_OR_RETURN(Act za, ex.Upload(z));
+  SDR_ASSIGN_OR_RETURN(Act img, taesd.Decode(ex, za));
+  return ex.Download(img);
+}
+
 // x0 -> [1, 3, H, W] on the host (tiled or whole).
 Result<Tensor> DecodeLatent(Executor& ex, const VaeDecoder& vae, const Tensor& x0, bool tiling) {
   if (tiling) return DecodeTiled(ex, vae, x0);
@@ -248,7 +258,11 @@ Result<MemoryPlan> Plan(const SdModel& model, const Parts& parts, const Generate
   }
   plan.unet = arena.high_water();
   arena.ResetHighWater();
-  SDR_RETURN_IF_ERROR(DecodeLatent(dry, model.vae(), x, p.vae_tiling).status());
+  if (p.taesd_decode) {
+    SDR_RETURN_IF_ERROR(DecodeTaesd(dry, model.taesd(), x).status());
+  } else {
+    SDR_RETURN_IF_ERROR(DecodeLatent(dry, model.vae(), x, p.vae_tiling).status());
+  }
   plan.decode = arena.high_water();
   plan.total = std::max({plan.text, plan.encode, plan.unet, plan.decode});
   return plan;
@@ -383,13 +397,13 @@ class ImageRun {
     t0 = Clock::now();
     GeneratedImage out;
     out.seed = seed;
-    auto image = DecodeLatent(ex_, model_.vae(), x, p_.vae_tiling);
+    auto image = p_.taesd_decode ? DecodeTaesd(ex_, model_.taesd(), x) : DecodeLatent(ex_, model_.vae(), x, p_.vae_tiling);
     if (!image.ok()) return image.status().WithContext("decoding");
     out.image = std::move(image).value();
     if (init_ != nullptr && init_->masked) OverlayInit(init_->pixels, init_->mask, &out.image);
     const double decode_s = Since(t0);
     timings->decode_s += decode_s;
-    if (!p_.vae_tiling && decode_s > 0) model_.RecordDecodeRate(model_.vae().DecodeFlops(shape_[2], shape_[3]) / decode_s);
+    if (!p_.vae_tiling && !p_.taesd_decode && decode_s > 0) model_.RecordDecodeRate(model_.vae().DecodeFlops(shape_[2], shape_[3]) / decode_s);
     SDR_RETURN_IF_ERROR(dump_.Write("decoded", out.image));
     const int64_t h = out.image.dim(2), w = out.image.dim(3);
     out.rgb.resize(static_cast<size_t>(h * w * 3));
@@ -529,6 +543,9 @@ Status CheckModelFits(const SdModel& model, const GenerateParams& p) {
   if (model.is_inpainting() && p.mask.empty()) {
     return InvalidArgument("this is an inpainting UNet (9 input channels): give an init image and a mask "
                            "(--init-image and --mask; init_image and mask in the APIs)");
+  }
+  if (p.taesd_decode && !model.has_taesd()) {
+    return InvalidArgument("taesd_decode: the model was loaded without a TAESD decoder (--taesd / SD_TAESD_PATH)");
   }
   if (!p.init_image.empty() && !model.has_vae_encoder()) {
     return InvalidArgument("init_image: this model's VAE has no encoder (a decoder-only file), so it cannot encode an "

@@ -117,5 +117,34 @@ TEST_F(TaesdTest, PreviewsArriveThroughTheProgressCallback) {
   EXPECT_EQ(plain->images[0].rgb, r->images[0].rgb);
 }
 
+// --taesd-decode: the final image is the TAESD's decode of the sampled latent.
+TEST_F(TaesdTest, TaesdCanDecodeTheFinalImage) {
+  SdModelOptions o;
+  o.model_path = testing::TinyModelPath();
+  o.tokenizer_path = testing::ClipMergesPath();
+  o.taesd_path = Path();
+  auto m = SdModel::Load(o);
+  ASSERT_TRUE(m.ok()) << m.status().ToString();
+  testing::TempDir dump;
+  GenerateParams p;
+  p.prompt = "a cat";
+  p.width = p.height = 64;
+  p.steps = 2;
+  p.seed = 4;
+  p.taesd_decode = true;
+  p.dump_dir = dump.path().string();
+  auto r = Generate(**m, p);
+  ASSERT_TRUE(r.ok()) << r.status().ToString();
+  auto x0 = ReadNpy(dump.File("x0.npy"));
+  ASSERT_TRUE(x0.ok());
+  auto want = (*m)->taesd().Decode(*x0);
+  ASSERT_TRUE(want.ok());
+  EXPECT_LT(ref::RelL2(want->data<float>(), r->images[0].image.data<float>(), want->numel()), 1e-6);
+  // Without a TAESD: refused by name.
+  auto plain = Generate(*testing::TinySdModel(), p);
+  ASSERT_FALSE(plain.ok());
+  EXPECT_NE(plain.status().message().find("taesd_decode"), std::string::npos);
+}
+
 }  // namespace
 }  // namespace sdr
