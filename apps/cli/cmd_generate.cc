@@ -1,4 +1,4 @@
-// sdr generate [-m MODEL] -p PROMPT [...]: text to image, written as PNG with A1111 infotext.
+// sdr generate [-m MODEL] -p PROMPT [--init-image IN.png --strength S] [...]: text (or image) to image, written as PNG with A1111 infotext.
 // Settings come from flags, then SD_* variables, then defaults (the config table declares the
 // shared ones once: runtime/config.h). Everything that could fail after the images exist (the
 // output path) is checked before the model loads, so no generation is lost at the end.
@@ -25,6 +25,7 @@
 #include "runtime/errors.h"
 #include "runtime/infotext.h"
 #include "runtime/model_hash_cache.h"
+#include "runtime/png_reader.h"
 #include "runtime/png_writer.h"
 #include "runtime/system_info.h"
 #include "runtime/txt2img.h"
@@ -35,6 +36,13 @@ namespace {
 // The settings only `generate` has (per request, not configuration).
 struct GenerateFlags {
   std::string prompt, rng = std::string(ToString(GenerateParams{}.rng)), out = "output.png", dump_dir;
+  std::string init_image;                     // img2img: PNG path ("" = text to image)
+  std::string mask;                           // inpainting: PNG path, white = repaint ("" = none)
+  std::string preview_path;                   // TAESD previews written here (PNG, overwritten)
+  int preview_every = 1;                      // steps between previews
+  bool taesd_decode = false;                  // the final image from the TAESD too
+  int mask_blur = GenerateParams{}.mask_blur;  // pixels
+  float strength = GenerateParams{}.strength;  // img2img denoising strength
   int64_t seed = GenerateParams{}.seed;
   int clip_skip = GenerateParams{}.clip_skip;
   int batch_count = GenerateParams{}.batch_count;
@@ -65,6 +73,7 @@ Status PrintPlan(const SdModel& model, const GenerateParams& params) {
   std::printf("device:  %s (%s)\n", model.backend().info().name.c_str(), model.backend().info().description.c_str());
   std::printf("plan:    %dx%d, %s guidance pair\n", params.width, params.height,
               params.cfg_scale == 1.0f ? "no" : plan.batched_cfg ? "batch-2" : "two batch-1 evaluations per");
+  if (!params.init_image.empty()) std::printf("  VAE encode   %s\n", Mb(plan.encode).c_str());
   std::printf("  text encode  %s\n  UNet eval    %s\n  VAE decode   %s%s\n  total        %s (activation arena)\n",
               Mb(plan.text).c_str(), Mb(plan.unet).c_str(), Mb(plan.decode).c_str(), params.vae_tiling ? " (tiled)" : "",
               Mb(plan.total).c_str());
@@ -76,6 +85,8 @@ Status RunThroughGenerator(const GenerateCommand& cmd, const RuntimeConfig& conf
                            const EnvLookup& env, double timeout_s) {
   const GenerateFlags& f = cmd.flags;
   if (!f.dump_dir.empty()) return InvalidArgument("--dump-dir needs a model given with -m");
+  if (!f.init_image.empty()) return InvalidArgument("--init-image needs a model given with -m");
+  if (!f.mask.empty()) return InvalidArgument("--mask needs a model given with -m");
   if (f.dry_run) return InvalidArgument("--dry-run needs a model given with -m");
   SelectionOptions options;
   options.local_timeout_s = timeout_s;
@@ -132,6 +143,24 @@ Status RunGenerate(const GenerateCommand& cmd) {
   params.clip_skip = f.clip_skip;
   params.batch_count = f.batch_count;
   params.dump_dir = f.dump_dir;
+  params.strength = f.strength;
+  params.mask_blur = f.mask_blur;
+  if (!f.mask.empty()) {
+    auto img = ReadPng(f.mask);
+    if (!img.ok()) return img.status().WithContext("--mask");
+    params.mask = std::move(img).value();
+  }
+  if (!f.init_image.empty()) {
+    auto img = ReadPng(f.init_image);
+    if (!img.ok()) return img.status().WithContext("--init-image");
+    params.init_image = std::move(img).value();
+    // No size asked for: the init image's own, rounded down to multiples of 8 (as
+    // stable-diffusion.cpp takes it from the image); else the image is fitted to the size asked.
+    if (!cmd.config_flags->Given("image_size") && !EnvValue(env, FindConfigField("image_size")->env_var)) {
+      params.width = params.init_image.width / 8 * 8;
+      params.height = params.init_image.height / 8 * 8;
+    }
+  }
   const auto rng = ParseRngKind(f.rng);
   if (!rng) return InvalidArgument("unknown --rng '" + f.rng + "' (" + JoinNames(AllRngKinds()) + ")");
   params.rng = *rng;
@@ -143,9 +172,15 @@ Status RunGenerate(const GenerateCommand& cmd) {
   }
   if (!cmd.config_flags->Given("model_path")) return RunThroughGenerator(cmd, config, params, env, timeout_s);
 
+  if ((!f.preview_path.empty() || f.taesd_decode) && config.taesd_path.empty()) {
+    return InvalidArgument(std::string(f.taesd_decode ? "--taesd-decode" : "--preview-path") +
+                           " needs a TAESD decoder (--taesd or SD_TAESD_PATH)");
+  }
+  params.taesd_decode = f.taesd_decode;
   SDR_ASSIGN_OR_RETURN(std::unique_ptr<SdModel> loaded,
                        SdModel::Load({config.model_path, config.vae_path, config.tokenizer_path, config.device,
-                                      config.cuda_precision}));
+                                      config.cuda_precision,
+                                      f.preview_path.empty() && !f.taesd_decode ? std::string() : config.taesd_path}));
   std::shared_ptr<SdModel> model = std::move(loaded);
   const double load_s = std::chrono::duration<double>(Clock::now() - start).count();
   const std::string device = model->backend().info().name;
@@ -158,8 +193,19 @@ Status RunGenerate(const GenerateCommand& cmd) {
     // Single-shot: the UNet's weights go once sampling is done, before the VAE decode.
     ctx.set_after_sampling([model] { model->ReleaseUnetWeights(); });
   }
+  if (!f.preview_path.empty()) ctx.set_preview_every(std::max(1, f.preview_every));
   auto result = ctx.Generate(params, [&](const StepProgress& p) {
     bar.Update(p.image * p.total_steps + p.step, params.batch_count * p.total_steps, p.elapsed_s);
+    if (p.preview != nullptr) {  // [1, 3, H, W] -> 8-bit RGB, written over the last one
+      const int64_t h = p.preview->dim(2), w = p.preview->dim(3);
+      std::vector<uint8_t> rgb(static_cast<size_t>(h * w * 3));
+      for (int64_t c = 0; c < 3; ++c)
+        for (int64_t i = 0; i < h * w; ++i)
+          rgb[static_cast<size_t>(i * 3 + c)] = static_cast<uint8_t>(std::lround(p.preview->data<float>()[c * h * w + i] * 255));
+      if (Status s = WritePng(f.preview_path, rgb.data(), static_cast<int>(w), static_cast<int>(h)); !s.ok()) {
+        std::fprintf(stderr, "preview: %s\n", s.ToString().c_str());
+      }
+    }
     return true;
   });
   bar.Finish();
@@ -172,6 +218,7 @@ Status RunGenerate(const GenerateCommand& cmd) {
     GenerationInfo info = MakeGenerationInfo(params, img.seed, img.width(), img.height());
     info.model_name = model_name;
     if (hash.ok()) info.model_hash = *hash;
+    if (auto lora = LoraHashes(params); lora.ok() && !lora->empty()) info.extra.emplace_back("Lora hashes", *lora);
     info.extra.emplace_back("Device", device);
     const std::string path = OutputPath(f.out, b, result->images.size());
     SDR_RETURN_IF_ERROR(WritePng(path, img.rgb.data(), img.width(), img.height(),
@@ -179,8 +226,15 @@ Status RunGenerate(const GenerateCommand& cmd) {
     std::printf("wrote %s (seed %llu)\n", path.c_str(), static_cast<unsigned long long>(img.seed));
   }
   const double total_s = std::chrono::duration<double>(Clock::now() - start).count();
-  std::printf("timings: load %.2f s, text %.2f s, sampling %.2f s, decode %.2f s, total %.2f s, device %s\n", load_s,
-              result->timings.text_s, result->timings.sampling_s, result->timings.decode_s, total_s, device.c_str());
+  char encode[48] = "";
+  if (!params.init_image.empty()) std::snprintf(encode, sizeof(encode), ", encode %.2f s", result->timings.encode_s);
+  if (result->timings.previews > 0) {
+    std::printf("previews: %d TAESD decodes, %.1f ms each\n", result->timings.previews,
+                1000.0 * result->timings.preview_s / result->timings.previews);
+  }
+  std::printf("timings: load %.2f s, text %.2f s%s, sampling %.2f s, decode %.2f s, total %.2f s, device %s\n",
+              load_s, result->timings.text_s, encode, result->timings.sampling_s, result->timings.decode_s,
+              total_s, device.c_str());
   return Status::Ok();
 }
 
@@ -194,8 +248,8 @@ Command RegisterGenerate(CLI::App& app) {
   cmd->config_flags = std::make_unique<ConfigFlags>(
       sub, std::initializer_list<std::string_view>{"model_path", "negative_prompt", "image_size", "steps",
                                                    "guidance_scale", "sampler", "scheduler", "vae_path",
-                                                   "tokenizer_path", "vae_tiling", "free_params", "timeout_seconds",
-                                                   "threads", "device", "cuda_precision"});
+                                                   "tokenizer_path", "lora_dir", "taesd_path", "vae_tiling", "free_params",
+                                                   "timeout_seconds", "threads", "device", "cuda_precision"});
   sub->add_option("--seed", f.seed, "seed; negative picks a random one")->capture_default_str();
   sub->add_option("--rng", f.rng, JoinNames(AllRngKinds()) + ": cuda = Philox (A1111/sd.cpp), cpu = torch CPU")
       ->capture_default_str();
@@ -204,6 +258,20 @@ Command RegisterGenerate(CLI::App& app) {
       ->capture_default_str();
   sub->add_option("-o,--output", f.out, "output PNG (a batch writes NAME_0.png, NAME_1.png, ...)")
       ->capture_default_str();
+  sub->add_option("--init-image", f.init_image,
+                  "img2img: start from this PNG (fitted to -W/-H by centre crop + box resize; default size: the "
+                  "image's, rounded down to multiples of 8)");
+  sub->add_option("--strength", f.strength, "img2img denoising strength in [0, 1]: 1 = the whole schedule")
+      ->capture_default_str();
+  sub->add_option("--mask", f.mask, "inpainting: PNG mask, white = repaint, black = keep (needs --init-image)");
+  sub->add_option("--mask-blur", f.mask_blur,
+                  "inpainting: Gaussian blur of the mask in pixels; > 0 also pastes the init image back outside it "
+                  "(A1111); 0 = a hard mask (stable-diffusion.cpp)")
+      ->capture_default_str();
+  sub->add_option("--preview-path", f.preview_path,
+                  "write a TAESD preview PNG here during sampling (needs --taesd), overwritten as steps go");
+  sub->add_option("--preview-every", f.preview_every, "steps between previews")->capture_default_str();
+  sub->add_flag("--taesd-decode", f.taesd_decode, "decode the final image with the TAESD too (fast, rough; needs --taesd)");
   sub->add_option("--dump-dir", f.dump_dir, "write intermediate tensors as .npy into this folder");
   sub->add_flag("--dry-run", f.dry_run, "load the model, print the planned memory per stage, generate nothing");
   return {sub, [cmd] { return RunGenerate(*cmd); }};

@@ -20,6 +20,8 @@ struct Command {
 
 Command RegisterInfo(CLI::App& app);
 Command RegisterMakeTestModel(CLI::App& app);
+Command RegisterMakeTestLora(CLI::App& app);
+Command RegisterMakeTestTaesd(CLI::App& app);
 Command RegisterConvert(CLI::App& app);
 Command RegisterGenerate(CLI::App& app);
 Command RegisterConfig(CLI::App& app);

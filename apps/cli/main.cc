@@ -11,6 +11,8 @@ int main(int argc, char** argv) {
   const std::vector<sdr::cli::Command> commands = {
       sdr::cli::RegisterInfo(app),
       sdr::cli::RegisterMakeTestModel(app),
+      sdr::cli::RegisterMakeTestLora(app),
+      sdr::cli::RegisterMakeTestTaesd(app),
       sdr::cli::RegisterConvert(app),
       sdr::cli::RegisterGenerate(app),
       sdr::cli::RegisterConfig(app),

@@ -327,14 +327,14 @@ func (c *Context) Cancel() {
 }
 
 // DefaultGenerateParams: 512x512, 20 steps, cfg 7.5, "dpm++2m", "discrete", seed -1, "cuda",
-// clip skip 1, batch 1, no tiling.
+// clip skip 1, batch 1, no tiling, strength 0.75 (used with an InitImage).
 func DefaultGenerateParams() GenerateParams {
 	d := C.sdr_generate_params_default()
 	return GenerateParams{
 		Width: int(d.width), Height: int(d.height), Steps: int(d.steps), CFGScale: float32(d.cfg_scale),
 		Sampler: C.GoString(d.sampler), Scheduler: C.GoString(d.scheduler), Seed: int64(d.seed),
 		RNG: C.GoString(d.rng), ClipSkip: int(d.clip_skip), BatchCount: int(d.batch_count),
-		VAETiling: d.vae_tiling != 0,
+		VAETiling: d.vae_tiling != 0, Strength: float32(d.strength),
 	}
 }
 
@@ -350,6 +350,7 @@ type progressState struct {
 type cParams struct {
 	c       C.sdr_generate_params
 	strs    []*C.char
+	cmem    []unsafe.Pointer // C copies (the init image) freed with the strings
 	handle  cgo.Handle
 	state   *progressState
 	hasHand bool
@@ -379,6 +380,11 @@ func newCParams(p *GenerateParams, ctx context.Context) *cParams {
 	if p.VAETiling {
 		cp.c.vae_tiling = 1
 	}
+	cp.c.strength = C.float(p.Strength)
+	cp.c.mask_blur = C.int(p.MaskBlur)
+	cp.c.lora_dir = str(p.LoraDir)
+	cp.c.init_image = cp.image(p.InitImage)
+	cp.c.mask = cp.image(p.Mask)
 	if p.Progress != nil || ctx != nil {
 		cp.state = &progressState{fn: p.Progress, ctx: ctx}
 		cp.handle = cgo.NewHandle(cp.state)
@@ -388,9 +394,28 @@ func newCParams(p *GenerateParams, ctx context.Context) *cParams {
 	return cp
 }
 
+// image copies img into C memory (the params struct must not point into Go memory), freed by
+// free(); nil for nil. A malformed image keeps a NULL data pointer, which the library refuses.
+func (cp *cParams) image(img *Image) *C.sdr_image {
+	if img == nil {
+		return nil
+	}
+	c := (*C.sdr_image)(C.calloc(1, C.size_t(unsafe.Sizeof(C.sdr_image{}))))
+	c.width, c.height, c.channels = C.int(img.Width), C.int(img.Height), 3
+	if len(img.RGB) > 0 && len(img.RGB) == img.Width*img.Height*3 {
+		c.data = (*C.uint8_t)(C.CBytes(img.RGB))
+		cp.cmem = append(cp.cmem, unsafe.Pointer(c.data))
+	}
+	cp.cmem = append(cp.cmem, unsafe.Pointer(c))
+	return c
+}
+
 func (cp *cParams) free() {
 	for _, s := range cp.strs {
 		C.free(unsafe.Pointer(s))
+	}
+	for _, m := range cp.cmem {
+		C.free(m)
 	}
 	if cp.hasHand {
 		cp.handle.Delete()

@@ -356,3 +356,39 @@ func TestAcquireTimeoutAndClose(t *testing.T) {
 		t.Errorf("Acquire after Close = %v", err)
 	}
 }
+
+// img2img: an init image of another size is fitted, the same seed reproduces, strength changes
+// the result, and a malformed image is refused naming the field.
+func TestImg2Img(t *testing.T) {
+	c := acquire(t, newPool(t, 1))
+	init := &Image{Width: 40, Height: 24, RGB: make([]byte, 40*24*3)}
+	for i := range init.RGB {
+		init.RGB[i] = byte(i * 7)
+	}
+	p := smallParams(9)
+	// 4 steps at strength 0.5: the last 3 sigmas (at 2 steps, 0.5 would keep the whole schedule).
+	p.Steps, p.InitImage, p.Strength = 4, init, 0.5
+	a, err := c.Generate(p)
+	if err != nil {
+		t.Fatalf("Generate(img2img): %v", err)
+	}
+	b, err := c.Generate(p)
+	if err != nil {
+		t.Fatalf("Generate(img2img) again: %v", err)
+	}
+	if a[0].Width != 64 || !bytes.Equal(a[0].RGB, b[0].RGB) {
+		t.Errorf("img2img is not reproducible (or not 64 wide: %d)", a[0].Width)
+	}
+	p.Strength = 1
+	d, err := c.Generate(p)
+	if err != nil {
+		t.Fatalf("Generate(strength 1): %v", err)
+	}
+	if bytes.Equal(a[0].RGB, d[0].RGB) {
+		t.Error("strength 0.5 and 1 gave the same image")
+	}
+	p.InitImage = &Image{Width: 4, Height: 4, RGB: []byte{1, 2, 3}}
+	if _, err := c.Generate(p); !errors.Is(err, ErrInvalidParams) || !strings.Contains(err.Error(), "init_image") {
+		t.Errorf("malformed init image: %v", err)
+	}
+}

@@ -12,5 +12,6 @@ func sameParams(a, b GenerateParams) bool {
 	return a.Prompt == b.Prompt && a.NegativePrompt == b.NegativePrompt && a.Width == b.Width && a.Height == b.Height &&
 		a.Steps == b.Steps && a.CFGScale == b.CFGScale && a.Sampler == b.Sampler && a.Scheduler == b.Scheduler &&
 		a.Seed == b.Seed && a.RNG == b.RNG && a.ClipSkip == b.ClipSkip && a.BatchCount == b.BatchCount &&
-		a.VAETiling == b.VAETiling
+		a.VAETiling == b.VAETiling && a.Strength == b.Strength && a.InitImage == b.InitImage &&
+		a.Mask == b.Mask && a.MaskBlur == b.MaskBlur && a.LoraDir == b.LoraDir
 }

@@ -32,6 +32,15 @@ type GenerateParams struct {
 	ClipSkip       int     // 1 = last CLIP layer
 	BatchCount     int     // images per call; image b uses Seed + b
 	VAETiling      bool    // decode in tiles (bounded memory)
+	// InitImage, when set, makes the generation img2img: it starts from this RGB image (any
+	// size: centre-cropped to Width:Height and box-resized), noised to Strength.
+	InitImage *Image
+	Strength  float32 // img2img denoising strength in [0, 1]; 1 = the whole schedule
+	// Mask, with an InitImage, makes the generation inpainting: white = repaint, black = keep.
+	Mask     *Image
+	MaskBlur int // pixels 0..64: 0 = a hard mask (stable-diffusion.cpp); > 0 = blur + overlay (A1111)
+	// LoraDir holds NAME.safetensors for "<lora:NAME:WEIGHT>" tags in Prompt; "" = none.
+	LoraDir string
 	// Progress, when set, is called on the generating goroutine after every step; a non-nil
 	// error stops the generation, which then fails with ErrCancelled wrapping that error.
 	Progress func(Progress) error
@@ -41,7 +50,7 @@ type GenerateParams struct {
 // the cgo build's tests check that they match.
 var stubDefaultParams = GenerateParams{
 	Width: 512, Height: 512, Steps: 20, CFGScale: 7.5, Sampler: "dpm++2m", Scheduler: "discrete", Seed: -1,
-	RNG: "cuda", ClipSkip: 1, BatchCount: 1,
+	RNG: "cuda", ClipSkip: 1, BatchCount: 1, Strength: 0.75,
 }
 
 // PoolOptions configures NewPoolWithOptions. The zero value of a field means its default.

@@ -272,10 +272,23 @@ typedef struct sdr_generate_params {
   int vae_tiling;               /* non-zero: decode in overlapping tiles (bounded memory); default 0 */
   sdr_progress_fn progress;     /* optional (NULL) */
   void* progress_user;          /* passed to `progress` unchanged */
+  /* img2img: start from this RGB image (channels 3; any size: centre-cropped to width:height and
+   * box-resized; copied during the call). NULL (default) = text to image. sdr_generate only:
+   * the Generator refuses it. */
+  const struct sdr_image* init_image;
+  float strength;               /* img2img denoising strength in [0, 1]; 1 = the whole schedule; default 0.75 */
+  /* Inpainting (needs init_image): white = repaint, black = keep; any size, fitted like init_image;
+   * copied during the call. NULL (default) = none. Required by inpainting (9-channel) models. */
+  const struct sdr_image* mask;
+  int mask_blur;                /* pixels 0..64: 0 (default) a hard mask as stable-diffusion.cpp; > 0 Gaussian
+                                   blur and the init image pasted back outside the mask, as A1111 */
+  const char* lora_dir;         /* folder of NAME.safetensors for "<lora:NAME:WEIGHT>" prompt tags; NULL = none
+                                   (sdr_generate; the Generator takes SD_LORA_DIR) */
 } sdr_generate_params;
 
 /* width 512, height 512, steps 20, cfg_scale 7.5, sampler "dpm++2m", scheduler "discrete",
- * seed -1, rng "cuda", clip_skip 1, batch_count 1, vae_tiling 0, prompts and progress NULL. */
+ * seed -1, rng "cuda", clip_skip 1, batch_count 1, vae_tiling 0, strength 0.75, mask_blur 0,
+ * prompts, progress, init_image and mask NULL. */
 SDR_API sdr_generate_params sdr_generate_params_default(void);
 
 /* An 8-bit RGB image, rows top to bottom, pixels interleaved: data[(y * width + x) * 3 + c]. */

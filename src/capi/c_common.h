@@ -91,6 +91,21 @@ inline sdr_error_code Guard(sdr_error* err, F&& body) noexcept {
 inline std::string Str(const char* s) { return s == nullptr ? std::string() : std::string(s); }
 inline bool Empty(const char* s) { return s == nullptr || *s == '\0'; }
 
+// An optional sdr_image (NULL: left empty) -> RgbImage; InvalidArgument naming `field`.
+inline sdr::Status ToRgbImage(const sdr_image* in, const char* field, sdr::RgbImage* out) {
+  if (in == nullptr) return sdr::Status::Ok();
+  const sdr_image& img = *in;
+  if (img.data == nullptr || img.width <= 0 || img.height <= 0 || img.channels != 3 ||
+      img.width > sdr::kMaxInputImageSide || img.height > sdr::kMaxInputImageSide) {
+    return sdr::InvalidArgument(std::string(field) + " must be an RGB image (channels 3) of 1.." +
+                                std::to_string(sdr::kMaxInputImageSide) + " pixels a side with data");
+  }
+  out->width = img.width;
+  out->height = img.height;
+  out->rgb.assign(img.data, img.data + static_cast<size_t>(img.width) * static_cast<size_t>(img.height) * 3);
+  return sdr::Status::Ok();
+}
+
 // sdr_generate_params -> GenerateParams; InvalidArgument naming an unknown name.
 inline sdr::Status ToParams(const sdr_generate_params& c, sdr::GenerateParams* p) {
   p->prompt = Str(c.prompt);
@@ -124,6 +139,11 @@ inline sdr::Status ToParams(const sdr_generate_params& c, sdr::GenerateParams* p
   p->clip_skip = c.clip_skip;
   p->batch_count = c.batch_count;
   p->vae_tiling = c.vae_tiling != 0;
+  p->strength = c.strength;
+  p->mask_blur = c.mask_blur;
+  p->lora_dir = Str(c.lora_dir);
+  SDR_RETURN_IF_ERROR(ToRgbImage(c.init_image, "init_image", &p->init_image));
+  SDR_RETURN_IF_ERROR(ToRgbImage(c.mask, "mask", &p->mask));
   return sdr::ValidateParams(*p);
 }
 

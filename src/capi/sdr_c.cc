@@ -242,6 +242,7 @@ sdr_generate_params sdr_generate_params_default(void) {
   p.clip_skip = d.clip_skip;
   p.batch_count = d.batch_count;
   p.vae_tiling = d.vae_tiling ? 1 : 0;
+  p.strength = d.strength;
   return p;
 }
 

@@ -22,6 +22,8 @@ Status ReadSafetensors(const std::string& path, TensorIndex* index,
 // borrow `file`. Errors name file->path().
 Status ReadSafetensors(const std::shared_ptr<const MappedFile>& file, TensorIndex* index,
                        const std::string& name_prefix = "");
+// Every tensor, ignored names included (LoRA files, whose "lora_*" keys a model file would drop).
+Status ReadSafetensorsAllNames(const std::string& path, TensorIndex* index);
 
 // Reads a sharded model through its index JSON; every shard it names must exist.
 Status ReadSafetensorsSharded(const std::string& index_json_path, TensorIndex* index,

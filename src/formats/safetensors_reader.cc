@@ -81,7 +81,7 @@ Result<RawEntry> ParseEntry(const std::string& name, const json& v, uint64_t dat
 }
 
 Status ReadSafetensorsImpl(const std::shared_ptr<const MappedFile>& file, TensorIndex* index,
-                           const std::string& prefix) {
+                           const std::string& prefix, bool skip_ignored = true) {
   const uint64_t size = file->size();
   if (size < 8) return CorruptData("file is " + std::to_string(size) + " bytes, too short for a header");
   uint64_t header_len = 0;
@@ -125,7 +125,7 @@ Status ReadSafetensorsImpl(const std::shared_ptr<const MappedFile>& file, Tensor
     }
   }
   for (auto& e : entries) {
-    if (IsIgnoredTensorName(e.name)) {
+    if (skip_ignored && IsIgnoredTensorName(e.name)) {
       ++index->ignored_tensors;
       continue;
     }
@@ -147,6 +147,12 @@ Status ReadSafetensorsImpl(const std::shared_ptr<const MappedFile>& file, Tensor
 }
 
 }  // namespace
+
+Status ReadSafetensorsAllNames(const std::string& path, TensorIndex* index) {
+  auto file = MappedFile::Open(path);
+  if (!file.ok()) return file.status().WithContext("reading safetensors '" + path + "'");
+  return ReadSafetensorsImpl(*file, index, "", /*skip_ignored=*/false).WithContext("reading safetensors '" + path + "'");
+}
 
 Status ReadSafetensors(const std::string& path, TensorIndex* index, const std::string& name_prefix) {
   auto file = MappedFile::Open(path);

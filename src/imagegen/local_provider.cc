@@ -17,7 +17,7 @@ using Clock = std::chrono::steady_clock;
 Result<std::unique_ptr<LocalProvider>> LocalProvider::Load(const RuntimeConfig& config) {
   if (config.model_path.empty()) return WithErrorCode(InvalidArgument("no model: SD_MODEL_PATH is empty"), ErrorCode::kInvalidParams);
   SDR_ASSIGN_OR_RETURN(std::unique_ptr<SdModel> model,
-                       SdModel::Load({config.model_path, config.vae_path, config.tokenizer_path, config.device}));
+                       SdModel::Load({config.model_path, config.vae_path, config.tokenizer_path, config.device, ""}));
   return Create(std::shared_ptr<const SdModel>(std::move(model)), config);
 }
 

@@ -70,4 +70,29 @@ Result<std::vector<NamedTensor>> MakeRandomSd1Weights(const RandomModelOptions& 
   return out;
 }
 
+Result<std::vector<NamedTensor>> MakeRandomTaesdDecoder(uint64_t seed, int64_t channels) {
+  std::vector<NamedTensor> out;
+  Gaussian g(seed);
+  auto conv = [&](const std::string& name, int64_t cout, int64_t cin, bool bias) -> Status {
+    SDR_ASSIGN_OR_RETURN(Tensor w, Tensor::Allocate(DType::kF32, {cout, cin, 3, 3}));
+    const float scale = 1.0f / std::sqrt(static_cast<float>(cin * 9));
+    for (int64_t i = 0; i < w.numel(); ++i) w.mutable_data<float>()[i] = scale * g.Next();
+    out.push_back({name + ".weight", w});
+    if (bias) {
+      SDR_ASSIGN_OR_RETURN(Tensor b, Tensor::Allocate(DType::kF32, {cout}));
+      for (int64_t i = 0; i < cout; ++i) b.mutable_data<float>()[i] = 0.02f * g.Next();
+      out.push_back({name + ".bias", b});
+    }
+    return Status::Ok();
+  };
+  const int64_t c = channels;
+  SDR_RETURN_IF_ERROR(conv("1", c, 4, true));
+  for (int i : {3, 4, 5, 8, 9, 10, 13, 14, 15, 18}) {
+    for (int j : {0, 2, 4}) SDR_RETURN_IF_ERROR(conv(std::to_string(i) + ".conv." + std::to_string(j), c, c, true));
+  }
+  for (int i : {7, 12, 17}) SDR_RETURN_IF_ERROR(conv(std::to_string(i), c, c, false));
+  SDR_RETURN_IF_ERROR(conv("19", 3, c, true));
+  return out;
+}
+
 }  // namespace sdr

@@ -21,4 +21,8 @@ struct RandomModelOptions {
 
 Result<std::vector<NamedTensor>> MakeRandomSd1Weights(const RandomModelOptions& opts);
 
+// A random TAESD decoder (models/vae/taesd_decoder.h) with madebyollin's tensor names
+// ("1.weight", "3.conv.0.weight", ...); `channels` 64 is the real width (1.2 M parameters).
+Result<std::vector<NamedTensor>> MakeRandomTaesdDecoder(uint64_t seed = 7, int64_t channels = 64);
+
 }  // namespace sdr

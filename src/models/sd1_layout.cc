@@ -63,7 +63,7 @@ void Unet(LayoutBuilder& b, const Sd1LayoutOptions& o) {
   const int mult[4] = {1, 2, 4, 4};
   b.Linear(p + "time_embed.0", temb, mc);
   b.Linear(p + "time_embed.2", temb, temb);
-  b.Conv(p + "input_blocks.0.0", mc, 4, 3);
+  b.Conv(p + "input_blocks.0.0", mc, o.unet_in_channels, 3);
   std::vector<int64_t> skips = {mc};
   int64_t ch = mc;
   int idx = 1;

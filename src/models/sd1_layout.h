@@ -19,6 +19,7 @@ struct Sd1LayoutOptions {
   int text_positions = 77;        // context length
   int vae_channels = 128;         // VAE base channels (SD: 128)
   bool include_vae_encoder = true;
+  int unet_in_channels = 4;       // 9: an inpainting UNet (latent + mask + masked-image latent)
 };
 
 // How a random-weight generator should initialise a tensor (mirrors make_random_sd.py).

@@ -254,6 +254,22 @@ std::vector<ConfigField> MakeFields() {
      [](const RuntimeConfig& c) { return c.tokenizer_path; },
      {{"--tokenizer", "CLIP merges.txt (or a folder holding it); default: the model's own, else the embedded one",
        nullptr}}},
+    {"taesd_path", "SD_TAESD_PATH", "", "TAESD decoder (taesd_decoder.safetensors) for fast per-step previews",
+     ConfigKind::kPath,
+     [](std::string_view, std::string_view t, RuntimeConfig& c) {
+       c.taesd_path = std::string(t);
+       return Status::Ok();
+     },
+     [](const RuntimeConfig& c) { return c.taesd_path; },
+     {{"--taesd", "TAESD decoder file for per-step previews", nullptr}}},
+    {"lora_dir", "SD_LORA_DIR", "", "folder of LoRA .safetensors files named by <lora:NAME:WEIGHT> prompt tags",
+     ConfigKind::kPath,
+     [](std::string_view, std::string_view t, RuntimeConfig& c) {
+       c.lora_dir = std::string(t);
+       return Status::Ok();
+     },
+     [](const RuntimeConfig& c) { return c.lora_dir; },
+     {{"--lora-dir", "folder of LoRA .safetensors for <lora:NAME:WEIGHT> prompt tags", nullptr}}},
     {"image_size", "SD_IMAGE_SIZE", "512", "image size in pixels: N (square) or WxH, multiples of 8 in [64, 2048]",
      ConfigKind::kImageSize, ParseImageSize,
      [](const RuntimeConfig& c) {
@@ -441,6 +457,7 @@ GenerateParams ParamsFromConfig(const RuntimeConfig& c) {
   p.sampler = c.sampler;
   p.scheduler = c.scheduler;
   p.vae_tiling = c.vae_tiling;
+  p.lora_dir = c.lora_dir;
   return p;
 }
 

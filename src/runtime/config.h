@@ -59,6 +59,8 @@ struct RuntimeConfig {
   std::string model_path;      // SD_MODEL_PATH: checkpoint file or diffusers folder; "" = none
   std::string vae_path;        // SD_VAE_PATH: external VAE replacing the model's; "" = the model's
   std::string tokenizer_path;  // SD_TOKENIZER_PATH: CLIP merges.txt or a folder; "" = search
+  std::string taesd_path;      // SD_TAESD_PATH: TAESD decoder for per-step previews; "" = none
+  std::string lora_dir;        // SD_LORA_DIR: folder of LoRA .safetensors for <lora:NAME:W> tags; "" = none
   int width = GenerateParams{}.width;    // SD_IMAGE_SIZE: pixels, multiple of 8 in [kMinSide, kMaxSide]
   int height = GenerateParams{}.height;  // SD_IMAGE_SIZE: pixels, same rule
   int steps = GenerateParams{}.steps;    // SD_INFERENCE_STEPS: sampler steps, 1..kMaxSteps

@@ -21,6 +21,7 @@ Result<GenerateResult> Context::Generate(const GenerateParams& params, const Pro
   control.run = &run;
   control.progress = progress;
   control.after_sampling = after_sampling_;
+  control.preview_every = preview_every_;
   control.memory_budget_bytes = options_.memory_budget_bytes;
   control.profile = profile_;
   ScopedMemoryBudget scope(budget_);

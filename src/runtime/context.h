@@ -49,6 +49,8 @@ class Context {
 
   // Called once sampling is done, before decoding (SD_FREE_PARAMS uses it).
   void set_after_sampling(std::function<void()> fn) { after_sampling_ = std::move(fn); }
+  // TAESD previews every `n` steps through the progress callback (0 = none; the model needs a TAESD).
+  void set_preview_every(int n) { preview_every_ = n; }
   // Per-op timings of every generation accumulate into `profile` (benchmarks; null = off).
   void set_profile(OpProfile* profile) { profile_ = profile; }
 
@@ -64,6 +66,7 @@ class Context {
   std::shared_ptr<MemoryBudget> budget_;
   CancelToken cancel_;
   std::function<void()> after_sampling_;
+  int preview_every_ = 0;
   OpProfile* profile_ = nullptr;
   std::unique_ptr<DeviceScratch> scratch_;  // created on the first generation
 };

@@ -32,6 +32,24 @@ Status ValidateParams(const GenerateParams& p) {
     return InvalidArgument("batch_count " + std::to_string(p.batch_count) + " must be in [1, " +
                            std::to_string(GenerateParams::kMaxBatch) + "]");
   }
+  if (!std::isfinite(p.strength) || p.strength < 0.0f || p.strength > 1.0f) {
+    return InvalidArgument("strength " + std::to_string(p.strength) + " must be a number in [0, 1]");
+  }
+  if (!p.init_image.empty() && !p.init_image.valid()) {
+    return InvalidArgument("init_image: " + std::to_string(p.init_image.rgb.size()) + " bytes do not hold a " +
+                           std::to_string(p.init_image.width) + "x" + std::to_string(p.init_image.height) +
+                           " RGB image");
+  }
+  if (!p.mask.empty()) {
+    if (!p.mask.valid()) {
+      return InvalidArgument("mask: " + std::to_string(p.mask.rgb.size()) + " bytes do not hold a " +
+                             std::to_string(p.mask.width) + "x" + std::to_string(p.mask.height) + " RGB image");
+    }
+    if (p.init_image.empty()) return InvalidArgument("mask: inpainting needs an init image too");
+  }
+  if (p.mask_blur < 0 || p.mask_blur > 64) {
+    return InvalidArgument("mask_blur " + std::to_string(p.mask_blur) + " must be in [0, 64] pixels");
+  }
   if (!p.dump_dir.empty()) {
     std::error_code ec;
     if (!std::filesystem::is_directory(p.dump_dir, ec)) {

@@ -1,4 +1,4 @@
-// GenerateParams: the settings of one text-to-image request, each with its default and range
+// GenerateParams: the settings of one text-to-image (or image-to-image) request, each with its default and range
 // beside it. This is the one place those defaults live: the configuration table (SD_* variables,
 // runtime/config.h), the CLI flags and the C API's sdr_generate_params_default() all start from
 // GenerateParams{}.
@@ -8,6 +8,7 @@
 #include <string>
 
 #include "core/status.h"
+#include "runtime/rgb_image.h"
 #include "sampling/rng.h"
 #include "sampling/sampler.h"
 #include "sampling/schedule.h"
@@ -28,7 +29,21 @@ struct GenerateParams {
   int clip_skip = 1;                            // 1 = last CLIP layer, ..kMaxClipSkip
   int batch_count = 1;                          // images per request; image b uses seed + b
   bool vae_tiling = false;                      // decode in overlapping tiles (bounded memory)
+  bool taesd_decode = false;                    // decode the final image with the model's TAESD (fast, rough)
   std::string dump_dir;                         // non-empty: write intermediate tensors as .npy (image 0)
+  // LoRAs: "<lora:NAME:WEIGHT>" tags in the prompt (tokenizer/lora_tags.h) name NAME.safetensors
+  // in this folder; the tags are removed from the text the encoder sees.
+  std::string lora_dir;                         // "" = none (a prompt naming a LoRA is refused)
+  // img2img: a non-empty init image is fitted to width x height (runtime/image_fit.h), encoded
+  // by the VAE and noised to the first sigma of the partial schedule Img2ImgSigmas gives for
+  // `strength` (sampling/schedule.h); every image of the batch starts from it.
+  RgbImage init_image;                          // empty: text to image
+  float strength = 0.75f;                       // img2img denoising strength, 0..1 (1: the whole schedule)
+  // Inpainting (needs init_image): white = repaint, black = keep; any size, fitted like the init
+  // image (runtime/inpaint_mask.h says how it becomes the latent blend mask).
+  RgbImage mask;                                // empty: no inpainting
+  int mask_blur = 0;                            // pixels, 0..64; 0 = stable-diffusion.cpp (a hard mask);
+                                                // > 0 = A1111 (Gaussian blur + final overlay on the init image)
 
   static constexpr int kMinSide = 64;
   static constexpr int kMaxSide = 2048;

@@ -1,10 +1,12 @@
 #include "runtime/infotext.h"
 
+#include <algorithm>
 #include <charconv>
 #include <cmath>
 #include <cstdio>
 
 #include "core/sha256.h"
+#include "tokenizer/lora_tags.h"
 #include "tokenizer/utf8.h"
 
 namespace sdr {
@@ -98,6 +100,21 @@ std::string FormatInfotext(const GenerationInfo& info) {
   return Strip(text);
 }
 
+Result<std::string> LoraHashes(const GenerateParams& p) {
+  SDR_ASSIGN_OR_RETURN(LoraPrompt lp, ExtractLoraTags(p.prompt));
+  std::string out;
+  std::vector<std::string> seen;
+  for (const LoraTag& tag : lp.loras) {
+    if (std::find(seen.begin(), seen.end(), tag.name) != seen.end()) continue;
+    seen.push_back(tag.name);
+    auto digest = Sha256File(p.lora_dir + "/" + tag.name + ".safetensors");
+    if (!digest.ok()) return digest.status().WithContext("LoRA hash");
+    if (!out.empty()) out += ", ";
+    out += tag.name + ": " + DigestHex(*digest).substr(0, 12);
+  }
+  return out;
+}
+
 Result<std::string> ModelHash(const std::string& path) {
   auto digest = Sha256File(path);
   if (!digest.ok()) return digest.status().WithContext("model hash");
@@ -117,6 +134,9 @@ GenerationInfo MakeGenerationInfo(const GenerateParams& p, uint64_t seed, int wi
   info.height = height;
   info.clip_skip = p.clip_skip;
   info.rng = p.rng;
+  // img2img: A1111 writes the denoising strength (after the model, so among the extras).
+  if (!p.init_image.empty()) info.extra.emplace_back("Denoising strength", FormatInfotextNumber(p.strength));
+  if (!p.mask.empty()) info.extra.emplace_back("Mask blur", std::to_string(p.mask_blur));
   return info;
 }
 

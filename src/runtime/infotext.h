@@ -47,6 +47,10 @@ std::string FormatInfotext(const GenerationInfo& info);
 // build it here; model_name / model_hash are the caller's (they need the file).
 GenerationInfo MakeGenerationInfo(const GenerateParams& params, uint64_t seed, int width, int height);
 
+// A1111's "Lora hashes" value for the <lora:...> tags of params.prompt: "name: <first 12 hex of the
+// file's SHA-256>, ..." in prompt order (each name once); "" without tags. Reads each file whole.
+Result<std::string> LoraHashes(const GenerateParams& params);
+
 // A value as A1111 writes it: unchanged, or JSON-quoted (UTF-8 kept) when it contains ',', ':'
 // or '\n'.
 std::string QuoteInfotextValue(const std::string& value);

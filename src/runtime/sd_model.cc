@@ -3,6 +3,7 @@
 #include <cstdlib>
 #include <new>
 
+#include "core/log.h"
 #include "core/mapped_file.h"
 #include "formats/ldm_names.h"
 #include "backends/registry.h"
@@ -37,9 +38,6 @@ Status CheckSupportedVariant(const ModelInfo& info) {
   if (info.version == SdVersion::kSdxl) return Unsupported("this is an SDXL model; only SD 1.x runs for now");
   if (info.version != SdVersion::kSd1) {
     return Unsupported("this is a " + std::string(SdVersionName(info.version)) + " model; only SD 1.x runs for now");
-  }
-  if (info.unet_in_channels == 9) {
-    return Unsupported("this is an SD 1.x inpainting UNet (9 input channels); inpainting is not supported yet");
   }
   if (info.unet_in_channels == 8) {
     return Unsupported("this is an SD 1.x instruct-pix2pix UNet (8 input channels); it is not supported yet");
@@ -103,11 +101,21 @@ Status SdModel::BuildFromIndex(const SdModelOptions& opts, SdModel* m) {
   }
   m->conditioner_ = std::make_unique<TextConditioner>(m->clip_.get(), m->tokenizer_.get());
   // The VAE first: its latent channels are what the UNet must take and give back.
-  SDR_ASSIGN_OR_RETURN(m->vae_, VaeDecoder::Load(opts.vae_path.empty() ? m->index_ : m->vae_index_, *m->backend_));
+  const TensorIndex& vae_index = opts.vae_path.empty() ? m->index_ : m->vae_index_;
+  SDR_ASSIGN_OR_RETURN(m->vae_, VaeDecoder::Load(vae_index, *m->backend_));
+  // The encoder (img2img, inpainting) when the VAE has one; decoder-only files still load.
+  if (HasTensorsUnder(vae_index, std::string(kLdmVaePrefix) + "encoder.")) {
+    SDR_ASSIGN_OR_RETURN(m->vae_encoder_, VaeEncoder::Load(vae_index, *m->backend_));
+  }
+  if (!opts.taesd_path.empty()) {
+    SDR_ASSIGN_OR_RETURN(m->taesd_, TaesdDecoder::Load(opts.taesd_path, *m->backend_));
+  }
   UnetLoadOptions unet;
   unet.heads = m->info_.unet_heads;
   unet.context_dim = m->clip_->hidden();
   unet.latent_channels = m->vae_->latent_channels();
+  // Inpainting UNets (9 input channels) read the mask and the masked image's latent too.
+  if (m->info_.unet_in_channels == unet.latent_channels + 5) unet.extra_in_channels = 5;
   SDR_ASSIGN_OR_RETURN(m->unet_, UnetModel::Load(m->index_, *m->backend_, unet));
   return Status::Ok();
 }
@@ -138,6 +146,68 @@ Result<std::unique_ptr<SdModel>> SdModel::Finish(const SdModelOptions& opts, std
   }
   if (!s.ok()) return TagLoadError(s.WithContext("loading model '" + opts.model_path + "'"), opts.model_path, opts.vae_path);
   return m;
+}
+
+}  // namespace sdr
+
+namespace sdr {
+
+Result<std::shared_ptr<const LoraComponents>> SdModel::WithLoras(std::span<const LoraRequest> loras) const {
+  std::vector<LoraRequest> active;
+  std::string key;
+  for (const LoraRequest& r : loras) {
+    if (r.multiplier == 0.0f) continue;
+    active.push_back(r);
+    key += r.path + "*" + std::to_string(r.multiplier) + ";";
+  }
+  if (active.empty()) return std::shared_ptr<const LoraComponents>();
+  std::lock_guard<std::mutex> lock(lora_mu_);
+  for (size_t i = 0; i < lora_cache_.size(); ++i) {
+    if (lora_cache_[i]->key == key) {
+      auto hit = lora_cache_[i];
+      lora_cache_.erase(lora_cache_.begin() + static_cast<std::ptrdiff_t>(i));
+      lora_cache_.push_back(hit);
+      return hit;
+    }
+  }
+  std::vector<LoraFile> files;
+  for (const LoraRequest& r : active) {
+    auto f = ReadLoraFile(r.path);
+    if (!f.ok()) return f.status();
+    files.push_back(std::move(f).value());
+  }
+  std::vector<WeightedLora> weighted;
+  auto c = std::make_shared<LoraComponents>();
+  c->key = key;
+  for (size_t i = 0; i < files.size(); ++i) {
+    weighted.push_back({&files[i], active[i].multiplier});
+    for (const std::string& k : files[i].unknown_keys) c->unknown_keys.push_back(files[i].path + ": " + k);
+  }
+  SDR_ASSIGN_OR_RETURN(MergedLoraIndex merged, MergeLoras(index_, weighted));
+  c->merged_bytes = merged.bytes;
+  c->merged_tensors = merged.tensors;
+  auto clip = ClipTextModel::Load(merged.index, *backend_);
+  if (!clip.ok()) return clip.status().WithContext("applying LoRAs");
+  c->clip = std::move(clip).value();
+  c->conditioner = std::make_unique<TextConditioner>(c->clip.get(), tokenizer_.get());
+  UnetLoadOptions unet;
+  unet.heads = info_.unet_heads;
+  unet.context_dim = c->clip->hidden();
+  unet.latent_channels = vae_->latent_channels();
+  if (info_.unet_in_channels == unet.latent_channels + 5) unet.extra_in_channels = 5;
+  auto u = UnetModel::Load(merged.index, *backend_, unet);
+  if (!u.ok()) return u.status().WithContext("applying LoRAs");
+  c->unet = std::move(u).value();
+  if (!c->unknown_keys.empty()) {
+    std::string list;
+    for (size_t i = 0; i < c->unknown_keys.size() && i < 5; ++i) list += (i ? ", " : "") + c->unknown_keys[i];
+    SDR_LOG_WARN("LoRA: {} tensor(s) match no SD 1.x layer and were not applied: {}{}", c->unknown_keys.size(), list,
+                 c->unknown_keys.size() > 5 ? ", ..." : "");
+  }
+  SDR_LOG_INFO("LoRA set merged: {} tensors, {} MB", c->merged_tensors, c->merged_bytes >> 20);
+  if (lora_cache_.size() >= kLoraCacheSets) lora_cache_.erase(lora_cache_.begin());
+  lora_cache_.push_back(c);
+  return std::shared_ptr<const LoraComponents>(c);
 }
 
 }  // namespace sdr

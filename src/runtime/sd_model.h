@@ -1,5 +1,6 @@
 // SdModel: everything one SD 1.x checkpoint needs for txt2img, loaded once: the tensor index
-// (weights mmapped), the CLIP tokenizer and text encoder, the UNet and the VAE decoder.
+// (weights mmapped), the CLIP tokenizer and text encoder, the UNet, the VAE decoder and (when the
+// file has one) the VAE encoder.
 //
 // Ownership: owns its indexes and components; immutable after Load, so one SdModel may serve
 // any number of generations and threads at once.
@@ -11,13 +12,19 @@
 
 #include <atomic>
 #include <memory>
+#include <mutex>
+#include <span>
 #include <string>
+#include <vector>
 
 #include "models/clip/text_conditioner.h"
 #include "models/clip/tokenizer_source.h"
+#include "models/lora/lora_merge.h"
 #include "models/model_info.h"
 #include "models/unet/unet_model.h"
 #include "models/vae/vae_decoder.h"
+#include "models/vae/taesd_decoder.h"
+#include "models/vae/vae_encoder.h"
 
 namespace sdr {
 
@@ -30,10 +37,32 @@ struct SdModelOptions {
   // What a GPU holds activations and weights in: "f16", "bf16" or "f32" (no TF32, for checking);
   // "" = SD_CUDA_PRECISION from the environment, else f16. Ignored by CPU backends.
   std::string cuda_precision;
+  std::string taesd_path;       // optional TAESD decoder (models/vae/taesd_decoder.h) for previews
+};
+
+// One LoRA of a generation: the file and its multiplier.
+struct LoraRequest {
+  std::string path;        // .safetensors (models/lora/lora_file.h: kohya or diffusers keys)
+  float multiplier = 1.0f;
+};
+
+// The text encoder and UNet with a set of LoRAs merged (models/lora/lora_merge.h): every weight
+// no LoRA touches is the base model's own (the same mmapped bytes), so the cost is the merged
+// tensors (merged_bytes). Immutable; shared by every generation that asks for the same set.
+struct LoraComponents {
+  std::string key;                        // the set, "path*multiplier;..." in request order
+  std::vector<std::string> unknown_keys;  // "file: key" of tensors no SD 1.x layer takes (reported)
+  uint64_t merged_bytes = 0;
+  int64_t merged_tensors = 0;
+  std::unique_ptr<ClipTextModel> clip;
+  std::unique_ptr<TextConditioner> conditioner;
+  std::unique_ptr<UnetModel> unet;
 };
 
 class SdModel {
  public:
+  // At most this many LoRA sets stay merged (least recently used goes first).
+  static constexpr size_t kLoraCacheSets = 2;
   SdModel(const SdModel&) = delete;
   SdModel& operator=(const SdModel&) = delete;
 
@@ -54,12 +83,26 @@ class SdModel {
   Backend& backend() const { return *backend_; }
   const std::shared_ptr<Backend>& backend_ptr() const { return backend_; }
   bool has_unet() const { return unet_ != nullptr; }
+  // An inpainting UNet (9 input channels): generations need an init image and a mask.
+  bool is_inpainting() const { return info_.unet_in_channels == 9; }
 
   // Single-shot use (SD_FREE_PARAMS): drops the UNet's weights, converted copies freed and
   // mmapped pages handed back to the OS, so the VAE decode runs with a lower peak. The model
   // cannot sample afterwards. Not thread-safe: only for a model no other thread is using.
   void ReleaseUnetWeights();
   const VaeDecoder& vae() const { return *vae_; }
+
+  // The components with `loras` merged, built on first use and cached (kLoraCacheSets sets).
+  // Multiplier-0 entries are dropped; an empty set gives null (use the base components).
+  // Errors: NotFound naming a missing file, InvalidArgument for a file that is no SD 1.x LoRA.
+  // Thread-safe (building holds a lock; concurrent users of one set share it).
+  Result<std::shared_ptr<const LoraComponents>> WithLoras(std::span<const LoraRequest> loras) const;
+  // The TAESD preview decoder, when SdModelOptions::taesd_path named one.
+  bool has_taesd() const { return taesd_ != nullptr; }
+  const TaesdDecoder& taesd() const { SDR_CHECK(taesd_ != nullptr); return *taesd_; }
+  // The VAE encoder (img2img, inpainting); absent when the VAE file holds only a decoder.
+  bool has_vae_encoder() const { return vae_encoder_ != nullptr; }
+  const VaeEncoder& vae_encoder() const { SDR_CHECK(vae_encoder_ != nullptr); return *vae_encoder_; }
 
   // Speed measured on this model, for timeout projections (txt2img.cc). Thread-safe; these are
   // observations, not state that changes what the model computes.
@@ -87,8 +130,12 @@ class SdModel {
   std::unique_ptr<TextConditioner> conditioner_;
   std::unique_ptr<UnetModel> unet_;
   std::unique_ptr<VaeDecoder> vae_;
+  std::unique_ptr<VaeEncoder> vae_encoder_;  // null for a decoder-only VAE
+  std::unique_ptr<TaesdDecoder> taesd_;      // null unless asked for
   mutable std::atomic<bool> unet_warm_{false};
   mutable std::atomic<double> decode_rate_{0};
+  mutable std::mutex lora_mu_;
+  mutable std::vector<std::shared_ptr<const LoraComponents>> lora_cache_;  // most recent last
 };
 
 }  // namespace sdr

@@ -5,11 +5,16 @@
 #include <cmath>
 #include <cstdio>
 #include <cstring>
+#include <optional>
 #include <random>
 
+#include "core/log.h"
 #include "formats/npy.h"
 #include "runtime/errors.h"
 #include "runtime/device_scratch.h"
+#include "runtime/image_fit.h"
+#include "runtime/inpaint_mask.h"
+#include "tokenizer/lora_tags.h"
 #include "runtime/vae_tiling.h"
 
 namespace sdr {
@@ -18,6 +23,8 @@ namespace {
 using Clock = std::chrono::steady_clock;
 
 double Since(Clock::time_point t0) { return std::chrono::duration<double>(Clock::now() - t0).count(); }
+
+constexpr int64_t kInpaintExtraChannels = 5;  // inpainting UNets: mask (1) + masked-image latent (4)
 
 // Writes named tensors as .npy into a folder when one is given (the golden names).
 class Dumper {
@@ -52,14 +59,46 @@ struct Prompts {
   bool batched() const { return guided && cond.num_chunks() == uncond.num_chunks(); }
 };
 
-Result<Prompts> Tokenize(const SdModel& model, const GenerateParams& p) {
+// The text encoder and UNet a generation runs: the model's own, or those of the LoRA set its
+// prompt names (merged once per set and cached by the model, runtime/sd_model.h).
+struct Parts {
+  const TextConditioner* text = nullptr;
+  const UnetModel* unet = nullptr;
+  std::shared_ptr<const LoraComponents> lora;  // keeps the LoRA set alive; null: none
+  std::string prompt;                          // the prompt without its <lora:...> tags
+};
+
+Result<Parts> ResolveParts(const SdModel& model, const GenerateParams& p) {
+  Parts parts;
+  SDR_ASSIGN_OR_RETURN(LoraPrompt lp, ExtractLoraTags(p.prompt));
+  parts.prompt = std::move(lp.prompt);
+  std::vector<LoraRequest> requests;
+  for (const LoraTag& tag : lp.loras) {
+    if (p.lora_dir.empty()) {
+      return InvalidArgument("the prompt asks for LoRA '" + tag.name +
+                             "' but no LoRA folder is set (--lora-dir or SD_LORA_DIR)");
+    }
+    if (tag.name.find('/') != std::string::npos || tag.name.find("..") != std::string::npos) {
+      return InvalidArgument("LoRA name '" + tag.name + "' must be a file name in the LoRA folder");
+    }
+    requests.push_back({p.lora_dir + "/" + tag.name + ".safetensors", tag.weight});
+  }
+  auto lora = model.WithLoras(requests);
+  if (!lora.ok()) return lora.status().WithContext("applying LoRAs");
+  parts.lora = std::move(lora).value();
+  parts.text = parts.lora ? parts.lora->conditioner.get() : &model.conditioner();
+  parts.unet = parts.lora ? parts.lora->unet.get() : &model.unet();
+  return parts;
+}
+
+Result<Prompts> Tokenize(const Parts& parts, const GenerateParams& p) {
   Prompts t;
   t.guided = p.cfg_scale != 1.0f;
-  auto c = model.conditioner().Tokenize(p.prompt);
+  auto c = parts.text->Tokenize(parts.prompt);
   if (!c.ok()) return c.status().WithContext("encoding the prompt");
   t.cond = std::move(c).value();
   if (t.guided) {
-    auto u = model.conditioner().Tokenize(p.negative_prompt);
+    auto u = parts.text->Tokenize(p.negative_prompt);
     if (!u.ok()) return u.status().WithContext("encoding the negative prompt");
     t.uncond = std::move(u).value();
   }
@@ -70,13 +109,13 @@ struct Conditioning {
   Tensor cond, uncond;  // [1, 77k, C] on the host; uncond undefined when not guided
 };
 
-Result<Conditioning> EncodeText(Executor& ex, const SdModel& model, const Prompts& t, int clip_skip) {
+Result<Conditioning> EncodeText(Executor& ex, const Parts& parts, const Prompts& t, int clip_skip) {
   Conditioning c;
-  auto cond = model.conditioner().Encode(ex, t.cond, clip_skip);
+  auto cond = parts.text->Encode(ex, t.cond, clip_skip);
   if (!cond.ok()) return cond.status().WithContext("encoding the prompt");
   c.cond = std::move(cond).value();
   if (t.guided) {
-    auto u = model.conditioner().Encode(ex, t.uncond, clip_skip);
+    auto u = parts.text->Encode(ex, t.uncond, clip_skip);
     if (!u.ok()) return u.status().WithContext("encoding the negative prompt");
     c.uncond = std::move(u).value();
   }
@@ -103,8 +142,12 @@ Result<Act> UploadTimesteps(Executor& ex, float t, int64_t count) {
 // host buffer for the scaled input.
 class UnetStage {
  public:
-  static Result<UnetStage> Start(Executor& ex, const Conditioning& c, bool batched, const Shape& latent) {
+  // extra: [1, E, h, w] inputs concatenated after the latent (inpainting UNets: mask and
+  // masked-image latent), or undefined.
+  static Result<UnetStage> Start(Executor& ex, const Conditioning& c, bool batched, const Shape& latent,
+                                 const Tensor& extra = Tensor()) {
     UnetStage s;
+    s.extra_ = extra;
     s.batched_ = batched;
     s.guided_ = c.uncond.defined();
     if (batched) {
@@ -118,6 +161,7 @@ class UnetStage {
     }
     Shape in = latent;
     in[0] = batched ? 2 : 1;
+    if (extra.defined()) in[1] += extra.dim(1);
     SDR_ASSIGN_OR_RETURN(s.xin_, Tensor::Allocate(DType::kF32, in));
     return s;
   }
@@ -129,9 +173,11 @@ class UnetStage {
   Status Eval(Executor& ex, const UnetModel& unet, std::span<const float> x, float c_in, float t, Tensor* eps_c,
               Tensor* eps_u, double* eval_s) {
     const int64_t n = static_cast<int64_t>(x.size());
+    const int64_t m = n + (extra_.defined() ? extra_.numel() : 0);  // one sample's inputs
     float* in = xin_.mutable_data<float>();
     for (int64_t i = 0; i < n; ++i) in[i] = x[static_cast<size_t>(i)] * c_in;
-    if (batched_) std::memcpy(in + n, in, static_cast<size_t>(n) * sizeof(float));
+    if (extra_.defined()) std::memcpy(in + n, extra_.data<float>(), static_cast<size_t>(m - n) * sizeof(float));
+    if (batched_) std::memcpy(in + m, in, static_cast<size_t>(m) * sizeof(float));
     auto t0 = Clock::now();
     // The input and the timesteps go up first; the evaluation itself then reads nothing from the
     // host, so on a GPU it is one CUDA graph, recorded once and replayed every step.
@@ -164,8 +210,19 @@ class UnetStage {
  private:
   bool batched_ = false, guided_ = false;
   Act ctx_, ctx_u_;  // [2 or 1, L, C]
-  Tensor xin_;       // [2 or 1, C, h, w] host
+  Tensor extra_;     // [1, E, h, w] host, or undefined
+  Tensor xin_;       // [2 or 1, C + E, h, w] host
 };
+
+// x0 -> [1, 3, H, W] on the host with the TAESD (tanh-clamped first).
+Result<Tensor> DecodeTaesd(Executor& ex, const TaesdDecoder& taesd, const Tensor& x0) {
+  SDR_ASSIGN_OR_RETURN(Tensor z, Tensor::Allocate(DType::kF32, x0.shape()));
+  std::copy(x0.data<float>(), x0.data<float>() + x0.numel(), z.mutable_data<float>());
+  TaesdDecoder::ClampLatent({z.mutable_data<float>(), static_cast<size_t>(z.numel())});
+  SDR_ASSIGN_OR_RETURN(Act za, ex.Upload(z));
+  SDR_ASSIGN_OR_RETURN(Act img, taesd.Decode(ex, za));
+  return ex.Download(img);
+}
 
 // x0 -> [1, 3, H, W] on the host (tiled or whole).
 Result<Tensor> DecodeLatent(Executor& ex, const VaeDecoder& vae, const Tensor& x0, bool tiling) {
@@ -176,32 +233,50 @@ Result<Tensor> DecodeLatent(Executor& ex, const VaeDecoder& vae, const Tensor& x
 }
 
 Shape LatentShape(const SdModel& model, const GenerateParams& p) {
-  return {1, model.unet().in_channels(), p.height / 8, p.width / 8};
+  return {1, model.unet().latent_channels(), p.height / 8, p.width / 8};
 }
 
 // The dry run: every stage once, in the order and with the lifetimes Generate gives them (the
 // UNet stage's text context stays live through every decode of a batch), on an arena with no
 // memory behind it.
-Result<MemoryPlan> Plan(const SdModel& model, const GenerateParams& p, const Prompts& prompts) {
+Result<MemoryPlan> Plan(const SdModel& model, const Parts& parts, const GenerateParams& p, const Prompts& prompts) {
   MemoryPlan plan;
   plan.batched_cfg = prompts.batched();
   Arena arena;
   Executor dry(model.backend(), nullptr, &arena);
-  SDR_ASSIGN_OR_RETURN(Conditioning c, EncodeText(dry, model, prompts, p.clip_skip));
+  SDR_ASSIGN_OR_RETURN(Conditioning c, EncodeText(dry, parts, prompts, p.clip_skip));
   plan.text = arena.high_water();
+  if (!p.init_image.empty()) {
+    arena.ResetHighWater();
+    SDR_ASSIGN_OR_RETURN(Act image, dry.Alloc({1, 3, p.height, p.width}));
+    SDR_RETURN_IF_ERROR(model.vae_encoder().Encode(dry, image).status());
+    plan.encode = arena.high_water();
+  }
   const Shape latent = LatentShape(model, p);
   arena.ResetHighWater();
-  SDR_ASSIGN_OR_RETURN(UnetStage unet, UnetStage::Start(dry, c, prompts.batched(), latent));
+  Tensor extra;
+  if (model.is_inpainting()) {
+    SDR_ASSIGN_OR_RETURN(extra, Tensor::Zeros(DType::kF32, {1, kInpaintExtraChannels, latent[2], latent[3]}));
+  }
+  SDR_ASSIGN_OR_RETURN(UnetStage unet, UnetStage::Start(dry, c, prompts.batched(), latent, extra));
   SDR_ASSIGN_OR_RETURN(Tensor x, Tensor::Zeros(DType::kF32, latent));
   Tensor eps_c, eps_u;
   double eval_s = 0;
-  SDR_RETURN_IF_ERROR(unet.Eval(dry, model.unet(), {x.data<float>(), static_cast<size_t>(x.numel())}, 1.0f, 500.0f,
+  SDR_RETURN_IF_ERROR(unet.Eval(dry, *parts.unet, {x.data<float>(), static_cast<size_t>(x.numel())}, 1.0f, 500.0f,
                                 &eps_c, &eps_u, &eval_s));
+  if (model.has_taesd()) {  // previews decode while the UNet stage is live
+    SDR_ASSIGN_OR_RETURN(Act z, dry.Alloc(latent));
+    SDR_RETURN_IF_ERROR(model.taesd().Decode(dry, z).status());
+  }
   plan.unet = arena.high_water();
   arena.ResetHighWater();
-  SDR_RETURN_IF_ERROR(DecodeLatent(dry, model.vae(), x, p.vae_tiling).status());
+  if (p.taesd_decode) {
+    SDR_RETURN_IF_ERROR(DecodeTaesd(dry, model.taesd(), x).status());
+  } else {
+    SDR_RETURN_IF_ERROR(DecodeLatent(dry, model.vae(), x, p.vae_tiling).status());
+  }
   plan.decode = arena.high_water();
-  plan.total = std::max({plan.text, plan.unet, plan.decode});
+  plan.total = std::max({plan.text, plan.encode, plan.unet, plan.decode});
   return plan;
 }
 
@@ -214,20 +289,85 @@ bool UseVaeTiling(const MemoryPlan& whole, const MemoryPlan& tiled, uint64_t ava
 }
 
 namespace {
+// What img2img and inpainting start from, made once per request (the batch shares it).
+struct InitState {
+  Tensor pixels;       // [1, 3, H, W] in [0, 1]: the init image fitted to the request's size
+  Tensor latent;       // [1, C, h, w]: its latent (scaled by 0.18215)
+  bool masked = false;
+  InpaintMask mask;    // when masked
+  Tensor blend;        // [1, 1, h, w] when masked: D = D * blend + latent * (1 - blend) after each call
+  Tensor unet_extra;   // [1, 5, h, w] for inpainting UNets: latent mask, masked-image latent
+};
+
+// image [1, 3, H, W] in [0, 1] -> its latent: the encoder's moments sampled with the next draw
+// of `gen`, times 0.18215.
+Result<Tensor> EncodeImage(Executor& ex, const SdModel& model, const Tensor& pixels, NoiseGenerator& gen,
+                           Tensor* moments_out) {
+  Tensor moments;  // [1, 2C, H/8, W/8]
+  {
+    SDR_ASSIGN_OR_RETURN(Act x, ex.Upload(pixels));
+    SDR_ASSIGN_OR_RETURN(Act m, model.vae_encoder().Encode(ex, x));
+    SDR_ASSIGN_OR_RETURN(moments, ex.Download(m));
+  }
+  std::vector<float> noise(static_cast<size_t>(moments.numel() / 2));
+  gen.Randn(noise);
+  if (moments_out != nullptr) *moments_out = moments;
+  return MomentsToLatent(moments, noise);
+}
+
+// The init image fitted to the request's size, encoded to the VAE's moments, sampled with the
+// generation's RNG seeded with the base seed (stable-diffusion.cpp seeds its RNG, encodes, then
+// reseeds per image before drawing the noise, so the encoder's draw equals image 0's initial
+// noise), times 0.18215. With a mask: the masks (runtime/inpaint_mask.h) and, for inpainting
+// UNets, the masked image encoded with the same RNG's next draw.
+Result<InitState> PrepareInit(Executor& ex, const SdModel& model, const GenerateParams& p, uint64_t seed,
+                              const Dumper& dump) {
+  InitState init;
+  SDR_ASSIGN_OR_RETURN(RgbImage fitted, FitImage(p.init_image, p.width, p.height));
+  SDR_ASSIGN_OR_RETURN(init.pixels, ImageToTensor(fitted));
+  std::unique_ptr<NoiseGenerator> gen = MakeNoiseGenerator(p.rng, seed);
+  Tensor moments;
+  SDR_ASSIGN_OR_RETURN(init.latent, EncodeImage(ex, model, init.pixels, *gen, &moments));
+  SDR_RETURN_IF_ERROR(dump.Write("init_image", init.pixels));
+  SDR_RETURN_IF_ERROR(dump.Write("init_moments", moments));
+  SDR_RETURN_IF_ERROR(dump.Write("init_latent", init.latent));
+  if (p.mask.empty()) return init;
+  init.masked = true;
+  SDR_ASSIGN_OR_RETURN(init.mask, MakeInpaintMask(p.mask, p.width, p.height, p.mask_blur));
+  init.blend = init.mask.latent;
+  if (model.is_inpainting()) {
+    SDR_ASSIGN_OR_RETURN(init.blend, DilateMask(init.mask.latent));
+    SDR_ASSIGN_OR_RETURN(Tensor masked_pixels, MaskedImage(init.pixels, init.mask));
+    SDR_ASSIGN_OR_RETURN(Tensor masked, EncodeImage(ex, model, masked_pixels, *gen, nullptr));
+    const Tensor& lm = init.mask.latent;
+    SDR_ASSIGN_OR_RETURN(init.unet_extra,
+                         Tensor::Allocate(DType::kF32, {1, kInpaintExtraChannels, lm.dim(2), lm.dim(3)}));
+    std::memcpy(init.unet_extra.mutable_raw(), lm.raw(), lm.nbytes());
+    std::memcpy(static_cast<std::byte*>(init.unet_extra.mutable_raw()) + lm.nbytes(), masked.raw(), masked.nbytes());
+    SDR_RETURN_IF_ERROR(dump.Write("masked_latent", masked));
+  }
+  SDR_RETURN_IF_ERROR(dump.Write("latent_mask", init.blend));
+  return init;
+}
 
 // Samples one latent and decodes it.
 class ImageRun {
  public:
-  ImageRun(const SdModel& model, const GenerateParams& p, const Conditioning& c, UnetStage& unet, Executor& ex,
-           const GenerateControl& control, const Dumper& dump, Clock::time_point start)
-      : model_(model), p_(p), c_(c), unet_(unet), ex_(ex), control_(control), dump_(dump), start_(start) {}
+  // init: img2img / inpainting's start (null: text to image).
+  ImageRun(const SdModel& model, const UnetModel& unet_model, const GenerateParams& p, const Conditioning& c,
+           UnetStage& unet, Executor& ex,
+           const GenerateControl& control, const Dumper& dump, Clock::time_point start, const InitState* init)
+      : model_(model), unet_model_(unet_model), p_(p), c_(c), unet_(unet), ex_(ex), control_(control), dump_(dump), start_(start),
+        init_(init) {}
 
   Result<GeneratedImage> Run(int index, uint64_t seed, StageTimings* timings) {
     auto t0 = Clock::now();
     project_ = index == 0;
     shape_ = LatentShape(model_, p_);
     n_ = NumElements(shape_);
-    const std::vector<float> sigmas = MakeSigmas(schedule_, p_.scheduler, p_.steps);
+    std::vector<float> sigmas = MakeSigmas(schedule_, p_.scheduler, p_.steps);
+    if (init_ != nullptr) sigmas = Img2ImgSigmas(sigmas, p_.strength);
+    steps_run_ = static_cast<int>(sigmas.size()) - 1;
     std::unique_ptr<NoiseGenerator> gen = MakeNoiseGenerator(p_.rng, seed);
     SDR_ASSIGN_OR_RETURN(Tensor x, Tensor::Allocate(DType::kF32, shape_));
     std::span<float> xs(x.mutable_data<float>(), static_cast<size_t>(n_));
@@ -235,6 +375,10 @@ class ImageRun {
     SDR_RETURN_IF_ERROR(dump_.Write("noise", x));
     SDR_RETURN_IF_ERROR(dump_.Write("sigmas", sigmas, {static_cast<int64_t>(sigmas.size())}));
     for (float& v : xs) v *= sigmas[0];
+    if (init_ != nullptr) {  // img2img: init_latent + noise * sigma_0
+      const float* z = init_->latent.data<float>();
+      for (int64_t i = 0; i < n_; ++i) xs[static_cast<size_t>(i)] += z[i];
+    }
     SDR_RETURN_IF_ERROR(dump_.Write("x_T", x));
 
     const Denoiser denoiser = [this](std::span<const float> xv, float sigma, std::span<float> out) {
@@ -243,7 +387,20 @@ class ImageRun {
     const NoiseSource noise = [&](std::span<float> out) { gen->Randn(out); };
     const StepCallback on_step = [&](int step, int total, std::span<const float> xv) {
       if (!control_.progress) return true;
-      return control_.progress({index, step, total, Since(start_), xv});
+      Tensor preview;
+      if (control_.preview_every > 0 && model_.has_taesd() && step % control_.preview_every == 0 &&
+          !last_denoised_.empty()) {
+        const auto p0 = Clock::now();
+        auto pv = Preview();
+        if (pv.ok()) {
+          preview = std::move(pv).value();
+          timings->preview_s += Since(p0);
+          ++timings->previews;
+        } else {
+          SDR_LOG_WARN("TAESD preview failed: {}", pv.status().ToString());
+        }
+      }
+      return control_.progress({index, step, total, Since(start_), xv, preview.defined() ? &preview : nullptr});
     };
     SDR_RETURN_IF_ERROR(CheckRun(control_.run));
     SDR_RETURN_IF_ERROR(Sample(p_.sampler, denoiser, sigmas, xs, noise, on_step));
@@ -259,12 +416,13 @@ class ImageRun {
     t0 = Clock::now();
     GeneratedImage out;
     out.seed = seed;
-    auto image = DecodeLatent(ex_, model_.vae(), x, p_.vae_tiling);
+    auto image = p_.taesd_decode ? DecodeTaesd(ex_, model_.taesd(), x) : DecodeLatent(ex_, model_.vae(), x, p_.vae_tiling);
     if (!image.ok()) return image.status().WithContext("decoding");
     out.image = std::move(image).value();
+    if (init_ != nullptr && init_->masked) OverlayInit(init_->pixels, init_->mask, &out.image);
     const double decode_s = Since(t0);
     timings->decode_s += decode_s;
-    if (!p_.vae_tiling && decode_s > 0) model_.RecordDecodeRate(model_.vae().DecodeFlops(shape_[2], shape_[3]) / decode_s);
+    if (!p_.vae_tiling && !p_.taesd_decode && decode_s > 0) model_.RecordDecodeRate(model_.vae().DecodeFlops(shape_[2], shape_[3]) / decode_s);
     SDR_RETURN_IF_ERROR(dump_.Write("decoded", out.image));
     const int64_t h = out.image.dim(2), w = out.image.dim(3);
     out.rgb.resize(static_cast<size_t>(h * w * 3));
@@ -276,6 +434,16 @@ class ImageRun {
   }
 
  private:
+  // The TAESD decode of the last denoised estimate: [1, 3, H, W] in [0, 1].
+  Result<Tensor> Preview() {
+    SDR_ASSIGN_OR_RETURN(Tensor z, Tensor::Allocate(DType::kF32, shape_));
+    std::copy(last_denoised_.begin(), last_denoised_.end(), z.mutable_data<float>());
+    TaesdDecoder::ClampLatent({z.mutable_data<float>(), static_cast<size_t>(z.numel())});
+    SDR_ASSIGN_OR_RETURN(Act za, ex_.Upload(z));
+    SDR_ASSIGN_OR_RETURN(Act img, model_.taesd().Decode(ex_, za));
+    return ex_.Download(img);
+  }
+
   // D(x, sigma) with classifier-free guidance.
   Status Denoise(std::span<const float> xv, float sigma, std::span<float> out) {
     SDR_RETURN_IF_ERROR(CheckRun(control_.run));
@@ -284,7 +452,7 @@ class ImageRun {
     const bool cold = !model_.unet_warm();
     Tensor eps_c, eps_u;
     double eval_s = 0;  // one UNet evaluation (warm unless `cold` and unguided)
-    SDR_RETURN_IF_ERROR(unet_.Eval(ex_, model_.unet(), xv, c_in, t, &eps_c, &eps_u, &eval_s));
+    SDR_RETURN_IF_ERROR(unet_.Eval(ex_, unet_model_, xv, c_in, t, &eps_c, &eps_u, &eval_s));
     model_.MarkUnetWarm();
     const bool guided = unet_.guided();
     const float* ec = eps_c.data<float>();
@@ -293,6 +461,16 @@ class ImageRun {
       const float eps = guided ? eu[i] + p_.cfg_scale * (ec[i] - eu[i]) : ec[i];
       out[static_cast<size_t>(i)] = xv[static_cast<size_t>(i)] - sigma * eps;
     }
+    if (init_ != nullptr && init_->masked) {  // inpainting: keep the init latent outside the mask
+      const float* m = init_->blend.data<float>();
+      const float* z = init_->latent.data<float>();
+      const int64_t hw = init_->blend.numel();
+      for (int64_t i = 0; i < n_; ++i) {
+        const float k = m[i % hw];
+        out[static_cast<size_t>(i)] = out[static_cast<size_t>(i)] * k + z[i] * (1.0f - k);
+      }
+    }
+    if (control_.preview_every > 0 && model_.has_taesd()) last_denoised_.assign(out.begin(), out.end());
     if (dump_.enabled()) {
       const std::string pre = "call" + std::to_string(call_) + "_";
       SDR_RETURN_IF_ERROR(dump_.Write(pre + "x", xv, shape_));
@@ -325,7 +503,7 @@ class ImageRun {
     const int evals_per_call = guided && eval_s > 0 && !batched() ? 2 : 1;
     SDR_ASSIGN_OR_RETURN(const double decode_rate, DecodeRate());
     const double decode_s = model_.vae().DecodeFlops(shape_[2], shape_[3]) / decode_rate;
-    const int calls = DenoiserCalls(p_.sampler, p_.steps);
+    const int calls = DenoiserCalls(p_.sampler, steps_run_);
     const int evals = calls * evals_per_call * p_.batch_count;
     const double remaining_s = (evals - evals_per_call * call_) * eval_s + decode_s * p_.batch_count;
     const double elapsed_s = Since(start_);
@@ -361,6 +539,7 @@ class ImageRun {
   }
 
   const SdModel& model_;
+  const UnetModel& unet_model_;  // the model's, or its LoRA set's
   const GenerateParams& p_;
   const Conditioning& c_;
   UnetStage& unet_;
@@ -368,6 +547,9 @@ class ImageRun {
   const GenerateControl& control_;
   const Dumper& dump_;
   const Clock::time_point start_;
+  const InitState* init_;
+  int steps_run_ = 0;
+  std::vector<float> last_denoised_;  // the last D(x), for TAESD previews  // sampler steps of this image's schedule (fewer than p_.steps for img2img)
   bool project_ = false;  // check the timeout projection after the first call (first image only)
   const NoiseSchedule schedule_;
   Shape shape_;
@@ -375,17 +557,36 @@ class ImageRun {
   int call_ = 0;
 };
 
+// InvalidArgument when the request needs a part the model lacks.
+Status CheckModelFits(const SdModel& model, const GenerateParams& p) {
+  if (model.is_inpainting() && p.mask.empty()) {
+    return InvalidArgument("this is an inpainting UNet (9 input channels): give an init image and a mask "
+                           "(--init-image and --mask; init_image and mask in the APIs)");
+  }
+  if (p.taesd_decode && !model.has_taesd()) {
+    return InvalidArgument("taesd_decode: the model was loaded without a TAESD decoder (--taesd / SD_TAESD_PATH)");
+  }
+  if (!p.init_image.empty() && !model.has_vae_encoder()) {
+    return InvalidArgument("init_image: this model's VAE has no encoder (a decoder-only file), so it cannot encode an "
+                           "init image; give a full VAE (--vae / SD_VAE_PATH)");
+  }
+  return Status::Ok();
+}
+
 }  // namespace
 
 Result<MemoryPlan> PlanGeneration(const SdModel& model, const GenerateParams& params) {
   SDR_RETURN_IF_ERROR(ValidateParams(params));
+  SDR_RETURN_IF_ERROR(CheckModelFits(model, params));
   if (!model.has_unet()) return Unavailable("the UNet weights were released (SD_FREE_PARAMS)");
-  SDR_ASSIGN_OR_RETURN(Prompts prompts, Tokenize(model, params));
-  return Plan(model, params, prompts);
+  SDR_ASSIGN_OR_RETURN(Parts parts, ResolveParts(model, params));
+  SDR_ASSIGN_OR_RETURN(Prompts prompts, Tokenize(parts, params));
+  return Plan(model, parts, params, prompts);
 }
 
 Result<GenerateResult> Generate(const SdModel& model, const GenerateParams& params, const GenerateControl& control) {
   SDR_RETURN_IF_ERROR(ValidateParams(params));
+  SDR_RETURN_IF_ERROR(CheckModelFits(model, params));
   if (!model.has_unet()) {
     return Unavailable("the UNet weights were released after an earlier generation (SD_FREE_PARAMS); reload the model");
   }
@@ -394,8 +595,9 @@ Result<GenerateResult> Generate(const SdModel& model, const GenerateParams& para
   result.seed = params.seed < 0 ? RandomSeed() : static_cast<uint64_t>(params.seed);
 
   // Plan the activation memory, then reserve it: nothing heavy runs before both succeed.
-  SDR_ASSIGN_OR_RETURN(Prompts prompts, Tokenize(model, params));
-  SDR_ASSIGN_OR_RETURN(MemoryPlan plan, Plan(model, params, prompts));
+  SDR_ASSIGN_OR_RETURN(Parts parts, ResolveParts(model, params));
+  SDR_ASSIGN_OR_RETURN(Prompts prompts, Tokenize(parts, params));
+  SDR_ASSIGN_OR_RETURN(MemoryPlan plan, Plan(model, parts, params, prompts));
   std::unique_ptr<DeviceScratch> own;
   DeviceScratch* scratch = control.scratch;
   if (scratch == nullptr) {
@@ -411,7 +613,7 @@ Result<GenerateResult> Generate(const SdModel& model, const GenerateParams& para
     if (plan.total > available) {
       GenerateParams tiled = p;
       tiled.vae_tiling = true;
-      SDR_ASSIGN_OR_RETURN(MemoryPlan tiled_plan, Plan(model, tiled, prompts));
+      SDR_ASSIGN_OR_RETURN(MemoryPlan tiled_plan, Plan(model, parts, tiled, prompts));
       if (UseVaeTiling(plan, tiled_plan, available)) {
         p = tiled;
         plan = tiled_plan;
@@ -438,15 +640,26 @@ Result<GenerateResult> Generate(const SdModel& model, const GenerateParams& para
   // Text conditioning, once for the whole batch.
   auto t0 = Clock::now();
   SDR_RETURN_IF_ERROR(CheckRun(control.run));
-  SDR_ASSIGN_OR_RETURN(Conditioning c, EncodeText(ex, model, prompts, p.clip_skip));
+  SDR_ASSIGN_OR_RETURN(Conditioning c, EncodeText(ex, parts, prompts, p.clip_skip));
   result.timings.text_s = Since(t0);
 
-  SDR_ASSIGN_OR_RETURN(UnetStage unet, UnetStage::Start(ex, c, prompts.batched(), LatentShape(model, p)));
+  std::optional<InitState> init;  // img2img / inpainting; none for text to image
+  if (!p.init_image.empty()) {
+    t0 = Clock::now();
+    SDR_RETURN_IF_ERROR(CheckRun(control.run));
+    auto z = PrepareInit(ex, model, p, result.seed, Dumper(p.dump_dir));
+    if (!z.ok()) return z.status().WithContext("encoding the init image");
+    init = std::move(z).value();
+    result.timings.encode_s = Since(t0);
+  }
+
+  SDR_ASSIGN_OR_RETURN(UnetStage unet, UnetStage::Start(ex, c, prompts.batched(), LatentShape(model, p),
+                                                        init ? init->unet_extra : Tensor()));
   for (int b = 0; b < p.batch_count; ++b) {
     const Dumper dump(b == 0 ? p.dump_dir : "");
     SDR_RETURN_IF_ERROR(dump.Write("cond_crossattn", c.cond));
     if (c.uncond.defined()) SDR_RETURN_IF_ERROR(dump.Write("uncond_crossattn", c.uncond));
-    ImageRun run(model, p, c, unet, ex, control, dump, start);
+    ImageRun run(model, *parts.unet, p, c, unet, ex, control, dump, start, init ? &*init : nullptr);
     auto image = run.Run(b, result.seed + static_cast<uint64_t>(b), &result.timings);
     if (!image.ok()) {
       return p.batch_count > 1 ? image.status().WithContext("image " + std::to_string(b)) : image.status();

@@ -1,5 +1,6 @@
-// Text to image on a loaded SdModel: encode prompt and negative prompt, draw the initial noise,
-// run the sampler with classifier-free guidance over the eps-prediction denoiser, decode with
+// Text to image (and image to image) on a loaded SdModel: encode prompt and negative prompt, draw
+// the initial noise (img2img: added to the encoded init image at the partial schedule's first
+// sigma, see GenerateParams::init_image), run the sampler with classifier-free guidance over the eps-prediction denoiser, decode with
 // the VAE, and return the image as floats and 8-bit RGB.
 //
 //   D(x, sigma) = x - sigma * eps,  eps = eps_u + cfg * (eps_c - eps_u)   (uncond skipped at cfg 1)
@@ -30,7 +31,9 @@
 namespace sdr {
 
 struct StageTimings {
-  double text_s = 0, sampling_s = 0, decode_s = 0;
+  double text_s = 0, encode_s = 0, sampling_s = 0, decode_s = 0;  // encode_s: img2img's init image
+  double preview_s = 0;  // TAESD previews (inside sampling_s)
+  int previews = 0;
 };
 
 struct GeneratedImage {
@@ -56,6 +59,10 @@ struct StepProgress {
   int total_steps = 0;
   double elapsed_s = 0;  // since the generation started
   std::span<const float> latent;
+  // The TAESD decode of this step's denoised estimate, [1, 3, H, W] in [0, 1], when one was made
+  // (GenerateControl::preview_every and a model loaded with a TAESD); else null. Valid during
+  // the call only.
+  const Tensor* preview = nullptr;
 };
 using ProgressFn = std::function<bool(const StepProgress&)>;
 
@@ -69,12 +76,13 @@ struct GenerateControl {
   DeviceScratch* scratch = nullptr;   // the context's stream and arena; null = a temporary one
   uint64_t memory_budget_bytes = 0;   // cap on the planned activation memory; 0 = none
   OpProfile* profile = nullptr;       // accumulate per-op timings (benchmarks); null = off
+  int preview_every = 0;              // TAESD preview every N steps (needs SdModel::has_taesd); 0 = none
 };
 
 // Activation memory one generation needs, per stage (each includes what stays live through it,
 // e.g. the text context during sampling); total = the arena reserved.
 struct MemoryPlan {
-  uint64_t text = 0, unet = 0, decode = 0;
+  uint64_t text = 0, encode = 0, unet = 0, decode = 0;  // encode: img2img's VAE encoder (else 0)
   uint64_t total = 0;
   bool batched_cfg = false;  // the guided pair runs as one batch-2 evaluation
 };

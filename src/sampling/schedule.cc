@@ -125,4 +125,12 @@ std::vector<float> MakeSigmas(const NoiseSchedule& schedule, Scheduler scheduler
   return sigmas;
 }
 
+std::vector<float> Img2ImgSigmas(const std::vector<float>& sigmas, float strength) {
+  if (strength >= 1.0f || sigmas.size() < 2) return sigmas;
+  const size_t steps = sigmas.size() - 1;
+  size_t t_enc = static_cast<size_t>(static_cast<float>(steps) * std::max(strength, 0.0f));
+  if (t_enc >= steps) t_enc = steps - 1;
+  return std::vector<float>(sigmas.begin() + static_cast<std::ptrdiff_t>(steps - t_enc - 1), sigmas.end());
+}
+
 }  // namespace sdr

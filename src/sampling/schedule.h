@@ -69,4 +69,13 @@ std::span<const Scheduler> AllSchedulers();
 // Returns an empty vector when steps < 1 (Sample() rejects it with InvalidArgument).
 std::vector<float> MakeSigmas(const NoiseSchedule& schedule, Scheduler scheduler, int steps);
 
+// img2img's partial schedule, as stable-diffusion.cpp (and A1111's k-diffusion path) build it
+// from the full one (`sigmas`: steps + 1 values ending in 0) and the denoising strength in [0, 1]:
+//   strength 1 (or more): the full schedule, unchanged;
+//   else t_enc = int(steps * strength), minus 1 when it reaches steps, and the result is the
+//   last t_enc + 1 noise levels plus the final 0 (sigmas[steps - t_enc - 1 ..]), so
+//   strength 0 still runs one step, from the smallest noise level.
+// The sampler then starts from init_latent + noise * result[0].
+std::vector<float> Img2ImgSigmas(const std::vector<float>& sigmas, float strength);
+
 }  // namespace sdr

@@ -240,6 +240,7 @@ static void test_defaults(fixture* f) {
   CHECK(strcmp(p.scheduler, "discrete") == 0, "scheduler %s", p.scheduler);
   CHECK(p.seed == -1, "seed %lld", (long long)p.seed);
   CHECK(strcmp(p.rng, "cuda") == 0, "rng %s", p.rng);
+  CHECK(p.strength == 0.75f && p.init_image == NULL, "strength %g", p.strength);
   CHECK(p.clip_skip == 1 && p.batch_count == 1 && p.vae_tiling == 0, "clip_skip %d batch %d tiling %d",
         p.clip_skip, p.batch_count, p.vae_tiling);
   CHECK(p.prompt == NULL && p.progress == NULL, "prompt/progress not NULL");
@@ -325,6 +326,38 @@ static void test_generate_deterministic(fixture* f) {
   CHECK(seed_c == 43, "seed %llu", (unsigned long long)seed_c);
   CHECK(same, "the same seed gave different bytes");
   CHECK(differs, "seeds 42 and 43 gave the same bytes");
+}
+
+/* img2img from C: an init image of another size gives a reproducible image; a malformed init
+ * image is refused naming the field. */
+static void test_img2img(fixture* f) {
+  sdr_error err;
+  sdr_context* ctx = NULL;
+  CHECK_CODE(sdr_pool_acquire(f->pool, 1000, &ctx, &err), SDR_OK, err);
+  static uint8_t pixels[40 * 24 * 3];
+  for (size_t i = 0; i < sizeof(pixels); ++i) pixels[i] = (uint8_t)(i * 7);
+  sdr_image init = {40, 24, 3, pixels, 0};
+  sdr_generate_params gp = small_params(9);
+  gp.init_image = &init;
+  gp.strength = 0.5f;
+  sdr_image *a = NULL, *b = NULL;
+  size_t na = 0, nb = 0;
+  sdr_error_code code = sdr_generate(ctx, &gp, &a, &na, &err);
+  if (code == SDR_OK) code = sdr_generate(ctx, &gp, &b, &nb, &err);
+  int same = code == SDR_OK && memcmp(a[0].data, b[0].data, 64 * 64 * 3) == 0;
+  sdr_images_free(a, na);
+  sdr_images_free(b, nb);
+  sdr_error bad_err;
+  sdr_image bad = {4, 4, 1, pixels, 0};
+  gp.init_image = &bad;
+  sdr_image* c = NULL;
+  size_t nc = 0;
+  sdr_error_code bad_code = sdr_generate(ctx, &gp, &c, &nc, &bad_err);
+  sdr_context_release(ctx);
+  CHECK(code == SDR_OK, "img2img: %s: %s", sdr_error_code_name(code), err.message);
+  CHECK(same, "img2img with the same seed gave different bytes");
+  CHECK(bad_code == SDR_ERR_INVALID_PARAMS && strstr(bad_err.message, "init_image") != NULL, "bad init image: %s",
+        bad_err.message);
 }
 
 static void test_batch_and_random_seed(fixture* f) {
@@ -675,6 +708,7 @@ int main(void) {
 
   run_test("null_arguments", test_null_arguments, &f);
   run_test("generate_deterministic", test_generate_deterministic, &f);
+  run_test("img2img", test_img2img, &f);
   run_test("batch_and_random_seed", test_batch_and_random_seed, &f);
   run_test("generate_into", test_generate_into, &f);
   run_test("progress_and_stop", test_progress_and_stop, &f);

@@ -8,7 +8,10 @@
 #include <string>
 
 #include "formats/safetensors.h"
+#include "formats/model_file.h"
+#include "models/lora/random_lora.h"
 #include "models/random_weights.h"
+#include "runtime/png_writer.h"
 #include "testing/model_cache.h"
 #include "testing/temp_dir.h"
 
@@ -121,14 +124,21 @@ TEST_F(CliTest, WrongModelFilesGiveOneLineErrorsNamingTheTensor) {
   auto w = MakeRandomSd1Weights({});
   ASSERT_TRUE(w.ok());
   for (NamedTensor& t : *w) {
+    if (t.name == u + "input_blocks.0.0.weight") t.tensor = *Tensor::Zeros(DType::kF32, {32, 8, 3, 3});
+  }
+  ASSERT_TRUE(WriteSafetensors(dir_->File("pix2pix.safetensors"), *w).ok());
+  std::string out;
+  EXPECT_EQ(Run("generate -m " + dir_->File("pix2pix.safetensors") + " -p cat", &out), 6) << out;
+  EXPECT_NE(out.find("this is an SD 1.x instruct-pix2pix UNet (8 input channels); it is not supported yet"),
+            std::string::npos)
+      << out;
+  // An inpainting UNet loads, and asks for what it needs when given no mask.
+  for (NamedTensor& t : *w) {
     if (t.name == u + "input_blocks.0.0.weight") t.tensor = *Tensor::Zeros(DType::kF32, {32, 9, 3, 3});
   }
   ASSERT_TRUE(WriteSafetensors(dir_->File("inpaint.safetensors"), *w).ok());
-  std::string out;
-  EXPECT_EQ(Run("generate -m " + dir_->File("inpaint.safetensors") + " -p cat", &out), 6) << out;
-  EXPECT_NE(out.find("this is an SD 1.x inpainting UNet (9 input channels); inpainting is not supported yet"),
-            std::string::npos)
-      << out;
+  EXPECT_EQ(Run("generate -m " + dir_->File("inpaint.safetensors") + " -p cat -W 64 -H 64 --steps 1", &out), 3) << out;
+  EXPECT_NE(out.find("inpainting UNet"), std::string::npos) << out;
 }
 
 TEST_F(CliTest, GenerateWritesAPngWithInfotextAndTimings) {
@@ -150,6 +160,71 @@ TEST_F(CliTest, GenerateWritesAPngWithInfotextAndTimings) {
   EXPECT_NE(bytes.find("parameters"), std::string::npos);
   EXPECT_NE(bytes.find("Steps: 2, Sampler: Euler a"), std::string::npos);
   EXPECT_NE(bytes.find("Seed: 5, Size: 64x64"), std::string::npos);
+}
+
+// img2img from the command line: the size defaults to the init image's (rounded down to 8s),
+// the infotext records the strength, and a missing or non-PNG init image fails by name.
+TEST_F(CliTest, GenerateFromAnInitImage) {
+  std::vector<uint8_t> rgb(75 * 66 * 3);
+  for (size_t i = 0; i < rgb.size(); ++i) rgb[i] = static_cast<uint8_t>(i * 13);
+  const std::string in = dir_->File("init.png"), png = dir_->File("img2img.png");
+  ASSERT_TRUE(WritePng(in, rgb.data(), 75, 66).ok());
+  std::string out;
+  ASSERT_EQ(Run("generate -m " + Model() + " --tokenizer " + kMerges + " -p 'a red house' --init-image " + in +
+                    " --strength 0.5 --steps 2 --seed 5 -o " + png,
+                &out),
+            0)
+      << out;
+  EXPECT_NE(out.find(", encode "), std::string::npos) << out;
+  const std::string bytes = testing::ReadFileBytes(png);
+  EXPECT_NE(bytes.find("Size: 72x64"), std::string::npos);
+  EXPECT_NE(bytes.find("Denoising strength: 0.5"), std::string::npos);
+  EXPECT_NE(Run("generate -m " + Model() + " -p x --init-image " + dir_->File("none.png") + " -o " + png, &out), 0);
+  EXPECT_NE(out.find("none.png"), std::string::npos) << out;
+  EXPECT_NE(Run("generate -m " + Model() + " -p x --init-image " + Model() + " --strength 0.5 -o " + png, &out), 0);
+  EXPECT_NE(out.find("not a PNG"), std::string::npos) << out;
+  EXPECT_NE(Run("generate -m " + Model() + " -p x --init-image " + in + " --strength 2 -o " + png, &out), 0);
+  EXPECT_NE(out.find("strength"), std::string::npos) << out;
+}
+
+// A LoRA from the command line: --lora-dir, the tag, and A1111's "Lora hashes" in the infotext.
+TEST_F(CliTest, GenerateWithALora) {
+  auto index = OpenModelFile(Model());
+  ASSERT_TRUE(index.ok());
+  auto lora = MakeRandomLora(*index, {});
+  ASSERT_TRUE(lora.ok());
+  ASSERT_TRUE(WriteSafetensors(dir_->File("style.safetensors"), *lora).ok());
+  const std::string png = dir_->File("lora.png");
+  std::string out;
+  ASSERT_EQ(Run("generate -m " + Model() + " --tokenizer " + kMerges + " -p 'a red house <lora:style:0.8>' -W 64 -H 64 " +
+                    "--steps 2 --seed 5 --lora-dir " + dir_->path().string() + " -o " + png,
+                &out),
+            0)
+      << out;
+  const std::string bytes = testing::ReadFileBytes(png);
+  EXPECT_NE(bytes.find("a red house <lora:style:0.8>"), std::string::npos);
+  EXPECT_NE(bytes.find("Lora hashes: \"style: "), std::string::npos);
+  EXPECT_NE(Run("generate -m " + Model() + " -p 'x <lora:style>' -W 64 -H 64 --steps 1 -o " + png, &out), 0);
+  EXPECT_NE(out.find("SD_LORA_DIR"), std::string::npos) << out;
+}
+
+// TAESD previews from the command line: written to --preview-path, their cost reported.
+TEST_F(CliTest, TaesdPreviewsAreWrittenAndTimed) {
+  auto taesd = MakeRandomTaesdDecoder();
+  ASSERT_TRUE(taesd.ok());
+  ASSERT_TRUE(WriteSafetensors(dir_->File("taesd.safetensors"), *taesd).ok());
+  const std::string preview = dir_->File("preview.png"), png = dir_->File("final.png");
+  std::string out;
+  ASSERT_EQ(Run("generate -m " + Model() + " --tokenizer " + kMerges + " -p 'a red house' -W 64 -H 64 --steps 4 " +
+                    "--seed 5 --sampler euler --taesd " + dir_->File("taesd.safetensors") + " --preview-path " +
+                    preview + " --preview-every 2 -o " + png,
+                &out),
+            0)
+      << out;
+  EXPECT_NE(out.find("previews: 2 TAESD decodes, "), std::string::npos) << out;
+  EXPECT_EQ(testing::ReadFileBytes(preview).substr(1, 3), "PNG");
+  EXPECT_NE(Run("generate -m " + Model() + " -p x --preview-path " + preview + " -o " + png, &out), 0);
+  EXPECT_NE(out.find("--taesd"), std::string::npos) << out;
 }
 
 TEST_F(CliTest, InvalidSettingsFailFastNamingTheSetting) {

@@ -88,7 +88,7 @@ TEST(ConfigTest, TableMatchesTheStructDefaults) {
     EXPECT_EQ(FindConfigField(f.name), &f);
     EXPECT_EQ(FindConfigField(f.env_var), &f);
   }
-  EXPECT_EQ(ConfigFields().size(), 23u);
+  EXPECT_EQ(ConfigFields().size(), 25u);
   EXPECT_EQ(FindConfigField("SD_NOPE"), nullptr);
   // The help lists every sampler and scheduler the parsers accept.
   for (SamplerKind k : AllSamplerKinds()) EXPECT_NE(FindConfigField("sampler")->help.find(ToString(k)), std::string_view::npos);
@@ -103,6 +103,8 @@ TEST(ConfigTest, EveryFieldParsedFromTheEnvironment) {
       {"SD_MODEL_PATH", dir.File("model.safetensors")},
       {"SD_VAE_PATH", dir.File("vae.safetensors")},
       {"SD_TOKENIZER_PATH", dir.path().string()},  // a folder is fine
+      {"SD_LORA_DIR", dir.path().string()},
+      {"SD_TAESD_PATH", dir.File("vae.safetensors")},
       {"SD_IMAGE_SIZE", "768x512"},
       {"SD_INFERENCE_STEPS", " 7 "},
       {"SD_GUIDANCE_SCALE", "3.25"},
@@ -129,6 +131,8 @@ TEST(ConfigTest, EveryFieldParsedFromTheEnvironment) {
   ASSERT_TRUE(c.ok()) << c.status().ToString();
   EXPECT_EQ(c->model_path, dir.File("model.safetensors"));
   EXPECT_EQ(c->vae_path, dir.File("vae.safetensors"));
+  EXPECT_EQ(c->lora_dir, dir.path().string());
+  EXPECT_EQ(ParamsFromConfig(*c).lora_dir, dir.path().string());
   EXPECT_EQ(c->tokenizer_path, dir.path().string());
   EXPECT_EQ(c->width, 768);
   EXPECT_EQ(c->height, 512);

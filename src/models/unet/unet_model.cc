@@ -203,10 +203,12 @@ Status UnetModel::LoadAll(const WeightLoader& wl, const UnetLoadOptions& opts) {
 
   // The latent channels: what the VAE takes (when known), else what the input conv reads.
   if (opts.latent_channels > 0) {
-    in_channels_ = opts.latent_channels;
+    latent_channels_ = opts.latent_channels;
+    in_channels_ = opts.latent_channels + opts.extra_in_channels;
   } else {
     SDR_ASSIGN_OR_RETURN(const TensorEntry* in, RequireTensor(index, p + "input_blocks.0.0.weight", 4));
     in_channels_ = in->tensor.dim(1);
+    latent_channels_ = in_channels_ - opts.extra_in_channels;
   }
   Flow f;
   f.ch = in_channels_;
@@ -245,7 +247,7 @@ Status UnetModel::LoadAll(const WeightLoader& wl, const UnetLoadOptions& opts) {
   }
   SDR_ASSIGN_OR_RETURN(out_norm_, GroupNormLayer::Load(wl, p + "out.0", f.ch, kResNormEps));
   // The UNet predicts noise of the latent's shape: it gives back as many channels as it takes.
-  SDR_ASSIGN_OR_RETURN(out_conv_, Conv2dLayer::Load(wl, p + "out.2", f.ch, 3, 1, in_channels_));
+  SDR_ASSIGN_OR_RETURN(out_conv_, Conv2dLayer::Load(wl, p + "out.2", f.ch, 3, 1, latent_channels_));
   return Status::Ok();
 }
 

@@ -53,6 +53,9 @@ struct UnetLoadOptions {
   int64_t heads = 8;            // attention heads (SD 1.x: 8 at every level)
   int64_t context_dim = 0;      // the text encoder's width; 0 = read from the first attn2.to_k
   int64_t latent_channels = 0;  // the VAE's latent channels; 0 = read from input_blocks.0.0
+  // Inputs concatenated after the latent (input_blocks.0.0 reads latent + extra channels; out.2
+  // still gives the latent): 5 for inpainting UNets (mask, masked-image latent), else 0.
+  int64_t extra_in_channels = 0;
 };
 
 
@@ -78,7 +81,8 @@ class UnetModel {
 
   int64_t model_channels() const { return model_channels_; }
   int64_t context_dim() const { return context_dim_; }
-  int64_t in_channels() const { return in_channels_; }
+  int64_t in_channels() const { return in_channels_; }          // latent + extra inputs (inpainting: 9)
+  int64_t latent_channels() const { return latent_channels_; }  // what it predicts (SD: 4)
   int64_t out_channels() const { return out_conv_.cout; }
 
   // Floating-point operations of one Forward on a [1, C, lh, lw] latent with `context_tokens`
@@ -104,6 +108,7 @@ class UnetModel {
   Backend* backend_ = nullptr;
 
   int64_t model_channels_ = 0, temb_dim_ = 0, context_dim_ = 0, in_channels_ = 0, heads_ = 8;
+  int64_t latent_channels_ = 0;
   LinearLayer time1_, time2_;
   std::vector<ResBlockWeights> res_;
   std::vector<TransformerWeights> transformers_;

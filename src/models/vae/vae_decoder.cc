@@ -10,37 +10,8 @@ namespace sdr {
 namespace {
 
 constexpr const char* kPrefix = kLdmVaePrefix;
-constexpr float kEps = 1e-6f;
-
+constexpr float kEps = kVaeNormEps;
 constexpr int64_t kImageChannels = 3;  // RGB
-
-Result<VaeResBlock> LoadRes(const WeightLoader& wl, const std::string& p, int64_t cin) {
-  VaeResBlock r;
-  SDR_ASSIGN_OR_RETURN(r.norm1, GroupNormLayer::Load(wl, p + ".norm1", cin, kEps));
-  SDR_ASSIGN_OR_RETURN(r.conv1, Conv2dLayer::Load(wl, p + ".conv1", cin, 3));
-  const int64_t cout = r.conv1.cout;
-  SDR_ASSIGN_OR_RETURN(r.norm2, GroupNormLayer::Load(wl, p + ".norm2", cout, kEps));
-  SDR_ASSIGN_OR_RETURN(r.conv2, Conv2dLayer::Load(wl, p + ".conv2", cout, 3, 1, cout));
-  r.has_shortcut = HasTensorsUnder(wl.index(), p + ".nin_shortcut.");
-  if (r.has_shortcut) {
-    SDR_ASSIGN_OR_RETURN(r.shortcut, Conv2dLayer::Load(wl, p + ".nin_shortcut", cin, 1, 1, cout));
-  } else if (cin != cout) {
-    return NotFound("tensor '" + p + ".nin_shortcut.weight' is missing from the model (expected shape " +
-                    ShapeToString({cout, cin, 1, 1}) + ": the block changes " + std::to_string(cin) + " -> " +
-                    std::to_string(cout) + " channels)");
-  }
-  return r;
-}
-
-Result<VaeAttention> LoadAttention(const WeightLoader& wl, const std::string& p, int64_t c) {
-  VaeAttention a;
-  SDR_ASSIGN_OR_RETURN(a.norm, GroupNormLayer::Load(wl, p + ".norm", c, kEps));
-  SDR_ASSIGN_OR_RETURN(a.q, Conv2dLayer::Load(wl, p + ".q", c, 1, 1, c));
-  SDR_ASSIGN_OR_RETURN(a.k, Conv2dLayer::Load(wl, p + ".k", c, 1, 1, c));
-  SDR_ASSIGN_OR_RETURN(a.v, Conv2dLayer::Load(wl, p + ".v", c, 1, 1, c));
-  SDR_ASSIGN_OR_RETURN(a.proj_out, Conv2dLayer::Load(wl, p + ".proj_out", c, 1, 1, c));
-  return a;
-}
 
 }  // namespace
 
@@ -57,10 +28,10 @@ Result<std::unique_ptr<VaeDecoder>> VaeDecoder::Load(const TensorIndex& index, B
     SDR_ASSIGN_OR_RETURN(m->post_quant_conv_, Conv2dLayer::Load(wl, p + "post_quant_conv", z, 1, 1, z));
     SDR_ASSIGN_OR_RETURN(m->conv_in_, Conv2dLayer::Load(wl, d + "conv_in", z, 3));
     int64_t ch = m->conv_in_.cout;
-    SDR_ASSIGN_OR_RETURN(m->mid1_, LoadRes(wl, d + "mid.block_1", ch));
+    SDR_ASSIGN_OR_RETURN(m->mid1_, LoadVaeRes(wl, d + "mid.block_1", ch));
     ch = m->mid1_.conv1.cout;
-    SDR_ASSIGN_OR_RETURN(m->mid_attn_, LoadAttention(wl, d + "mid.attn_1", ch));
-    SDR_ASSIGN_OR_RETURN(m->mid2_, LoadRes(wl, d + "mid.block_2", ch));
+    SDR_ASSIGN_OR_RETURN(m->mid_attn_, LoadVaeAttention(wl, d + "mid.attn_1", ch));
+    SDR_ASSIGN_OR_RETURN(m->mid2_, LoadVaeRes(wl, d + "mid.block_2", ch));
     ch = m->mid2_.conv1.cout;
     SDR_ASSIGN_OR_RETURN(const int levels, CountNumbered(index, d + "up."));
     if (levels == 0) return NotFound("no '" + d + "up.0.block.0' layers");
@@ -71,7 +42,7 @@ Result<std::unique_ptr<VaeDecoder>> VaeDecoder::Load(const TensorIndex& index, B
       SDR_ASSIGN_OR_RETURN(const int blocks, CountNumbered(index, up + ".block."));
       if (blocks == 0) return NotFound("no '" + up + ".block.0' layers");
       for (int j = 0; j < blocks; ++j) {
-        SDR_ASSIGN_OR_RETURN(VaeResBlock r, LoadRes(wl, up + ".block." + std::to_string(j), ch));
+        SDR_ASSIGN_OR_RETURN(VaeResBlock r, LoadVaeRes(wl, up + ".block." + std::to_string(j), ch));
         ch = r.conv1.cout;
         level.blocks.push_back(std::move(r));
       }
@@ -89,35 +60,6 @@ Result<std::unique_ptr<VaeDecoder>> VaeDecoder::Load(const TensorIndex& index, B
   return m;
 }
 
-Result<Act> VaeDecoder::RunRes(Executor& ex, const VaeResBlock& r, const Act& x) const {
-  SDR_ASSIGN_OR_RETURN(Act h, r.norm1.Forward(ex, x, /*silu=*/true));
-  SDR_ASSIGN_OR_RETURN(h, r.conv1.Forward(ex, h));
-  SDR_ASSIGN_OR_RETURN(h, r.norm2.Forward(ex, h, /*silu=*/true));
-  if (!r.has_shortcut) return r.conv2.Forward(ex, h, nullptr, /*residual=*/&x);
-  SDR_ASSIGN_OR_RETURN(Act s, r.shortcut.Forward(ex, x));
-  return r.conv2.Forward(ex, h, nullptr, /*residual=*/&s);
-}
-
-// Single-head attention over the h*w positions.
-Result<Act> VaeDecoder::RunAttention(Executor& ex, const VaeAttention& a, const Act& x) const {
-  const int64_t c = x.dim(1), h = x.dim(2), w = x.dim(3);
-  Act out;  // [B, hw, c]
-  {
-    SDR_ASSIGN_OR_RETURN(Act n, a.norm.Forward(ex, x, /*silu=*/false));
-    SDR_ASSIGN_OR_RETURN(Act q, a.q.Forward(ex, n));  // [B, c, h, w]
-    SDR_ASSIGN_OR_RETURN(Act k, a.k.Forward(ex, n));
-    SDR_ASSIGN_OR_RETURN(Act v, a.v.Forward(ex, n));
-    n = Act();
-    SDR_ASSIGN_OR_RETURN(q, ex.ToTokens(q));  // [B, hw, c]
-    SDR_ASSIGN_OR_RETURN(k, ex.ToTokens(k));
-    SDR_ASSIGN_OR_RETURN(v, ex.ToTokens(v));
-    SDR_ASSIGN_OR_RETURN(out, ex.Attention(q, k, v, 1, 1.0f / std::sqrt(static_cast<float>(c)), /*causal=*/false));
-  }
-  SDR_ASSIGN_OR_RETURN(Act maps, ex.FromTokens(out, h, w));
-  out = Act();
-  return a.proj_out.Forward(ex, maps, nullptr, /*residual=*/&x);
-}
-
 Result<Act> VaeDecoder::Decode(Executor& ex, const Act& latent) const {
   if (latent.rank() != 4 || latent.dim(1) != post_quant_conv_.cin) {
     return InvalidArgument("VAE latent must be [B, " + std::to_string(post_quant_conv_.cin) + ", h, w], got " +
@@ -127,15 +69,15 @@ Result<Act> VaeDecoder::Decode(Executor& ex, const Act& latent) const {
   SDR_ASSIGN_OR_RETURN(h, post_quant_conv_.Forward(ex, h));
   SDR_ASSIGN_OR_RETURN(h, conv_in_.Forward(ex, h));
   SDR_RETURN_IF_ERROR(ex.Check());
-  SDR_ASSIGN_OR_RETURN(h, RunRes(ex, mid1_, h));
+  SDR_ASSIGN_OR_RETURN(h, RunVaeRes(ex, mid1_, h));
   SDR_RETURN_IF_ERROR(ex.Check());
-  SDR_ASSIGN_OR_RETURN(h, RunAttention(ex, mid_attn_, h));
+  SDR_ASSIGN_OR_RETURN(h, RunVaeAttention(ex, mid_attn_, h));
   SDR_RETURN_IF_ERROR(ex.Check());
-  SDR_ASSIGN_OR_RETURN(h, RunRes(ex, mid2_, h));
+  SDR_ASSIGN_OR_RETURN(h, RunVaeRes(ex, mid2_, h));
   for (size_t i = up_.size(); i-- > 0;) {
     for (const VaeResBlock& r : up_[i].blocks) {
       SDR_RETURN_IF_ERROR(ex.Check());
-      SDR_ASSIGN_OR_RETURN(h, RunRes(ex, r, h));
+      SDR_ASSIGN_OR_RETURN(h, RunVaeRes(ex, r, h));
     }
     SDR_RETURN_IF_ERROR(ex.Check());
     if (up_[i].has_upsample) {
@@ -157,14 +99,10 @@ Result<Tensor> VaeDecoder::Decode(const Tensor& latent, const RunControl* contro
 
 double VaeDecoder::DecodeFlops(int64_t lh, int64_t lw) const {
   int64_t h = lh, w = lw;
-  auto res = [&](const VaeResBlock& r) {
-    return r.conv1.Flops(h, w) + r.conv2.Flops(h, w) + (r.has_shortcut ? r.shortcut.Flops(h, w) : 0);
-  };
-  const double hw = static_cast<double>(lh * lw), c = static_cast<double>(mid_attn_.q.cin);
-  double flops = post_quant_conv_.Flops(h, w) + conv_in_.Flops(h, w) + res(mid1_) + res(mid2_);
-  flops += 4 * 2 * c * c * hw + 2 * 2 * hw * hw * c;  // mid attention: q k v proj_out, QK^T and AV
+  double flops = post_quant_conv_.Flops(h, w) + conv_in_.Flops(h, w) + VaeResFlops(mid1_, h, w) +
+                 VaeResFlops(mid2_, h, w) + VaeAttentionFlops(mid_attn_, h, w);
   for (size_t i = up_.size(); i-- > 0;) {
-    for (const VaeResBlock& r : up_[i].blocks) flops += res(r);
+    for (const VaeResBlock& r : up_[i].blocks) flops += VaeResFlops(r, h, w);
     if (up_[i].has_upsample) {
       h *= 2;
       w *= 2;

@@ -12,20 +12,9 @@
 
 #include "core/run_control.h"
 #include "models/layers/layers.h"
+#include "models/vae/vae_blocks.h"
 
 namespace sdr {
-
-struct VaeResBlock {
-  GroupNormLayer norm1, norm2;
-  Conv2dLayer conv1, conv2;
-  bool has_shortcut = false;
-  Conv2dLayer shortcut;  // nin_shortcut 1x1 when channels change
-};
-
-struct VaeAttention {
-  GroupNormLayer norm;
-  Conv2dLayer q, k, v, proj_out;  // 1x1
-};
 
 struct VaeUpLevel {
   std::vector<VaeResBlock> blocks;
@@ -53,9 +42,6 @@ class VaeDecoder {
   Result<Tensor> Decode(const Tensor& latent, const RunControl* control = nullptr) const;
 
  private:
-  Result<Act> RunRes(Executor& ex, const VaeResBlock& r, const Act& x) const;
-  Result<Act> RunAttention(Executor& ex, const VaeAttention& a, const Act& x) const;
-
   Backend* backend_ = nullptr;
   Conv2dLayer post_quant_conv_, conv_in_, conv_out_;
   VaeResBlock mid1_, mid2_;

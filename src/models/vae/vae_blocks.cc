@@ -1,0 +1,77 @@
+#include "models/vae/vae_blocks.h"
+
+#include <cmath>
+
+#include "models/weights.h"
+
+namespace sdr {
+
+constexpr float kEps = kVaeNormEps;
+
+Result<VaeResBlock> LoadVaeRes(const WeightLoader& wl, const std::string& p, int64_t cin) {
+  VaeResBlock r;
+  SDR_ASSIGN_OR_RETURN(r.norm1, GroupNormLayer::Load(wl, p + ".norm1", cin, kEps));
+  SDR_ASSIGN_OR_RETURN(r.conv1, Conv2dLayer::Load(wl, p + ".conv1", cin, 3));
+  const int64_t cout = r.conv1.cout;
+  SDR_ASSIGN_OR_RETURN(r.norm2, GroupNormLayer::Load(wl, p + ".norm2", cout, kEps));
+  SDR_ASSIGN_OR_RETURN(r.conv2, Conv2dLayer::Load(wl, p + ".conv2", cout, 3, 1, cout));
+  r.has_shortcut = HasTensorsUnder(wl.index(), p + ".nin_shortcut.");
+  if (r.has_shortcut) {
+    SDR_ASSIGN_OR_RETURN(r.shortcut, Conv2dLayer::Load(wl, p + ".nin_shortcut", cin, 1, 1, cout));
+  } else if (cin != cout) {
+    return NotFound("tensor '" + p + ".nin_shortcut.weight' is missing from the model (expected shape " +
+                    ShapeToString({cout, cin, 1, 1}) + ": the block changes " + std::to_string(cin) + " -> " +
+                    std::to_string(cout) + " channels)");
+  }
+  return r;
+}
+
+Result<VaeAttention> LoadVaeAttention(const WeightLoader& wl, const std::string& p, int64_t c) {
+  VaeAttention a;
+  SDR_ASSIGN_OR_RETURN(a.norm, GroupNormLayer::Load(wl, p + ".norm", c, kEps));
+  SDR_ASSIGN_OR_RETURN(a.q, Conv2dLayer::Load(wl, p + ".q", c, 1, 1, c));
+  SDR_ASSIGN_OR_RETURN(a.k, Conv2dLayer::Load(wl, p + ".k", c, 1, 1, c));
+  SDR_ASSIGN_OR_RETURN(a.v, Conv2dLayer::Load(wl, p + ".v", c, 1, 1, c));
+  SDR_ASSIGN_OR_RETURN(a.proj_out, Conv2dLayer::Load(wl, p + ".proj_out", c, 1, 1, c));
+  return a;
+}
+
+Result<Act> RunVaeRes(Executor& ex, const VaeResBlock& r, const Act& x) {
+  SDR_ASSIGN_OR_RETURN(Act h, r.norm1.Forward(ex, x, /*silu=*/true));
+  SDR_ASSIGN_OR_RETURN(h, r.conv1.Forward(ex, h));
+  SDR_ASSIGN_OR_RETURN(h, r.norm2.Forward(ex, h, /*silu=*/true));
+  if (!r.has_shortcut) return r.conv2.Forward(ex, h, nullptr, /*residual=*/&x);
+  SDR_ASSIGN_OR_RETURN(Act s, r.shortcut.Forward(ex, x));
+  return r.conv2.Forward(ex, h, nullptr, /*residual=*/&s);
+}
+
+// Single-head attention over the h*w positions.
+Result<Act> RunVaeAttention(Executor& ex, const VaeAttention& a, const Act& x) {
+  const int64_t c = x.dim(1), h = x.dim(2), w = x.dim(3);
+  Act out;  // [B, hw, c]
+  {
+    SDR_ASSIGN_OR_RETURN(Act n, a.norm.Forward(ex, x, /*silu=*/false));
+    SDR_ASSIGN_OR_RETURN(Act q, a.q.Forward(ex, n));  // [B, c, h, w]
+    SDR_ASSIGN_OR_RETURN(Act k, a.k.Forward(ex, n));
+    SDR_ASSIGN_OR_RETURN(Act v, a.v.Forward(ex, n));
+    n = Act();
+    SDR_ASSIGN_OR_RETURN(q, ex.ToTokens(q));  // [B, hw, c]
+    SDR_ASSIGN_OR_RETURN(k, ex.ToTokens(k));
+    SDR_ASSIGN_OR_RETURN(v, ex.ToTokens(v));
+    SDR_ASSIGN_OR_RETURN(out, ex.Attention(q, k, v, 1, 1.0f / std::sqrt(static_cast<float>(c)), /*causal=*/false));
+  }
+  SDR_ASSIGN_OR_RETURN(Act maps, ex.FromTokens(out, h, w));
+  out = Act();
+  return a.proj_out.Forward(ex, maps, nullptr, /*residual=*/&x);
+}
+
+double VaeResFlops(const VaeResBlock& r, int64_t h, int64_t w) {
+  return r.conv1.Flops(h, w) + r.conv2.Flops(h, w) + (r.has_shortcut ? r.shortcut.Flops(h, w) : 0);
+}
+
+double VaeAttentionFlops(const VaeAttention& a, int64_t h, int64_t w) {
+  const double hw = static_cast<double>(h * w), c = static_cast<double>(a.q.cin);
+  return 4 * 2 * c * c * hw + 2 * 2 * hw * hw * c;  // q k v proj_out, QK^T and AV
+}
+
+}  // namespace sdr
