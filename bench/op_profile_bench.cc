@@ -2,7 +2,7 @@
 // with CFG at each size (plus the text encode and the VAE decode) with per-op timing on, and the
 // totals are printed largest first. The tool for "optimise the biggest measured cost first".
 //
-// Usage: sdr_bench_op_profile MODEL [SIZE [STEPS]]   (default 256, 2 steps)
+// Usage: sdr_bench_op_profile MODEL [SIZE [STEPS [DEVICE]]]   (default 256, 2 steps, auto)
 #include <cstdio>
 #include <cstdlib>
 
@@ -11,12 +11,12 @@
 
 int main(int argc, char** argv) {
   if (argc < 2) {
-    std::fprintf(stderr, "usage: %s MODEL [SIZE [STEPS]]\n", argv[0]);
+    std::fprintf(stderr, "usage: %s MODEL [SIZE [STEPS [DEVICE]]]\n", argv[0]);
     return 2;
   }
   const int size = argc > 2 ? std::atoi(argv[2]) : 256;
   const int steps = argc > 3 ? std::atoi(argv[3]) : 2;
-  auto loaded = sdr::SdModel::Load({argv[1], "", ""});
+  auto loaded = sdr::SdModel::Load({argv[1], "", "", argc > 4 ? argv[4] : "auto"});
   if (!loaded.ok()) {
     std::fprintf(stderr, "error: %s\n", loaded.status().ToString().c_str());
     return 1;

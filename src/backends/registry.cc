@@ -31,16 +31,19 @@ std::shared_ptr<Backend> Shared(std::shared_ptr<Backend>* slot, Make make) {
 }  // namespace
 
 Status ValidateDeviceName(std::string_view device) {
-  if (device == "auto" || device == "cpu" || device == "reference" || CudaIndex(device) >= 0) return Status::Ok();
-  return InvalidArgument("device '" + std::string(device) + "' is not auto, cpu, reference, cuda or cuda:N");
+  if (device == "auto" || device == "cpu" || device == "cpu-blas" || device == "reference" || CudaIndex(device) >= 0) {
+    return Status::Ok();
+  }
+  return InvalidArgument("device '" + std::string(device) + "' is not auto, cpu, cpu-blas, reference, cuda or cuda:N");
 }
 
 std::string CudaUnavailableReason() { return std::string(kCudaMissing); }
 
 Result<std::shared_ptr<Backend>> OpenBackend(std::string_view device) {
   SDR_RETURN_IF_ERROR(ValidateDeviceName(device));
-  static std::shared_ptr<Backend> cpu, reference;
+  static std::shared_ptr<Backend> cpu, cpu_blas, reference;
   if (device == "auto" || device == "cpu") return Shared(&cpu, [] { return std::shared_ptr<Backend>(MakeCpuBackend()); });
+  if (device == "cpu-blas") return Shared(&cpu_blas, [] { return std::shared_ptr<Backend>(MakeCpuBlasBackend()); });
   if (device == "reference") {
     return Shared(&reference, [] { return std::shared_ptr<Backend>(MakeReferenceBackend()); });
   }

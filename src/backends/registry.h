@@ -1,6 +1,7 @@
 // Backends by device name, as SD_DEVICE / --device spell them:
 //   auto        the best available (cuda:0 when a CUDA device and our CUDA module are there, else cpu)
-//   cpu         our CPU kernels (backends/cpu)
+//   cpu         our CPU kernels (backends/cpu): TileGemm, weights read in their stored dtype
+//   cpu-blas    the OpenBLAS baseline (f32 weights), for comparisons
 //   reference   plain loops (backends/reference): slow, for checking
 //   cuda, cuda:N  an NVIDIA GPU (needs the CUDA backend module)
 // One backend per device per process, shared by every model and context on it.

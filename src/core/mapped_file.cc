@@ -8,10 +8,13 @@
 #include <cerrno>
 #include <cstring>
 #include <fstream>
+#include <new>
 #include <sstream>
 
 namespace sdr {
 namespace {
+
+constexpr size_t kCopyAlign = 64;  // FromBytes copies, like Tensor storage (a mapping is page aligned)
 
 Status ErrnoStatus(const std::string& what, const std::string& path, int err) {
   std::string msg = what + " '" + path + "': " + std::strerror(err);
@@ -50,8 +53,31 @@ Result<std::shared_ptr<const MappedFile>> MappedFile::Open(const std::string& pa
   return std::shared_ptr<const MappedFile>(std::move(f));
 }
 
+Result<std::shared_ptr<const MappedFile>> MappedFile::FromBytes(std::string_view bytes, std::string name) {
+  std::shared_ptr<MappedFile> f(new MappedFile());
+  f->path_ = std::move(name);
+  f->size_ = bytes.size();
+  if (!bytes.empty()) {
+    // Exactly size bytes (no rounding), so that sanitizers catch any read past the end.
+    void* p = ::operator new(bytes.size(), std::align_val_t{kCopyAlign}, std::nothrow);
+    if (p == nullptr) {
+      return OutOfMemory("cannot allocate " + std::to_string(bytes.size()) + " bytes for a copy of '" +
+                         f->path_ + "'");
+    }
+    std::memcpy(p, bytes.data(), bytes.size());
+    f->data_ = static_cast<const std::byte*>(p);
+    f->owned_ = true;
+  }
+  return std::shared_ptr<const MappedFile>(std::move(f));
+}
+
 MappedFile::~MappedFile() {
-  if (data_ != nullptr) ::munmap(const_cast<std::byte*>(data_), size_);
+  if (data_ == nullptr) return;
+  if (owned_) {
+    ::operator delete(const_cast<std::byte*>(data_), std::align_val_t{kCopyAlign});
+  } else {
+    ::munmap(const_cast<std::byte*>(data_), size_);
+  }
 }
 
 void ReleaseMappedPages(const void* p, size_t n) {

@@ -4,9 +4,11 @@
 // naming it (never importing or executing anything).
 #pragma once
 
+#include <memory>
 #include <string>
 #include <vector>
 
+#include "core/mapped_file.h"
 #include "formats/tensor_index.h"
 
 namespace sdr {
@@ -15,6 +17,10 @@ namespace sdr {
 // dicts are flattened with '.') to `index`, skipping ignored names. Contiguous tensors borrow
 // the mmapped file; non-contiguous views are copied.
 Status ReadCkpt(const std::string& path, TensorIndex* index, const std::string& name_prefix = "");
+// The same over bytes already in memory (an mmapped file or MappedFile::FromBytes); tensors
+// borrow `file`. Errors name file->path().
+Status ReadCkpt(std::shared_ptr<const MappedFile> file, TensorIndex* index,
+                const std::string& name_prefix = "");
 
 // Writes a torch.save-compatible zip (loadable by torch.load(weights_only=True)):
 // {"state_dict": {name: tensor}} when wrap_in_state_dict, else the bare dict.

@@ -413,9 +413,14 @@ class CkptReader {
 Status ReadCkpt(const std::string& path, TensorIndex* index, const std::string& name_prefix) {
   SDR_CHECK(index != nullptr);
   SDR_ASSIGN_OR_RETURN(std::shared_ptr<const MappedFile> file, MappedFile::Open(path));
+  return ReadCkpt(std::move(file), index, name_prefix);
+}
+
+Status ReadCkpt(std::shared_ptr<const MappedFile> file, TensorIndex* index, const std::string& name_prefix) {
+  SDR_CHECK(file != nullptr && index != nullptr);
   if (file->size() >= 2 && file->data()[0] == std::byte{0x80} &&
       std::to_integer<uint8_t>(file->data()[1]) <= 5) {
-    return Unsupported("ckpt '" + path + "': legacy (pre-1.6, non-zip) torch serialization; "
+    return Unsupported("ckpt '" + file->path() + "': legacy (pre-1.6, non-zip) torch serialization; "
                        "re-save it with a newer torch (torch.save(torch.load(p), p)) or convert "
                        "it to safetensors");
   }

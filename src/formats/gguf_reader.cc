@@ -338,8 +338,13 @@ Status ParseGguf(const std::shared_ptr<const MappedFile>& file, TensorIndex* ind
 
 Status ReadGguf(const std::string& path, TensorIndex* index) {
   SDR_ASSIGN_OR_RETURN(std::shared_ptr<const MappedFile> file, MappedFile::Open(path));
+  return ReadGguf(file, index);
+}
+
+Status ReadGguf(const std::shared_ptr<const MappedFile>& file, TensorIndex* index) {
+  SDR_CHECK(file != nullptr && index != nullptr);
   Status s = ParseGguf(file, index);
-  if (!s.ok()) return s.WithContext("gguf '" + path + "'");
+  if (!s.ok()) return s.WithContext("gguf '" + file->path() + "'");
   return Status::Ok();
 }
 

@@ -2,6 +2,7 @@
 #include <nlohmann/json.hpp>
 
 #include <algorithm>
+#include <cstring>
 #include <filesystem>
 #include <set>
 #include <string>
@@ -79,8 +80,8 @@ Result<RawEntry> ParseEntry(const std::string& name, const json& v, uint64_t dat
   return e;
 }
 
-Status ReadSafetensorsImpl(const std::string& path, TensorIndex* index, const std::string& prefix) {
-  SDR_ASSIGN_OR_RETURN(std::shared_ptr<const MappedFile> file, MappedFile::Open(path));
+Status ReadSafetensorsImpl(const std::shared_ptr<const MappedFile>& file, TensorIndex* index,
+                           const std::string& prefix) {
   const uint64_t size = file->size();
   if (size < 8) return CorruptData("file is " + std::to_string(size) + " bytes, too short for a header");
   uint64_t header_len = 0;
@@ -128,8 +129,19 @@ Status ReadSafetensorsImpl(const std::string& path, TensorIndex* index, const st
       ++index->ignored_tensors;
       continue;
     }
-    Tensor t = Tensor::Borrow(e.dtype, std::move(e.shape), file->data() + data_start + e.begin, file);
-    SDR_RETURN_IF_ERROR(index->Add(prefix + e.name, std::move(t)));
+    // Tensors are read as T and need natural alignment, which the format does not promise
+    // (tensors are packed in any order after a header of any length): copy misaligned ones.
+    // Their bytes lie in the file without overlap, so copies total at most the file size.
+    const std::byte* data = file->data() + data_start + e.begin;
+    const auto natural = static_cast<uintptr_t>(GetDTypeInfo(e.dtype).block_bytes);
+    if (e.end == e.begin || reinterpret_cast<uintptr_t>(data) % natural == 0) {
+      SDR_RETURN_IF_ERROR(index->Add(prefix + e.name, Tensor::Borrow(e.dtype, std::move(e.shape), data, file)));
+    } else {
+      auto owned = Tensor::Allocate(e.dtype, std::move(e.shape));
+      if (!owned.ok()) return owned.status().WithContext("copying misaligned tensor '" + e.name + "'");
+      std::memcpy(owned->mutable_raw(), data, owned->nbytes());
+      SDR_RETURN_IF_ERROR(index->Add(prefix + e.name, std::move(owned).value()));
+    }
   }
   return Status::Ok();
 }
@@ -137,7 +149,15 @@ Status ReadSafetensorsImpl(const std::string& path, TensorIndex* index, const st
 }  // namespace
 
 Status ReadSafetensors(const std::string& path, TensorIndex* index, const std::string& name_prefix) {
-  return ReadSafetensorsImpl(path, index, name_prefix).WithContext("reading safetensors '" + path + "'");
+  auto file = MappedFile::Open(path);
+  if (!file.ok()) return file.status().WithContext("reading safetensors '" + path + "'");
+  return ReadSafetensors(*file, index, name_prefix);
+}
+
+Status ReadSafetensors(const std::shared_ptr<const MappedFile>& file, TensorIndex* index,
+                       const std::string& name_prefix) {
+  SDR_CHECK(file != nullptr && index != nullptr);
+  return ReadSafetensorsImpl(file, index, name_prefix).WithContext("reading safetensors '" + file->path() + "'");
 }
 
 Status ReadSafetensorsSharded(const std::string& index_json_path, TensorIndex* index,

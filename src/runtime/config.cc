@@ -339,11 +339,11 @@ std::vector<ConfigField> MakeFields() {
      },
      [](const RuntimeConfig& c) { return FormatInt(c.threads); },
      {{"--threads", "", nullptr}}},
-    {"device", "SD_DEVICE", "auto", "compute device: auto (the best available), cpu, reference, cuda or cuda:N",
+    {"device", "SD_DEVICE", "auto", "compute device: auto (the best available), cpu, cpu-blas, reference, cuda or cuda:N",
      ConfigKind::kChoice,
      [](std::string_view l, std::string_view t, RuntimeConfig& c) {
        const std::string_view v = Trim(t);
-       if (!ValidateDeviceName(v).ok()) return NotA(l, t, "is not a device (auto, cpu, reference, cuda, cuda:N)");
+       if (!ValidateDeviceName(v).ok()) return NotA(l, t, "is not a device (auto, cpu, cpu-blas, reference, cuda, cuda:N)");
        c.device = std::string(v);
        return Status::Ok();
      },

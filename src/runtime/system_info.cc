@@ -34,7 +34,7 @@ SystemInfo GetSystemInfo() {
   info.blas_threads = cpu::BlasThreads();
   info.cuda_reason = CudaUnavailableReason();
   info.cuda_available = info.cuda_reason.empty();
-  info.backends = {"cpu", "reference"};
+  info.backends = {"cpu", "cpu-blas", "reference"};
   if (info.cuda_available) info.backends.push_back("cuda:0");
   auto best = OpenBackend("auto");
   info.auto_device = best.ok() ? (*best)->info().name : "none";

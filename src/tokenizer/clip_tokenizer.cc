@@ -1,6 +1,9 @@
 #include "tokenizer/clip_tokenizer.h"
 
 #include <climits>
+#include <cstdint>
+#include <functional>
+#include <queue>
 
 #include "core/mapped_file.h"
 #include "tokenizer/text_clean.h"
@@ -125,43 +128,76 @@ Result<ClipTokenizer> ClipTokenizer::FromMerges(std::string_view merges_text) {
   return tok;
 }
 
+// CLIP's bpe(): repeatedly take the adjacent pair with the lowest merge rank and merge every
+// non-overlapping occurrence of it, left to right, in one pass. Done literally that is O(n^2) in
+// the word length (a few seconds for a 16 KB word, minutes for 64 KB: a denial of service through
+// one prompt). Here the same passes run in O(n log n): the symbols form a linked list and a heap
+// holds the candidate pairs by (rank, position). A pass pops every candidate of the lowest rank
+// (all occurrences of one pair: ranks are unique per pair) in position order, skips those a
+// merge made stale, and only then queues the pairs its merges formed, which may rank lower: that
+// keeps each pass exactly the reference's. A pass cannot create its own pair again (a merged
+// symbol is longer than either half), so nothing of that rank is missed.
 void ClipTokenizer::BpeWord(const std::string& word_utf8, std::vector<int32_t>* out) const {
   // Symbols: one per code point of the byte-encoded word, "</w>" on the last.
-  std::vector<std::string> syms;
-  const std::u32string cps = DecodeUtf8(word_utf8);
-  for (char32_t c : cps) {
-    syms.emplace_back();
-    AppendUtf8(c, &syms.back());
+  std::vector<std::string> sym;
+  for (char32_t c : DecodeUtf8(word_utf8)) {
+    sym.emplace_back();
+    AppendUtf8(c, &sym.back());
   }
-  if (syms.empty()) return;
-  syms.back() += "</w>";
+  if (sym.empty()) return;
+  sym.back() += "</w>";
+  const size_t n = sym.size();
+  constexpr size_t kNone = SIZE_MAX;
+  std::vector<size_t> prev(n), next(n);
+  std::vector<uint32_t> version(n, 0);  // bumped when a symbol absorbs its right neighbour
+  std::vector<bool> alive(n, true);
+  for (size_t i = 0; i < n; ++i) {
+    prev[i] = i == 0 ? kNone : i - 1;
+    next[i] = i + 1 == n ? kNone : i + 1;
+  }
+  struct Candidate {
+    int32_t rank;
+    size_t left, right;  // symbol indices; list order is index order
+    uint32_t left_version, right_version;
+    bool operator>(const Candidate& o) const { return rank != o.rank ? rank > o.rank : left > o.left; }
+  };
+  std::priority_queue<Candidate, std::vector<Candidate>, std::greater<>> heap;
   std::string key;
-  while (syms.size() > 1) {
-    int32_t best = INT32_MAX;
-    for (size_t i = 0; i + 1 < syms.size(); ++i) {
-      key = syms[i] + " " + syms[i + 1];
-      auto it = merge_rank_.find(key);
-      if (it != merge_rank_.end() && it->second < best) best = it->second;
-    }
-    if (best == INT32_MAX) break;
-    std::vector<std::string> merged;
-    merged.reserve(syms.size());
-    for (size_t i = 0; i < syms.size();) {
-      if (i + 1 < syms.size()) {
-        key = syms[i] + " " + syms[i + 1];
-        auto it = merge_rank_.find(key);
-        if (it != merge_rank_.end() && it->second == best) {
-          merged.push_back(syms[i] + syms[i + 1]);
-          i += 2;
-          continue;
-        }
+  auto queue_pair = [&](size_t left) {
+    const size_t right = next[left];
+    if (right == kNone) return;
+    key.assign(sym[left]).append(" ").append(sym[right]);
+    auto it = merge_rank_.find(key);
+    if (it != merge_rank_.end()) heap.push({it->second, left, right, version[left], version[right]});
+  };
+  for (size_t i = 0; i + 1 < n; ++i) queue_pair(i);
+
+  std::vector<size_t> merged;
+  while (!heap.empty()) {
+    const int32_t rank = heap.top().rank;
+    merged.clear();
+    while (!heap.empty() && heap.top().rank == rank) {
+      const Candidate c = heap.top();
+      heap.pop();
+      if (!alive[c.left] || next[c.left] != c.right || version[c.left] != c.left_version ||
+          version[c.right] != c.right_version) {
+        continue;  // stale: one of the two symbols changed since the pair was queued
       }
-      merged.push_back(syms[i++]);
+      sym[c.left] += sym[c.right];
+      sym[c.right].clear();
+      alive[c.right] = false;
+      next[c.left] = next[c.right];
+      if (next[c.left] != kNone) prev[next[c.left]] = c.left;
+      ++version[c.left];
+      merged.push_back(c.left);
     }
-    syms = std::move(merged);
+    for (size_t m : merged) {
+      if (prev[m] != kNone) queue_pair(prev[m]);
+      queue_pair(m);
+    }
   }
-  for (const std::string& s : syms) {
-    auto it = encoder_.find(s);
+  for (size_t i = 0; i != kNone; i = next[i]) {
+    auto it = encoder_.find(sym[i]);
     // Every symbol is a byte symbol or a merge result, so it is in the vocabulary.
     if (it != encoder_.end()) out->push_back(it->second);
   }

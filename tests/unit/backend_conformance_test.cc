@@ -15,12 +15,13 @@
 
 #include "backends/executor.h"
 #include "backends/registry.h"
+#include "core/convert.h"
 #include "testing/reference_ops.h"
 
 namespace sdr {
 namespace {
 
-const char* const kBackends[] = {"cpu", "cuda"};
+const char* const kBackends[] = {"cpu", "cpu-blas", "cuda"};
 
 // Inputs of one case, as host tensors; weights are prepared per backend.
 struct Case {
@@ -41,13 +42,15 @@ Tensor Random(const Shape& shape, uint32_t seed, float scale = 1.0f) {
   return *t;
 }
 
-Result<Tensor> RunCase(Backend& backend, const Case& c) {
+// Weights as the model file stores them: f32, or f16 (the backend may read f16 in place).
+Result<Tensor> RunCase(Backend& backend, const Case& c, DType weight_dtype) {
   std::vector<Weight> weights;
   for (size_t i = 0; i < c.weights.size(); ++i) {
     const WeightRole role = c.weights[i].rank() == 4 ? WeightRole::kConvKernel
                             : c.weights[i].rank() == 2 ? WeightRole::kMatrix
                                                        : WeightRole::kVector;
-    SDR_ASSIGN_OR_RETURN(Weight w, backend.PrepareWeight(c.weights[i], role));
+    SDR_ASSIGN_OR_RETURN(Tensor stored, ConvertTensor(c.weights[i], weight_dtype));
+    SDR_ASSIGN_OR_RETURN(Weight w, backend.PrepareWeight(stored, role));
     weights.push_back(std::move(w));
   }
   return RunPlanned(backend, nullptr, [&](Executor& ex) -> Result<Act> {
@@ -93,7 +96,10 @@ std::vector<Case> Cases() {
   };
   for (const Conv& c : {Conv{1, 4, 8, 8, 32, 3, 1, false}, Conv{2, 320, 8, 8, 320, 3, 1, true},
                         Conv{1, 32, 9, 7, 16, 3, 2, false}, Conv{2, 64, 5, 6, 32, 1, 1, true},
-                        Conv{1, 3, 11, 13, 8, 3, 1, false}, Conv{1, 640, 4, 4, 320, 1, 1, false}}) {
+                        Conv{1, 3, 11, 13, 8, 3, 1, false}, Conv{1, 640, 4, 4, 320, 1, 1, false},
+                        // 32 x 32 and up: the Winograd path (odd sizes, channels not multiples of 8)
+                        Conv{2, 32, 32, 32, 32, 3, 1, true}, Conv{1, 21, 35, 33, 19, 3, 1, true},
+                        Conv{1, 16, 64, 64, 8, 3, 1, false}}) {
     const int64_t ho = (c.h + 2 * (c.k / 2) - c.k) / c.stride + 1, wo = (c.w + 2 * (c.k / 2) - c.k) / c.stride + 1;
     std::vector<Tensor> acts = {Random({c.b, c.cin, c.h, c.w}, seed++)};
     if (c.extras) {
@@ -134,7 +140,8 @@ std::vector<Case> Cases() {
   };
   for (const Att& t : {Att{2, 64, 64, 320, 8, false}, Att{2, 64, 77, 320, 8, false}, Att{1, 16, 77, 640, 8, false},
                        Att{2, 4, 77, 1280, 8, false}, Att{1, 77, 77, 768, 12, true}, Att{1, 64, 64, 128, 1, false},
-                       Att{1, 300, 7, 24, 3, false}, Att{1, 9, 9, 16, 2, true}}) {
+                       Att{1, 300, 7, 24, 3, false}, Att{1, 9, 9, 16, 2, true},
+                       Att{1, 64, 64, 512, 1, false}, Att{1, 70, 300, 40, 1, false}, Att{1, 300, 300, 48, 2, true}}) {
     add("attention b" + std::to_string(t.b) + " " + std::to_string(t.lq) + "x" + std::to_string(t.lk) + " c" +
             std::to_string(t.c) + " h" + std::to_string(t.heads) + (t.causal ? " causal" : ""),
         OpKind::kAttention,
@@ -204,14 +211,17 @@ TEST(BackendConformanceTest, EveryOpOfEveryBackendMatchesTheReference) {
         std::printf("[ skipped ] %s: %s unsupported\n", name, c.name.c_str());
         continue;
       }
-      auto want = RunCase(**reference, c);
-      ASSERT_TRUE(want.ok()) << c.name << ": " << want.status().ToString();
-      auto got = RunCase(**backend, c);
-      ASSERT_TRUE(got.ok()) << name << " " << c.name << ": " << got.status().ToString();
-      ASSERT_EQ(got->shape(), want->shape()) << name << " " << c.name;
-      const double err = ref::RelL2(want->data<float>(), got->data<float>(), want->numel());
-      EXPECT_LE(err, c.tol) << name << " " << c.name;
-      ++checked;
+      for (DType wd : {DType::kF32, DType::kF16}) {
+        if (wd != DType::kF32 && c.weights.empty()) continue;
+        auto want = RunCase(**reference, c, wd);
+        ASSERT_TRUE(want.ok()) << c.name << ": " << want.status().ToString();
+        auto got = RunCase(**backend, c, wd);
+        ASSERT_TRUE(got.ok()) << name << " " << c.name << ": " << got.status().ToString();
+        ASSERT_EQ(got->shape(), want->shape()) << name << " " << c.name;
+        const double err = ref::RelL2(want->data<float>(), got->data<float>(), want->numel());
+        EXPECT_LE(err, c.tol) << name << " " << c.name << " with " << DTypeName(wd) << " weights";
+        ++checked;
+      }
     }
     std::printf("[ figures ] backend %s: %zu op cases checked against the reference\n", name, cases.size());
   }

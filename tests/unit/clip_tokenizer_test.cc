@@ -1,6 +1,7 @@
 #include <gtest/gtest.h>
 #include <nlohmann/json.hpp>
 
+#include <chrono>
 #include <fstream>
 #include <sstream>
 #include <string>
@@ -51,6 +52,53 @@ TEST(ClipTokenizerTest, KnownIdsFromTheReference) {
   EXPECT_EQ(Tok().Encode(""), std::vector<int32_t>{});
   EXPECT_EQ(Tok().Encode("   \t\n "), std::vector<int32_t>{});
   EXPECT_EQ(Tok().Encode("<|endoftext|>"), std::vector<int32_t>{49407});
+}
+
+// Long words against CLIP's reference bpe() (simple_tokenizer.py with the same merges, run once
+// over the same pseudo-random words): the number of ids and their FNV-1a hash. 60 words of 1 to
+// 1,200 lowercase letters, ASCII symbols or accented letters, one word each, stress the merge
+// loop far beyond the golden prompts: ours is O(n log n) where the reference is quadratic, and
+// must give the same ids.
+TEST(ClipTokenizerTest, LongRandomWordsMatchTheReferenceBpe) {
+  const std::u32string alphabets[] = {U"abcdefghijklmnopqrstuvwxyz", U"!#$%*+-./<=>?@^_`|~",
+                                      U"aeiou\u00e0\u00e9\u00ee\u00f5\u00fc\u00df\u00e7\u00f1"};
+  uint64_t state = 12345;
+  auto rnd = [&state] {
+    state = state * 6364136223846793005ull + 1442695040888963407ull;
+    return state >> 33;
+  };
+  uint64_t hash = 0xcbf29ce484222325ull;
+  size_t count = 0;
+  for (int k = 0; k < 60; ++k) {
+    const std::u32string& alpha = alphabets[k % 3];
+    const uint64_t n = 1 + rnd() % 1200;
+    std::u32string word;
+    for (uint64_t i = 0; i < n; ++i) word += alpha[rnd() % alpha.size()];
+    const std::vector<int32_t> ids = Tok().Encode(EncodeUtf8(word));
+    for (int32_t id : ids) {
+      for (int b = 0; b < 4; ++b) hash = (hash ^ ((static_cast<uint32_t>(id) >> (8 * b)) & 0xff)) * 0x100000001b3ull;
+    }
+    count += ids.size();
+  }
+  EXPECT_EQ(count, 36110u);
+  EXPECT_EQ(hash, 0x43a3e86bdeb18212ull);
+}
+
+// One 64 KB prompt must not pin a core: the reference's quadratic merge loop took about a minute
+// on such a word (Release build); ours takes a small fraction of a second. The bound is loose for
+// sanitizer builds.
+TEST(ClipTokenizerTest, HugeRandomWordEncodesQuickly) {
+  std::string word;
+  uint64_t state = 7;
+  for (int i = 0; i < 65536; ++i) {
+    state = state * 6364136223846793005ull + 1442695040888963407ull;
+    word += static_cast<char>('a' + (state >> 33) % 26);
+  }
+  const auto start = std::chrono::steady_clock::now();
+  const std::vector<int32_t> ids = Tok().Encode(word);
+  const double seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
+  EXPECT_GT(ids.size(), 10000u);
+  EXPECT_LT(seconds, 10.0);
 }
 
 TEST(ClipTokenizerTest, CleaningUnescapesCollapsesAndLowercases) {

@@ -447,7 +447,7 @@ TEST(ConfigTest, DeviceNamesAreCheckedWhenParsed) {
     EXPECT_EQ(c->device, ok);
   }
   for (const char* bad : {"gpu", "cuda:", "cuda:-1", "cuda:x", "CPU0", "metal"}) {
-    EXPECT_NE(ErrorFor({{"SD_DEVICE", bad}}).find("is not a device (auto, cpu, reference, cuda, cuda:N)"),
+    EXPECT_NE(ErrorFor({{"SD_DEVICE", bad}}).find("is not a device (auto, cpu, cpu-blas, reference, cuda, cuda:N)"),
               std::string::npos)
         << bad;
   }

@@ -100,29 +100,37 @@ TEST_F(RuntimeTest, InvalidParamsFailBeforeWorkWithTheirCode) {
 
 TEST_F(RuntimeTest, CancelMidUnetStopsWithinTwoSecondsAndContextRecovers) {
   Context ctx(model_, {.memory_budget_bytes = 0, .timeout_s = 0});  // cancel, not timeout, is under test
-  std::atomic<bool> sampling{false}, done{false};
-  Clock::time_point cancelled_at;
-  std::thread canceller([&] {
-    while (!sampling.load() && !done.load()) std::this_thread::sleep_for(1ms);
-    if (done.load()) return;  // the generation ended early: the assertions below say why
-    std::this_thread::sleep_for(30ms);  // inside the next UNet evaluation
-    cancelled_at = Clock::now();
-    ctx.Cancel();
-  });
-  auto r = ctx.Generate(Big(), [&](const StepProgress&) {
-    sampling = true;
-    return true;
-  });
-  done = true;
-  canceller.join();
-  const double latency = std::chrono::duration<double>(Clock::now() - cancelled_at).count();
-  ASSERT_FALSE(r.ok());
-  EXPECT_EQ(ClassifyError(r.status(), Operation::kGenerate), ErrorCode::kCancelled);
-  EXPECT_LT(latency, 2.0);
-  std::printf("[ figures ] cancel mid-UNet took effect after %.3f s\n", latency);
-  auto again = ctx.Generate(Small());
-  ASSERT_TRUE(again.ok()) << again.status().ToString();
-  EXPECT_TRUE(SameImage(*again, Reference(Small())));
+  const GenerateResult reference = Reference(Small());
+  // Several cancel points: at once, inside the first UNet evaluation, and a few steps in, so the
+  // cancel lands in different ops; after each, the same context must give the exact image.
+  for (const auto delay : {0ms, 3ms, 30ms, 120ms}) {
+    SCOPED_TRACE(::testing::Message() << "cancel " << delay.count() << " ms after the first step");
+    std::atomic<bool> sampling{false}, done{false};
+    Clock::time_point cancelled_at;
+    std::thread canceller([&] {
+      while (!sampling.load() && !done.load()) std::this_thread::sleep_for(1ms);
+      if (done.load()) return;  // the generation ended early: the assertions below say why
+      std::this_thread::sleep_for(delay);
+      cancelled_at = Clock::now();
+      ctx.Cancel();
+    });
+    auto r = ctx.Generate(Big(), [&](const StepProgress&) {
+      sampling = true;
+      return true;
+    });
+    const Clock::time_point returned_at = Clock::now();
+    done = true;
+    canceller.join();
+    ASSERT_FALSE(r.ok()) << "the generation finished before the cancel";
+    EXPECT_EQ(ClassifyError(r.status(), Operation::kGenerate), ErrorCode::kCancelled) << r.status().ToString();
+    const double latency = std::chrono::duration<double>(returned_at - cancelled_at).count();
+    EXPECT_LT(latency, 2.0);
+    std::printf("[ figures ] cancel %lld ms into sampling took effect after %.3f s\n",
+                static_cast<long long>(delay.count()), latency);
+    auto again = ctx.Generate(Small());
+    ASSERT_TRUE(again.ok()) << again.status().ToString();
+    EXPECT_TRUE(SameImage(*again, reference)) << "the context gave a different image after the cancel";
+  }
 }
 
 TEST_F(RuntimeTest, CancelMidVaeStopsWithinTwoSeconds) {

@@ -82,6 +82,40 @@ TEST(SafetensorsTest, TensorsOutliveTheIndexThroughTheMapping) {
   EXPECT_EQ(kept.data<float>()[0], 42.0f);
 }
 
+// Found by fuzz_safetensors (tests/fuzz/regressions/safetensors/misaligned_i64.safetensors):
+// packed tensors after a header of any length need not be aligned for their dtype; they used to
+// be borrowed as is and read as misaligned int64_t/float (UB). Misaligned ones are now copied.
+TEST(SafetensorsTest, MisalignedTensorsAreCopiedAlignedOnesBorrowed) {
+  // 8 + 64 header bytes: the data section starts 8-aligned; "h" (F16) leaves "q" at offset 2
+  // and "f" at offset 10, neither naturally aligned, "a" at offset 24 aligned.
+  std::string h = R"({"h":{"dtype":"F16","shape":[1],"data_offsets":[0,2]},)"
+                  R"("q":{"dtype":"I64","shape":[1],"data_offsets":[2,10]},)"
+                  R"("f":{"dtype":"F32","shape":[1],"data_offsets":[10,14]},)"
+                  R"("g":{"dtype":"F16","shape":[5],"data_offsets":[14,24]},)"
+                  R"("a":{"dtype":"F32","shape":[1],"data_offsets":[24,28]}})";
+  h += std::string((8 - h.size() % 8) % 8, ' ');
+  std::string data(28, '\0');
+  const int64_t q = -1234567890123;
+  const float f = 1.5f, a = -2.25f;
+  std::memcpy(&data[2], &q, 8);
+  std::memcpy(&data[10], &f, 4);
+  std::memcpy(&data[24], &a, 4);
+  TempDir dir;
+  TensorIndex index;
+  const Status s = ReadBytes(dir, FileWith(h, data), &index);
+  ASSERT_TRUE(s.ok()) << s.ToString();
+  const Tensor& tq = index.Find("q")->tensor;
+  const Tensor& tf = index.Find("f")->tensor;
+  const Tensor& ta = index.Find("a")->tensor;
+  EXPECT_TRUE(tq.writable());  // copied
+  EXPECT_TRUE(tf.writable());
+  EXPECT_FALSE(ta.writable());  // borrowed
+  EXPECT_EQ(reinterpret_cast<uintptr_t>(tq.raw()) % 8, 0u);
+  EXPECT_EQ(tq.data<int64_t>()[0], q);
+  EXPECT_EQ(tf.data<float>()[0], f);
+  EXPECT_EQ(ta.data<float>()[0], a);
+}
+
 TEST(SafetensorsTest, IgnoredNamesAreSkippedAndCounted) {
   const std::string h =
       R"({"model_ema.decay":{"dtype":"F32","shape":[],"data_offsets":[0,4]},)"

@@ -74,6 +74,9 @@ inline int64_t ConvOutSize(int64_t in, int64_t k, int64_t stride, int64_t pad) {
 // y may alias x. When `silu`, applies x * sigmoid(x) to the result (the usual GN -> SiLU pair).
 void GroupNorm(const float* x, const float* gamma, const float* beta, float* y, int64_t c, int64_t hw,
                int64_t groups, float eps, bool silu);
+// The same for groups [g0, g1) only (to split one image's groups between threads).
+void GroupNormRange(const float* x, const float* gamma, const float* beta, float* y, int64_t c, int64_t hw,
+                    int64_t groups, int64_t g0, int64_t g1, float eps, bool silu);
 
 // Nearest-neighbour 2x upsampling: x: [c, h, w] -> y: [c, 2h, 2w].
 void UpsampleNearest2x(const float* x, int64_t c, int64_t h, int64_t w, float* y);

@@ -7,11 +7,16 @@
 
 namespace sdr::cpu {
 
-SDR_VECTOR_CLONES void GroupNorm(const float* x, const float* gamma, const float* beta, float* y, int64_t c, int64_t hw,
-               int64_t groups, float eps, bool silu) {
+void GroupNorm(const float* x, const float* gamma, const float* beta, float* y, int64_t c, int64_t hw, int64_t groups,
+               float eps, bool silu) {
+  GroupNormRange(x, gamma, beta, y, c, hw, groups, 0, groups, eps, silu);
+}
+
+SDR_VECTOR_CLONES void GroupNormRange(const float* x, const float* gamma, const float* beta, float* y, int64_t c,
+                                      int64_t hw, int64_t groups, int64_t g0, int64_t g1, float eps, bool silu) {
   const int64_t cg = c / groups;
   const int64_t n = cg * hw;
-  for (int64_t g = 0; g < groups; ++g) {
+  for (int64_t g = g0; g < g1; ++g) {
     const float* xg = x + g * n;
     double sum = 0, sq = 0;
     for (int64_t i = 0; i < n; ++i) sum += xg[i];

@@ -1,0 +1,137 @@
+// The GEMM kernel lab: our TileGemm (f32 / f16 / q8_0 weights read in place, im2col in the
+// packing step) against OpenBLAS's SGEMM on the shapes SD 1.5 runs, in one run on one machine.
+// Prints GFLOP per CPU-second (per core) per variant, best of 3, with the CPU line.
+//
+// Usage: sdr_bench_gemm
+#include <sys/resource.h>
+
+#include <algorithm>
+#include <chrono>
+#include <cstdio>
+#include <fstream>
+#include <string>
+#include <vector>
+
+#include "backends/cpu/ops.h"
+#include "backends/cpu/tile_gemm.h"
+#include "backends/cpu/winograd.h"
+#include "core/half.h"
+#include "core/quant.h"
+
+namespace {
+
+using Clock = std::chrono::steady_clock;
+
+std::string CpuLine() {
+  std::ifstream in("/proc/cpuinfo");
+  std::string line;
+  while (std::getline(in, line)) {
+    if (line.rfind("model name", 0) == 0) return line.substr(line.find(':') + 2);
+  }
+  return "unknown CPU";
+}
+
+double CpuSeconds() {
+  rusage u{};
+  getrusage(RUSAGE_SELF, &u);
+  return static_cast<double>(u.ru_utime.tv_sec + u.ru_stime.tv_sec) +
+         static_cast<double>(u.ru_utime.tv_usec + u.ru_stime.tv_usec) * 1e-6;
+}
+
+// Best of 3 in CPU seconds of this process (all its threads): GFLOP per CPU-second is the rate
+// per core, which other load on a shared machine disturbs far less than wall time.
+template <typename F>
+double BestSeconds(F f) {
+  double best = 1e30;
+  for (int i = 0; i < 3; ++i) {
+    const double t0 = CpuSeconds();
+    f();
+    best = std::min(best, CpuSeconds() - t0);
+  }
+  return best;
+}
+
+std::vector<float> Filled(int64_t n, float scale) {
+  std::vector<float> v(static_cast<size_t>(n));
+  uint32_t s = 12345;
+  for (float& x : v) {
+    s = s * 1664525u + 1013904223u;
+    x = (static_cast<float>(s >> 8) / 16777216.0f - 0.5f) * scale;
+  }
+  return v;
+}
+
+}  // namespace
+
+int main() {
+  using sdr::cpu::GemmOperand;
+  std::printf("cpu: %s; OpenBLAS threads %d; TileGemm %s\n", CpuLine().c_str(), sdr::cpu::BlasThreads(),
+              sdr::cpu::TileGemmAvailable() ? "AVX2/FMA" : "unavailable");
+  if (!sdr::cpu::TileGemmAvailable()) return 0;
+  struct Shape {
+    const char* what;
+    int64_t m, n, k;
+  };
+  // Linear: y[m, n] = x[m, k] W[n, k]^T.
+  for (const Shape& s : {Shape{"linear 64x64 tokens x2, 320->320", 8192, 320, 320},
+                         Shape{"linear 64x64 tokens x2, 320->2560 (GEGLU)", 8192, 2560, 320},
+                         Shape{"linear 32x32 tokens x2, 640->640", 2048, 640, 640},
+                         Shape{"linear 77 tokens, 768->768 (CLIP)", 77, 768, 768}}) {
+    const auto x = Filled(s.m * s.k, 1.0f), w = Filled(s.n * s.k, 0.05f);
+    std::vector<uint16_t> w16(w.size());
+    for (size_t i = 0; i < w.size(); ++i) w16[i] = sdr::F32ToF16(w[i]);
+    std::vector<uint8_t> wq(*sdr::DTypeBytes(sdr::DType::kQ8_0, static_cast<uint64_t>(w.size())));
+    if (!sdr::Quantize(sdr::DType::kQ8_0, w.data(), static_cast<int64_t>(w.size()), wq.data()).ok()) return 1;
+    std::vector<float> y(static_cast<size_t>(s.m * s.n));
+    const double flop = 2.0 * s.m * s.n * s.k;
+    const double blas = BestSeconds([&] { sdr::cpu::Linear(x.data(), w.data(), nullptr, y.data(), s.m, s.n, s.k); });
+    auto tile = [&](const void* wd, sdr::DType dt) {
+      return BestSeconds([&] {
+        sdr::cpu::TileGemm(s.m, s.n, s.k, GemmOperand::Rows(x.data(), sdr::DType::kF32, s.k),
+                           GemmOperand::Columns(wd, dt, s.k), y.data(), s.n, {});
+      });
+    };
+    const double t32 = tile(w.data(), sdr::DType::kF32), t16 = tile(w16.data(), sdr::DType::kF16),
+                 tq = tile(wq.data(), sdr::DType::kQ8_0);
+    std::printf("%-46s OpenBLAS f32 %6.1f | Tile f32 %6.1f  f16 %6.1f  q8_0 %6.1f GFLOP/core-s\n", s.what,
+                flop / blas * 1e-9, flop / t32 * 1e-9, flop / t16 * 1e-9, flop / tq * 1e-9);
+  }
+  // 3x3 convolution of one image: y[cout, hw] = W[cout, cin*9] im2col(x).
+  struct Conv {
+    const char* what;
+    int64_t cin, h, cout;
+  };
+  for (const Conv& c : {Conv{"conv3x3 320@64x64", 320, 64, 320}, Conv{"conv3x3 640@32x32", 640, 32, 640},
+                        Conv{"conv3x3 1280@16x16", 1280, 16, 1280}, Conv{"conv3x3 128@256x256 (VAE)", 128, 256, 128}}) {
+    const int64_t k = c.cin * 9, hw = c.h * c.h;
+    const auto x = Filled(c.cin * hw, 1.0f), w = Filled(c.cout * k, 0.05f);
+    std::vector<uint16_t> w16(w.size());
+    for (size_t i = 0; i < w.size(); ++i) w16[i] = sdr::F32ToF16(w[i]);
+    std::vector<float> y(static_cast<size_t>(c.cout * hw));
+    const double flop = 2.0 * c.cout * hw * k;
+    const double blas = BestSeconds(
+        [&] { sdr::cpu::Conv2d(x.data(), c.cin, c.h, c.h, w.data(), nullptr, c.cout, 3, 3, 1, 1, y.data()); });
+    GemmOperand col;
+    col.kind = GemmOperand::Kind::kIm2col;
+    col.data = x.data();
+    col.c = c.cin, col.h = c.h, col.w = c.h, col.kh = 3, col.kw = 3, col.stride = 1, col.pad = 1, col.ho = c.h,
+    col.wo = c.h;
+    auto tile = [&](const void* wd, sdr::DType dt) {
+      return BestSeconds([&] {
+        sdr::cpu::TileGemm(c.cout, hw, k, GemmOperand::Rows(wd, dt, k), col, y.data(), hw, {});
+      });
+    };
+    const double t32 = tile(w.data(), sdr::DType::kF32), t16 = tile(w16.data(), sdr::DType::kF16);
+    sdr::cpu::WinogradConv wc;
+    wc.x = x.data();
+    wc.b = 1, wc.cin = c.cin, wc.h = c.h, wc.w = c.h, wc.cout = c.cout;
+    wc.weight = w16.data();
+    wc.weight_dtype = sdr::DType::kF16;
+    wc.y = y.data();
+    std::vector<float> wscratch(static_cast<size_t>(sdr::cpu::WinogradScratchFloats(1, c.cin, c.h, c.h, c.cout)));
+    const double wino = BestSeconds([&] { sdr::cpu::WinogradConv3x3(wc, wscratch.data()); });
+    std::printf("%-46s OpenBLAS f32 %6.1f | Tile f32 %6.1f  f16 %6.1f | Winograd f16 %6.1f effective GFLOP/core-s\n",
+                c.what, flop / blas * 1e-9, flop / t32 * 1e-9, flop / t16 * 1e-9, flop / wino * 1e-9);
+  }
+  return 0;
+}

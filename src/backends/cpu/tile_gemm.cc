@@ -1,0 +1,164 @@
+// TileGemm's driver: the classic loop nest over packed blocks (columns of B in blocks of kNc,
+// depth in blocks of kKc, rows of A in blocks of kMc, then register tiles), with the work split
+// between threads along the larger of M and N, and the epilogue fused into the last depth block.
+#include "backends/cpu/tile_gemm.h"
+
+#include <algorithm>
+#include <cmath>
+#include <vector>
+
+#include "backends/cpu/fast_math.h"
+#include "backends/cpu/tile_gemm_kernel.h"
+#include "core/thread_pool.h"
+
+namespace sdr::cpu {
+namespace {
+
+using namespace tile;
+
+int64_t RoundUp(int64_t v, int64_t m) { return (v + m - 1) / m * m; }
+
+// Per thread: one packed A block and one packed B block.
+int64_t ThreadScratchFloats() { return kMc * kKc + kKc * kNc + 16; }
+
+float Activate(Activation act, float v) {
+  switch (act) {
+    case Activation::kNone: return v;
+    case Activation::kSilu: return v / (1.0f + ExpF(-v));
+    case Activation::kGelu: return 0.5f * v * (1.0f + ErfF(v * 0.70710678118654752f));
+    case Activation::kQuickGelu: return v / (1.0f + ExpF(-1.702f * v));
+  }
+  return v;
+}
+
+// The epilogue on a finished tile of C: rows [i0, i0 + rows), columns [j0, j0 + cols).
+SDR_VECTOR_CLONES void Finish(const GemmEpilogue& e, float* c, int64_t ldc, int64_t i0, int64_t rows, int64_t j0,
+                              int64_t cols) {
+  for (int64_t r = 0; r < rows; ++r) {
+    float* row = c + (i0 + r) * ldc + j0;
+    const float rb = e.row_bias != nullptr ? e.row_bias[i0 + r] : 0.0f;
+    const float* cb = e.col_bias != nullptr ? e.col_bias + j0 : nullptr;
+    const float* res = e.residual != nullptr ? e.residual + (i0 + r) * e.ldr + j0 : nullptr;
+    for (int64_t j = 0; j < cols; ++j) {
+      float v = row[j] + rb + (cb != nullptr ? cb[j] : 0.0f);
+      v = Activate(e.act, v);
+      row[j] = res != nullptr ? v + res[j] : v;
+    }
+  }
+}
+
+bool HasEpilogue(const GemmEpilogue& e) {
+  return e.row_bias != nullptr || e.col_bias != nullptr || e.act != Activation::kNone || e.residual != nullptr;
+}
+
+// C rows [m0, m1) x columns [n0, n1) on one thread.
+void Block(int64_t m, int64_t n, int64_t k, const GemmOperand& a, const GemmOperand& b, float* c, int64_t ldc,
+           const GemmEpilogue& e, int64_t m0, int64_t m1, int64_t n0, int64_t n1, float* scratch) {
+  // 32-byte alignment for the kernel's aligned loads (ThreadScratchFloats leaves room for it).
+  auto align = [](float* p) { return reinterpret_cast<float*>((reinterpret_cast<uintptr_t>(p) + 31) & ~uintptr_t{31}); };
+  float* pa = align(scratch);
+  float* pb = align(pa + kMc * kKc);
+  alignas(32) float edge[kMr * kNr];
+  const bool epilogue = HasEpilogue(e);
+  for (int64_t jc = n0; jc < n1; jc += kNc) {
+    const int64_t nc = std::min(kNc, n1 - jc);
+    for (int64_t pc = 0; pc < k; pc += kKc) {
+      const int64_t kc = std::min(kKc, k - pc);
+      const bool first = pc == 0, last = pc + kc == k;
+      PackB(b, n, pc, kc, jc, nc, pb);
+      for (int64_t ic = m0; ic < m1; ic += kMc) {
+        const int64_t mc = std::min(kMc, m1 - ic);
+        PackA(a, m, ic, mc, pc, kc, pa);
+        for (int64_t jr = 0; jr < nc; jr += kNr) {
+          const int64_t nr = std::min(kNr, nc - jr);
+          for (int64_t ir = 0; ir < mc; ir += kMr) {
+            const int64_t mr = std::min(kMr, mc - ir);
+            float* ct = c + (ic + ir) * ldc + jc + jr;
+            if (mr == kMr && nr == kNr) {
+              MicroKernel(kc, pa + ir * kc, pb + jr * kc, ct, ldc, !first);
+            } else {
+              // A partial tile goes through a full-size scratch tile.
+              for (int64_t r = 0; r < mr; ++r) {
+                for (int64_t j = 0; j < kNr; ++j) edge[r * kNr + j] = (!first && j < nr) ? ct[r * ldc + j] : 0.0f;
+              }
+              MicroKernel(kc, pa + ir * kc, pb + jr * kc, edge, kNr, !first);
+              for (int64_t r = 0; r < mr; ++r) {
+                for (int64_t j = 0; j < nr; ++j) ct[r * ldc + j] = edge[r * kNr + j];
+              }
+            }
+            if (last && epilogue) Finish(e, c, ldc, ic + ir, mr, jc + jr, nr);
+          }
+        }
+      }
+    }
+  }
+}
+
+}  // namespace
+
+bool TileGemmAvailable() {
+  static const bool ok = __builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma") &&
+                         __builtin_cpu_supports("f16c");
+  return ok;
+}
+
+bool TileGemmReads(DType dtype) {
+  switch (dtype) {
+    case DType::kF32:
+    case DType::kF16:
+    case DType::kBF16:
+    case DType::kQ4_0:
+    case DType::kQ4_1:
+    case DType::kQ5_0:
+    case DType::kQ5_1:
+    case DType::kQ8_0:
+    case DType::kQ4_K:
+    case DType::kQ5_K:
+    case DType::kQ6_K: return true;
+    default: return false;
+  }
+}
+
+int64_t TileGemmScratchFloats(int64_t m, int64_t n, int64_t k) {
+  return ThreadPool::Shared().num_threads() * ThreadScratchFloats();
+}
+
+void TileGemm(int64_t m, int64_t n, int64_t k, const GemmOperand& a, const GemmOperand& b, float* c, int64_t ldc,
+              const GemmEpilogue& e, float* scratch) {
+  if (m <= 0 || n <= 0) return;
+  if (k <= 0) {
+    for (int64_t i = 0; i < m; ++i) std::fill_n(c + i * ldc, n, 0.0f);
+    if (HasEpilogue(e)) Finish(e, c, ldc, 0, m, 0, n);
+    return;
+  }
+  ThreadPool& pool = ThreadPool::Shared();
+  std::vector<float> own;
+  if (scratch == nullptr) {
+    own.resize(static_cast<size_t>(TileGemmScratchFloats(m, n, k)));
+    scratch = own.data();
+  }
+  // Split along the larger dimension into one slice per thread (whole register tiles each).
+  const int threads = pool.num_threads();
+  const bool split_m = m >= n;
+  const int64_t extent = split_m ? m : n, unit = split_m ? kMr : kNr;
+  const int64_t units = (extent + unit - 1) / unit;
+  const int64_t slices = std::min<int64_t>(threads, units);
+  pool.ParallelFor(
+      slices,
+      [&](int64_t s0, int64_t s1) {
+        for (int64_t s = s0; s < s1; ++s) {
+          const int64_t lo = std::min(extent, units * s / slices * unit);
+          const int64_t hi = std::min(extent, units * (s + 1) / slices * unit);
+          if (lo >= hi) continue;
+          float* mine = scratch + s * ThreadScratchFloats();
+          if (split_m) {
+            Block(m, n, k, a, b, c, ldc, e, lo, hi, 0, n, mine);
+          } else {
+            Block(m, n, k, a, b, c, ldc, e, 0, m, lo, hi, mine);
+          }
+        }
+      },
+      1);
+}
+
+}  // namespace sdr::cpu

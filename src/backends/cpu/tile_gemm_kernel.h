@@ -1,0 +1,32 @@
+// The pieces of TileGemm (tile_gemm.h): the register tile and the packers. Internal to the cpu
+// backend.
+#pragma once
+
+#include <cstdint>
+
+#include "backends/cpu/tile_gemm.h"
+
+namespace sdr::cpu::tile {
+
+constexpr int64_t kMr = 6;    // rows of the register tile
+constexpr int64_t kNr = 16;   // columns of the register tile (two 8-float vectors)
+constexpr int64_t kKc = 256;  // depth of a packed block
+constexpr int64_t kMc = 72;   // rows of a packed A block (a multiple of kMr)
+constexpr int64_t kNc = 1024; // columns of a packed B block (a multiple of kNr)
+
+// c[6][16] (row stride ldc) = (accumulate ? c : 0) + sum_k a[k][0..6) x b[k][0..16)
+// a: kc x 6 floats (a packed A panel), b: kc x 16 floats (a packed B panel), both 32-byte aligned.
+void MicroKernel(int64_t kc, const float* a, const float* b, float* c, int64_t ldc, bool accumulate);
+
+// Packs rows [i0, i0 + mc) x depth [k0, k0 + kc) of A into panels of kMr rows: panel p holds
+// kc x kMr floats (rows past M zero). out: ceil(mc / kMr) * kMr * kc floats.
+void PackA(const GemmOperand& a, int64_t m, int64_t i0, int64_t mc, int64_t k0, int64_t kc, float* out);
+
+// Packs depth [k0, k0 + kc) x columns [j0, j0 + nc) of B into panels of kNr columns: panel p
+// holds kc x kNr floats (columns past N zero). out: ceil(nc / kNr) * kNr * kc floats.
+void PackB(const GemmOperand& b, int64_t n, int64_t k0, int64_t kc, int64_t j0, int64_t nc, float* out);
+
+// `count` values of stored row `row` of a kRows/kColumns operand from column k0, as f32.
+void ReadRow(const GemmOperand& op, int64_t row, int64_t k0, int64_t count, float* out);
+
+}  // namespace sdr::cpu::tile

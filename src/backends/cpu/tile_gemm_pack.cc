@@ -1,0 +1,230 @@
+// Packing for TileGemm: operands in their stored form (f32, f16, bf16, GGUF blocks, an image's
+// im2col matrix) into f32 panels the micro-kernel streams.
+#include <immintrin.h>
+
+#include <algorithm>
+#include <cstring>
+
+#include "backends/cpu/tile_gemm_kernel.h"
+#include "core/half.h"
+#include "core/quant.h"
+
+namespace sdr::cpu::tile {
+namespace {
+
+__attribute__((target("avx2,f16c"))) void F16Row(const uint16_t* src, int64_t n, float* out) {
+  int64_t i = 0;
+  for (; i + 8 <= n; i += 8) {
+    _mm256_storeu_ps(out + i, _mm256_cvtph_ps(_mm_loadu_si128(reinterpret_cast<const __m128i*>(src + i))));
+  }
+  for (; i < n; ++i) out[i] = F16ToF32(src[i]);
+}
+
+void Bf16Row(const uint16_t* src, int64_t n, float* out) {
+  for (int64_t i = 0; i < n; ++i) out[i] = BF16ToF32(src[i]);
+}
+
+// Stored row `row` of a kRows/kColumns operand, from column k0: a direct pointer for f32, else
+// null (the caller reads it with ReadRow).
+const float* DirectRow(const GemmOperand& op, int64_t row, int64_t k0) {
+  if (op.dtype != DType::kF32) return nullptr;
+  return static_cast<const float*>(op.data) + row * op.ld + k0;
+}
+
+// 8x8 transpose of rows r[0..8) (8 floats each): out[k] = (r[0][k], ..., r[7][k]).
+__attribute__((target("avx2"))) inline void Transpose8x8(const float* const r[8], int64_t k, __m256 out[8]) {
+  const __m256 a0 = _mm256_loadu_ps(r[0] + k), a1 = _mm256_loadu_ps(r[1] + k), a2 = _mm256_loadu_ps(r[2] + k),
+               a3 = _mm256_loadu_ps(r[3] + k), a4 = _mm256_loadu_ps(r[4] + k), a5 = _mm256_loadu_ps(r[5] + k),
+               a6 = _mm256_loadu_ps(r[6] + k), a7 = _mm256_loadu_ps(r[7] + k);
+  const __m256 t0 = _mm256_unpacklo_ps(a0, a1), t1 = _mm256_unpackhi_ps(a0, a1), t2 = _mm256_unpacklo_ps(a2, a3),
+               t3 = _mm256_unpackhi_ps(a2, a3), t4 = _mm256_unpacklo_ps(a4, a5), t5 = _mm256_unpackhi_ps(a4, a5),
+               t6 = _mm256_unpacklo_ps(a6, a7), t7 = _mm256_unpackhi_ps(a6, a7);
+  const __m256 u0 = _mm256_shuffle_ps(t0, t2, 0x44), u1 = _mm256_shuffle_ps(t0, t2, 0xEE),
+               u2 = _mm256_shuffle_ps(t1, t3, 0x44), u3 = _mm256_shuffle_ps(t1, t3, 0xEE),
+               u4 = _mm256_shuffle_ps(t4, t6, 0x44), u5 = _mm256_shuffle_ps(t4, t6, 0xEE),
+               u6 = _mm256_shuffle_ps(t5, t7, 0x44), u7 = _mm256_shuffle_ps(t5, t7, 0xEE);
+  out[0] = _mm256_permute2f128_ps(u0, u4, 0x20);
+  out[1] = _mm256_permute2f128_ps(u1, u5, 0x20);
+  out[2] = _mm256_permute2f128_ps(u2, u6, 0x20);
+  out[3] = _mm256_permute2f128_ps(u3, u7, 0x20);
+  out[4] = _mm256_permute2f128_ps(u0, u4, 0x31);
+  out[5] = _mm256_permute2f128_ps(u1, u5, 0x31);
+  out[6] = _mm256_permute2f128_ps(u2, u6, 0x31);
+  out[7] = _mm256_permute2f128_ps(u3, u7, 0x31);
+}
+
+// dst[k * stride + j] = rows[j][k] for j < 8, k < kc: 8-row panels transposed 8 x 8 at a time.
+__attribute__((target("avx2"))) void InterleaveRows8(const float* const rows[8], int64_t kc, float* dst,
+                                                     int64_t stride) {
+  int64_t k = 0;
+  for (; k + 8 <= kc; k += 8) {
+    __m256 t[8];
+    Transpose8x8(rows, k, t);
+    for (int64_t i = 0; i < 8; ++i) _mm256_storeu_ps(dst + (k + i) * stride, t[i]);
+  }
+  for (; k < kc; ++k) {
+    for (int64_t j = 0; j < 8; ++j) dst[k * stride + j] = rows[j][k];
+  }
+}
+
+}  // namespace
+
+void ReadRow(const GemmOperand& op, int64_t row, int64_t k0, int64_t count, float* out) {
+  switch (op.dtype) {
+    case DType::kF32:
+      std::memcpy(out, static_cast<const float*>(op.data) + row * op.ld + k0, static_cast<size_t>(count) * 4);
+      return;
+    case DType::kF16: F16Row(static_cast<const uint16_t*>(op.data) + row * op.ld + k0, count, out); return;
+    case DType::kBF16: Bf16Row(static_cast<const uint16_t*>(op.data) + row * op.ld + k0, count, out); return;
+    default: {
+      // GGUF blocks: a row of ld values is ld / block_elems blocks; k0 and count are block-aligned
+      // (TileGemm's depth blocks are multiples of 256, K a whole number of blocks).
+      const DTypeInfo& info = GetDTypeInfo(op.dtype);
+      const auto* base = static_cast<const uint8_t*>(op.data);
+      const int64_t row_bytes = op.ld / info.block_elems * info.block_bytes;
+      const uint8_t* src = base + row * row_bytes + k0 / info.block_elems * info.block_bytes;
+      Dequantize(op.dtype, src, count, out).IgnoreError();  // block-aligned by construction
+      return;
+    }
+  }
+}
+
+__attribute__((target("avx2"))) void PackA(const GemmOperand& a, int64_t m, int64_t i0, int64_t mc, int64_t k0,
+                                           int64_t kc, float* out) {
+  float tmp[kMr][kKc];
+  for (int64_t p = 0; p < mc; p += kMr) {
+    const float* rows[kMr];
+    for (int64_t r = 0; r < kMr; ++r) {
+      const int64_t i = i0 + p + r;
+      if (i >= m || p + r >= mc) {
+        std::fill_n(tmp[r], kc, 0.0f);
+        rows[r] = tmp[r];
+      } else if (const float* d = DirectRow(a, i, k0); d != nullptr) {
+        rows[r] = d;
+      } else {
+        ReadRow(a, i, k0, kc, tmp[r]);
+        rows[r] = tmp[r];
+      }
+    }
+    float* dst = out + p * kc;
+    // Six rows through the 8-wide transpose (two dummy rows); each 8-float store spills two
+    // floats into the next step's slot, which that step then overwrites.
+    const float* eight[8] = {rows[0], rows[1], rows[2], rows[3], rows[4], rows[5], rows[5], rows[5]};
+    int64_t k = 0;
+    if (kc >= 9) {
+      for (; k + 8 <= kc - 1; k += 8) {
+        __m256 t[8];
+        Transpose8x8(eight, k, t);
+        for (int64_t i = 0; i < 8; ++i) _mm256_storeu_ps(dst + (k + i) * kMr, t[i]);
+      }
+    }
+    for (; k < kc; ++k) {
+      for (int64_t r = 0; r < kMr; ++r) dst[k * kMr + r] = rows[r][k];
+    }
+  }
+}
+
+namespace {
+
+// B stored row-major [K][N]: each depth row k holds the panel's columns contiguously.
+void PackBRows(const GemmOperand& b, int64_t n, int64_t k0, int64_t kc, int64_t j0, int64_t nc, float* out) {
+  float tmp[kNc];
+  for (int64_t k = 0; k < kc; ++k) {
+    const float* src = DirectRow(b, k0 + k, j0);
+    if (src == nullptr) {
+      ReadRow(b, k0 + k, j0, std::min(nc, n - j0), tmp);
+      src = tmp;
+    }
+    for (int64_t p = 0; p < nc; p += kNr) {
+      float* dst = out + p * kc + k * kNr;
+      const int64_t valid = std::min<int64_t>(kNr, n - j0 - p);
+      if (valid == kNr) {
+        std::memcpy(dst, src + p, kNr * sizeof(float));
+      } else {
+        for (int64_t j = 0; j < kNr; ++j) dst[j] = j < valid ? src[p + j] : 0.0f;
+      }
+    }
+  }
+}
+
+// B = the transpose of a row-major [N][K] matrix (a Linear weight): column j of B is stored row j.
+void PackBColumns(const GemmOperand& b, int64_t n, int64_t k0, int64_t kc, int64_t j0, int64_t nc, float* out) {
+  float tmp[kNr][kKc];
+  for (int64_t p = 0; p < nc; p += kNr) {
+    const float* cols[kNr];
+    for (int64_t j = 0; j < kNr; ++j) {
+      const int64_t col = j0 + p + j;
+      if (col >= n || p + j >= nc) {
+        std::fill_n(tmp[j], kc, 0.0f);
+        cols[j] = tmp[j];
+      } else if (const float* d = DirectRow(b, col, k0); d != nullptr) {
+        cols[j] = d;
+      } else {
+        ReadRow(b, col, k0, kc, tmp[j]);
+        cols[j] = tmp[j];
+      }
+    }
+    float* dst = out + p * kc;
+    InterleaveRows8(cols, kc, dst, kNr);
+    InterleaveRows8(cols + 8, kc, dst + 8, kNr);
+  }
+}
+
+// B = the im2col matrix of an NCHW image: depth row k = (c, ky, kx) reads, for each output
+// pixel n = (oy, ox), the input at (oy * stride - pad + ky, ox * stride - pad + kx).
+void PackBIm2col(const GemmOperand& b, int64_t n, int64_t k0, int64_t kc, int64_t j0, int64_t nc, float* out) {
+  const auto* x = static_cast<const float*>(b.data);
+  const int64_t kk = b.kh * b.kw;
+  for (int64_t k = 0; k < kc; ++k) {
+    const int64_t kidx = k0 + k;
+    const int64_t c = kidx / kk, ky = kidx % kk / b.kw, kx = kidx % b.kw;
+    const float* plane = x + c * b.h * b.w;
+    for (int64_t p = 0; p < nc; p += kNr) {
+      float* dst = out + p * kc + k * kNr;
+      int64_t j = 0;
+      // Runs of output pixels along one output row map to a contiguous input run (stride 1).
+      while (j < kNr) {
+        const int64_t pix = j0 + p + j;
+        if (pix >= n) {
+          dst[j++] = 0.0f;
+          continue;
+        }
+        const int64_t oy = pix / b.wo, ox = pix % b.wo;
+        const int64_t iy = oy * b.stride - b.pad + ky;
+        const int64_t run = std::min<int64_t>(kNr - j, b.wo - ox);
+        if (iy < 0 || iy >= b.h) {
+          std::fill_n(dst + j, run, 0.0f);
+          j += run;
+          continue;
+        }
+        const float* row = plane + iy * b.w;
+        if (b.stride == 1) {
+          // ix = ox + t - pad + kx is inside [0, w) for t in [lo, hi).
+          const int64_t shift = ox - b.pad + kx;
+          const int64_t lo = std::clamp<int64_t>(-shift, 0, run), hi = std::clamp<int64_t>(b.w - shift, lo, run);
+          std::fill(dst + j, dst + j + lo, 0.0f);
+          std::memcpy(dst + j + lo, row + shift + lo, static_cast<size_t>(hi - lo) * sizeof(float));
+          std::fill(dst + j + hi, dst + j + run, 0.0f);
+        } else {
+          for (int64_t t = 0; t < run; ++t) {
+            const int64_t ix = (ox + t) * b.stride - b.pad + kx;
+            dst[j + t] = (ix >= 0 && ix < b.w) ? row[ix] : 0.0f;
+          }
+        }
+        j += run;
+      }
+    }
+  }
+}
+
+}  // namespace
+
+void PackB(const GemmOperand& b, int64_t n, int64_t k0, int64_t kc, int64_t j0, int64_t nc, float* out) {
+  switch (b.kind) {
+    case GemmOperand::Kind::kRows: PackBRows(b, n, k0, kc, j0, nc, out); return;
+    case GemmOperand::Kind::kColumns: PackBColumns(b, n, k0, kc, j0, nc, out); return;
+    case GemmOperand::Kind::kIm2col: PackBIm2col(b, n, k0, kc, j0, nc, out); return;
+  }
+}
+
+}  // namespace sdr::cpu::tile

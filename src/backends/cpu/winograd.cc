@@ -1,0 +1,333 @@
+#include "backends/cpu/winograd.h"
+
+#include <immintrin.h>
+
+#include <algorithm>
+#include <cstring>
+#include <vector>
+
+#include "backends/cpu/tile_gemm.h"
+#include "backends/cpu/tile_gemm_kernel.h"
+#include "core/thread_pool.h"
+
+namespace sdr::cpu {
+namespace {
+
+constexpr int64_t kE = 36;                  // 6 x 6 transform positions
+constexpr int64_t kVChunkFloats = 8 << 20;  // V chunk: 32 MB
+constexpr int64_t kUChunkFloats = 4 << 20;  // U chunk: 16 MB
+
+int64_t Up(int64_t v, int64_t m) { return (v + m - 1) / m * m; }
+
+struct Plan {
+  int64_t cin8, cout8, th, tw, tiles, tc, cb;
+  int64_t xt, v, u, m, yt;  // scratch floats of each part
+};
+
+Plan MakePlan(int64_t b, int64_t cin, int64_t h, int64_t w, int64_t cout) {
+  Plan p;
+  p.cin8 = Up(cin, 8);
+  p.cout8 = Up(cout, 8);
+  p.th = (h + 3) / 4;
+  p.tw = (w + 3) / 4;
+  p.tiles = b * p.th * p.tw;
+  p.tc = std::clamp<int64_t>(kVChunkFloats / (kE * p.cin8), 16, p.tiles);
+  p.cb = std::clamp<int64_t>(kUChunkFloats / (kE * p.cin8) / 16 * 16, 16, Up(p.cout8, 16));
+  p.xt = b * h * w * p.cin8;
+  p.v = kE * p.tc * p.cin8;
+  p.u = kE * p.cin8 * p.cb;
+  p.m = kE * p.tc * p.cb;
+  p.yt = b * h * w * p.cout8;
+  return p;
+}
+
+// 8x8 block transpose: out[j][i] = in[i][j] with row strides ld_in / ld_out.
+__attribute__((target("avx2"))) inline void Transpose8(const float* in, int64_t ld_in, float* out, int64_t ld_out) {
+  __m256 r[8];
+  for (int i = 0; i < 8; ++i) r[i] = _mm256_loadu_ps(in + i * ld_in);
+  const __m256 t0 = _mm256_unpacklo_ps(r[0], r[1]), t1 = _mm256_unpackhi_ps(r[0], r[1]);
+  const __m256 t2 = _mm256_unpacklo_ps(r[2], r[3]), t3 = _mm256_unpackhi_ps(r[2], r[3]);
+  const __m256 t4 = _mm256_unpacklo_ps(r[4], r[5]), t5 = _mm256_unpackhi_ps(r[4], r[5]);
+  const __m256 t6 = _mm256_unpacklo_ps(r[6], r[7]), t7 = _mm256_unpackhi_ps(r[6], r[7]);
+  const __m256 u0 = _mm256_shuffle_ps(t0, t2, 0x44), u1 = _mm256_shuffle_ps(t0, t2, 0xEE);
+  const __m256 u2 = _mm256_shuffle_ps(t1, t3, 0x44), u3 = _mm256_shuffle_ps(t1, t3, 0xEE);
+  const __m256 u4 = _mm256_shuffle_ps(t4, t6, 0x44), u5 = _mm256_shuffle_ps(t4, t6, 0xEE);
+  const __m256 u6 = _mm256_shuffle_ps(t5, t7, 0x44), u7 = _mm256_shuffle_ps(t5, t7, 0xEE);
+  _mm256_storeu_ps(out + 0 * ld_out, _mm256_permute2f128_ps(u0, u4, 0x20));
+  _mm256_storeu_ps(out + 1 * ld_out, _mm256_permute2f128_ps(u1, u5, 0x20));
+  _mm256_storeu_ps(out + 2 * ld_out, _mm256_permute2f128_ps(u2, u6, 0x20));
+  _mm256_storeu_ps(out + 3 * ld_out, _mm256_permute2f128_ps(u3, u7, 0x20));
+  _mm256_storeu_ps(out + 4 * ld_out, _mm256_permute2f128_ps(u0, u4, 0x31));
+  _mm256_storeu_ps(out + 5 * ld_out, _mm256_permute2f128_ps(u1, u5, 0x31));
+  _mm256_storeu_ps(out + 6 * ld_out, _mm256_permute2f128_ps(u2, u6, 0x31));
+  _mm256_storeu_ps(out + 7 * ld_out, _mm256_permute2f128_ps(u3, u7, 0x31));
+}
+
+// out[q][ch] = x[ch][q] for a block of pixels [q0, q1): whole 8x8 blocks vectorised, edges scalar.
+// x: [c, hw] NCHW of one image; out: [hw, c8] channels last (channels past c zero).
+void ChannelsLastRows(const float* x, int64_t c, int64_t hw, int64_t c8, int64_t q0, int64_t q1, float* out) {
+  int64_t q = q0;
+  for (; q + 8 <= q1; q += 8) {
+    int64_t ch = 0;
+    for (; ch + 8 <= c; ch += 8) Transpose8(x + ch * hw + q, hw, out + q * c8 + ch, c8);
+    for (int64_t i = q; i < q + 8; ++i)
+      for (int64_t k = ch; k < c8; ++k) out[i * c8 + k] = k < c ? x[k * hw + i] : 0.0f;
+  }
+  for (; q < q1; ++q)
+    for (int64_t k = 0; k < c8; ++k) out[q * c8 + k] = k < c ? x[k * hw + q] : 0.0f;
+}
+
+// NCHW [c, h*w] of one image -> channels-last [h*w, c8] (channels past c zero).
+void ToChannelsLast(const float* x, int64_t c, int64_t hw, int64_t c8, float* out) {
+  ThreadPool::Shared().ParallelFor(
+      (hw + 63) / 64,
+      [&](int64_t b0, int64_t b1) { ChannelsLastRows(x, c, hw, c8, b0 * 64, std::min(hw, b1 * 64), out); }, 1);
+}
+
+// out = B^T x for six vectors x (one line of a tile, 8 channels each).
+__attribute__((target("avx2,fma"))) inline void ApplyBt(const __m256 x[6], __m256 out[6], __m256 k2, __m256 k4,
+                                                        __m256 k5) {
+  out[0] = _mm256_add_ps(_mm256_fnmadd_ps(k5, x[2], _mm256_mul_ps(k4, x[0])), x[4]);
+  out[1] = _mm256_add_ps(_mm256_fnmadd_ps(k4, _mm256_add_ps(x[1], x[2]), x[4]), x[3]);
+  out[2] = _mm256_sub_ps(_mm256_fmadd_ps(k4, _mm256_sub_ps(x[1], x[2]), x[4]), x[3]);
+  out[3] = _mm256_sub_ps(_mm256_fmadd_ps(k2, _mm256_sub_ps(x[3], x[1]), x[4]), x[2]);
+  out[4] = _mm256_sub_ps(_mm256_fmadd_ps(k2, _mm256_sub_ps(x[1], x[3]), x[4]), x[2]);
+  out[5] = _mm256_add_ps(_mm256_fnmadd_ps(k5, x[3], _mm256_mul_ps(k4, x[1])), x[5]);
+}
+
+// out = A^T v for six vectors v.
+__attribute__((target("avx2,fma"))) inline void ApplyAt(const __m256 v[6], __m256 out[4], __m256 k2, __m256 k4,
+                                                        __m256 k8) {
+  const __m256 a12 = _mm256_add_ps(v[1], v[2]), s12 = _mm256_sub_ps(v[1], v[2]);
+  const __m256 a34 = _mm256_add_ps(v[3], v[4]), s34 = _mm256_sub_ps(v[3], v[4]);
+  out[0] = _mm256_add_ps(_mm256_add_ps(v[0], a12), a34);
+  out[1] = _mm256_fmadd_ps(k2, s34, s12);
+  out[2] = _mm256_fmadd_ps(k4, a34, a12);
+  out[3] = _mm256_add_ps(_mm256_fmadd_ps(k8, s34, s12), v[5]);
+}
+
+// V[e][n][c8] of tile t (local index n of `count`) from the channels-last input xt.
+__attribute__((target("avx2,fma"))) void InputTile(const Plan& p, const float* xt, int64_t h, int64_t w, int64_t t,
+                                                   int64_t n, int64_t count, float* v) {
+  const int64_t c8 = p.cin8;
+  const int64_t img = t / (p.th * p.tw), ty = t % (p.th * p.tw) / p.tw, tx = t % p.tw;
+  const float* base = xt + img * h * w * c8;
+  const __m256 k4 = _mm256_set1_ps(4.0f), k5 = _mm256_set1_ps(5.0f), k2 = _mm256_set1_ps(2.0f);
+  for (int64_t g = 0; g < c8; g += 8) {
+    __m256 d[6][6];
+    for (int r = 0; r < 6; ++r) {
+      const int64_t iy = 4 * ty - 1 + r;
+      for (int c = 0; c < 6; ++c) {
+        const int64_t ix = 4 * tx - 1 + c;
+        d[r][c] = (iy >= 0 && iy < h && ix >= 0 && ix < w) ? _mm256_loadu_ps(base + (iy * w + ix) * c8 + g)
+                                                           : _mm256_setzero_ps();
+      }
+    }
+    // B^T applied rows first (s = B^T d), then columns (V = s B).
+    __m256 s[6][6];
+    for (int c = 0; c < 6; ++c) {
+      const __m256 x[6] = {d[0][c], d[1][c], d[2][c], d[3][c], d[4][c], d[5][c]};
+      __m256 col[6];
+      ApplyBt(x, col, k2, k4, k5);
+      for (int r = 0; r < 6; ++r) s[r][c] = col[r];
+    }
+    for (int r = 0; r < 6; ++r) {
+      __m256 out[6];
+      ApplyBt(s[r], out, k2, k4, k5);
+      for (int c = 0; c < 6; ++c) _mm256_storeu_ps(v + ((r * 6 + c) * count + n) * c8 + g, out[c]);
+    }
+  }
+}
+
+// V for tiles [t0, t0 + count).
+void InputTransform(const Plan& p, const float* xt, int64_t h, int64_t w, int64_t t0, int64_t count, float* v) {
+  ThreadPool::Shared().ParallelFor(
+      count,
+      [&](int64_t n0, int64_t n1) {
+        for (int64_t n = n0; n < n1; ++n) InputTile(p, xt, h, w, t0 + n, n, count, v);
+      },
+      1);
+}
+
+// out = G x for three vectors x (a column or a row of eight kernels).
+__attribute__((target("avx2,fma"))) inline void ApplyG(const __m256 x0, const __m256 x1, const __m256 x2,
+                                                       __m256 out[6]) {
+  const __m256 s02 = _mm256_add_ps(x0, x2), m6 = _mm256_set1_ps(-1.0f / 6.0f);
+  out[0] = _mm256_mul_ps(_mm256_set1_ps(1.0f / 4.0f), x0);
+  out[1] = _mm256_mul_ps(m6, _mm256_add_ps(s02, x1));
+  out[2] = _mm256_mul_ps(m6, _mm256_sub_ps(s02, x1));
+  const __m256 base = _mm256_fmadd_ps(_mm256_set1_ps(1.0f / 24.0f), x0, _mm256_mul_ps(_mm256_set1_ps(1.0f / 6.0f), x2));
+  out[3] = _mm256_fmadd_ps(_mm256_set1_ps(1.0f / 12.0f), x1, base);
+  out[4] = _mm256_fnmadd_ps(_mm256_set1_ps(1.0f / 12.0f), x1, base);
+  out[5] = x2;
+}
+
+// U[e][ci][j .. j + 8) = G g G^T for eight output channels at once: w8 holds their rows
+// (cin * 9 values each, [ci][ky][kx]).
+__attribute__((target("avx2,fma"))) void KernelTile8(const float* const w8[8], int64_t cin, int64_t cin8, int64_t cb,
+                                                     int64_t j, float* u) {
+  for (int64_t ci = 0; ci < cin; ++ci) {
+    __m256 g[3][3];
+    for (int ky = 0; ky < 3; ++ky)
+      for (int kx = 0; kx < 3; ++kx) {
+        const int64_t at = ci * 9 + ky * 3 + kx;
+        g[ky][kx] = _mm256_setr_ps(w8[0][at], w8[1][at], w8[2][at], w8[3][at], w8[4][at], w8[5][at], w8[6][at],
+                                   w8[7][at]);
+      }
+    __m256 t[6][3];
+    for (int kx = 0; kx < 3; ++kx) {
+      __m256 col[6];
+      ApplyG(g[0][kx], g[1][kx], g[2][kx], col);
+      for (int r = 0; r < 6; ++r) t[r][kx] = col[r];
+    }
+    for (int r = 0; r < 6; ++r) {
+      __m256 out[6];
+      ApplyG(t[r][0], t[r][1], t[r][2], out);
+      for (int c = 0; c < 6; ++c) _mm256_storeu_ps(u + ((r * 6 + c) * cin8 + ci) * cb + j, out[c]);
+    }
+  }
+}
+
+// U[e][ci][j] for output channels [co0, co0 + cb) (rows past cin and columns past cout zero).
+void KernelTransform(const WinogradConv& c, const Plan& p, int64_t co0, float* u) {
+  const int64_t cb = p.cb, cin = c.cin;
+  std::fill_n(u, kE * p.cin8 * cb, 0.0f);
+  const GemmOperand wt = GemmOperand::Rows(c.weight, c.weight_dtype, cin * 9);
+  const int64_t count = std::min(cb, c.cout - co0);
+  const int64_t groups = (count + 7) / 8;
+  ThreadPool::Shared().ParallelFor(
+      groups,
+      [&](int64_t g0, int64_t g1) {
+        std::vector<float> rows(static_cast<size_t>(8 * cin * 9));
+        for (int64_t g = g0; g < g1; ++g) {
+          const float* w8[8];
+          for (int64_t i = 0; i < 8; ++i) {
+            float* row = rows.data() + i * cin * 9;
+            if (8 * g + i < count) {
+              tile::ReadRow(wt, co0 + 8 * g + i, 0, cin * 9, row);
+            } else {
+              std::fill_n(row, cin * 9, 0.0f);
+            }
+            w8[i] = row;
+          }
+          KernelTile8(w8, cin, p.cin8, cb, 8 * g, u);
+        }
+      },
+      1);
+}
+
+// yt[img][y][x][co0 + g] of tile t (local index n) from M[e][n][cb]: y = A^T M A.
+__attribute__((target("avx2,fma"))) void OutputTile(const Plan& p, int64_t h, int64_t w, const float* m, int64_t t,
+                                                    int64_t n, int64_t count, int64_t co0, int64_t cols, float* yt) {
+  const int64_t cb = p.cb;
+  const __m256 k2 = _mm256_set1_ps(2.0f), k4 = _mm256_set1_ps(4.0f), k8 = _mm256_set1_ps(8.0f);
+  const int64_t img = t / (p.th * p.tw), ty = t % (p.th * p.tw) / p.tw, tx = t % p.tw;
+  float* base = yt + img * h * w * p.cout8;
+  for (int64_t g = 0; g < cols; g += 8) {
+    __m256 s[4][6];
+    for (int c = 0; c < 6; ++c) {
+      __m256 v[6], out[4];
+      for (int r = 0; r < 6; ++r) v[r] = _mm256_loadu_ps(m + ((r * 6 + c) * count + n) * cb + g);
+      ApplyAt(v, out, k2, k4, k8);
+      for (int r = 0; r < 4; ++r) s[r][c] = out[r];
+    }
+    for (int r = 0; r < 4; ++r) {
+      const int64_t oy = 4 * ty + r;
+      if (oy >= h) break;
+      __m256 out[4];
+      ApplyAt(s[r], out, k2, k4, k8);
+      for (int c = 0; c < 4; ++c) {
+        const int64_t ox = 4 * tx + c;
+        if (ox >= w) break;
+        _mm256_storeu_ps(base + (oy * w + ox) * p.cout8 + co0 + g, out[c]);
+      }
+    }
+  }
+}
+
+void OutputTransform(const Plan& p, int64_t h, int64_t w, const float* m, int64_t t0, int64_t count, int64_t co0,
+                     int64_t cols, float* yt) {
+  ThreadPool::Shared().ParallelFor(
+      count,
+      [&](int64_t n0, int64_t n1) {
+        for (int64_t n = n0; n < n1; ++n) OutputTile(p, h, w, m, t0 + n, n, count, co0, cols, yt);
+      },
+      1);
+}
+
+// y (NCHW) = yt (channels last) + bias + channel bias + residual, one image.
+void FromChannelsLast(const WinogradConv& c, const Plan& p, int64_t img, const float* yt) {
+  const int64_t hw = c.h * c.w;
+  const float* src = yt + img * hw * p.cout8;
+  float* y = c.y + img * c.cout * hw;
+  ThreadPool::Shared().ParallelFor(
+      (c.cout + 7) / 8,
+      [&](int64_t g0, int64_t g1) {
+        for (int64_t g = g0; g < g1; ++g) {
+          const int64_t co0 = 8 * g, n = std::min<int64_t>(8, c.cout - co0);
+          int64_t q = 0;
+          if (n == 8) {
+            for (; q + 8 <= hw; q += 8) Transpose8(src + q * p.cout8 + co0, p.cout8, y + co0 * hw + q, hw);
+          }
+          for (int64_t co = co0; co < co0 + n; ++co)
+            for (int64_t i = q; i < hw; ++i) y[co * hw + i] = src[i * p.cout8 + co];
+          for (int64_t co = co0; co < co0 + n; ++co) {
+            const float add = (c.bias != nullptr ? c.bias[co] : 0.0f) +
+                              (c.channel_bias != nullptr ? c.channel_bias[img * c.cout + co] : 0.0f);
+            float* dst = y + co * hw;
+            const float* res = c.residual != nullptr ? c.residual + (img * c.cout + co) * hw : nullptr;
+            if (res != nullptr) {
+              for (int64_t i = 0; i < hw; ++i) dst[i] += add + res[i];
+            } else {
+              for (int64_t i = 0; i < hw; ++i) dst[i] += add;
+            }
+          }
+        }
+      },
+      1);
+}
+
+}  // namespace
+
+bool WinogradWorthIt(int64_t h, int64_t w, int64_t cin, int64_t cout) {
+  // The kernel transform (per call, ~cin * cout work) must be small beside the GEMM savings
+  // (~cin * cout * h * w): at least 32 x 32 outputs, measured in bench/gemm_bench.cc.
+  return h * w >= 32 * 32 && cin >= 8 && cout >= 8;
+}
+
+int64_t WinogradScratchFloats(int64_t b, int64_t cin, int64_t h, int64_t w, int64_t cout) {
+  const Plan p = MakePlan(b, cin, h, w, cout);
+  return p.xt + p.v + p.u + p.m + p.yt + TileGemmScratchFloats(p.tc, p.cb, p.cin8) + 64;
+}
+
+void WinogradConv3x3(const WinogradConv& c, float* scratch) {
+  const Plan p = MakePlan(c.b, c.cin, c.h, c.w, c.cout);
+  std::vector<float> own;
+  if (scratch == nullptr) {
+    own.resize(static_cast<size_t>(WinogradScratchFloats(c.b, c.cin, c.h, c.w, c.cout)));
+    scratch = own.data();
+  }
+  float* xt = scratch;
+  float* v = xt + p.xt;
+  float* u = v + p.v;
+  float* m = u + p.u;
+  float* yt = m + p.m;
+  float* gemm = yt + p.yt;
+  const int64_t hw = c.h * c.w;
+  for (int64_t img = 0; img < c.b; ++img) ToChannelsLast(c.x + img * c.cin * hw, c.cin, hw, p.cin8, xt + img * hw * p.cin8);
+  for (int64_t t0 = 0; t0 < p.tiles; t0 += p.tc) {
+    const int64_t count = std::min(p.tc, p.tiles - t0);
+    InputTransform(p, xt, c.h, c.w, t0, count, v);
+    for (int64_t co0 = 0; co0 < c.cout; co0 += p.cb) {
+      KernelTransform(c, p, co0, u);
+      for (int64_t e = 0; e < kE; ++e) {
+        TileGemm(count, p.cb, p.cin8, GemmOperand::Rows(v + e * count * p.cin8, DType::kF32, p.cin8),
+                 GemmOperand::Rows(u + e * p.cin8 * p.cb, DType::kF32, p.cb), m + e * count * p.cb, p.cb, {}, gemm);
+      }
+      OutputTransform(p, c.h, c.w, m, t0, count, co0, std::min(p.cb, p.cout8 - co0), yt);
+    }
+  }
+  for (int64_t img = 0; img < c.b; ++img) FromChannelsLast(c, p, img, yt);
+}
+
+}  // namespace sdr::cpu

@@ -1,0 +1,61 @@
+// Winograd F(4x4, 3x3) against the direct convolution: sizes that are not multiples of 4 or 8,
+// several chunks of tiles and output channels, the fused biases and residual, f16 weights.
+#include <gtest/gtest.h>
+
+#include <vector>
+
+#include "backends/cpu/tile_gemm.h"
+#include "backends/cpu/winograd.h"
+#include "core/half.h"
+#include "testing/reference_ops.h"
+
+namespace sdr::cpu {
+namespace {
+
+TEST(WinogradTest, MatchesTheDirectConvolution) {
+  if (!TileGemmAvailable()) GTEST_SKIP() << "no AVX2/FMA/F16C";
+  struct Case {
+    int64_t b, cin, h, w, cout;
+    bool extras, f16;
+  };
+  for (const Case& t : {Case{1, 8, 16, 16, 16, false, false}, Case{2, 13, 17, 23, 21, true, false},
+                        Case{1, 64, 33, 31, 40, true, true}, Case{2, 320, 16, 16, 320, true, false},
+                        Case{1, 3, 20, 18, 17, false, true}}) {
+    const int64_t hw = t.h * t.w;
+    const auto x = ref::RandomVector(t.b * t.cin * hw, 1);
+    auto wt = ref::RandomVector(t.cout * t.cin * 9, 2, 0.2f);
+    std::vector<uint16_t> w16(wt.size());
+    if (t.f16) {
+      for (size_t i = 0; i < wt.size(); ++i) {
+        w16[i] = F32ToF16(wt[i]);
+        wt[i] = F16ToF32(w16[i]);
+      }
+    }
+    const auto bias = ref::RandomVector(t.cout, 3), cb = ref::RandomVector(t.b * t.cout, 4);
+    const auto res = ref::RandomVector(t.b * t.cout * hw, 5);
+    std::vector<float> want(static_cast<size_t>(t.b * t.cout * hw)), got(want.size());
+    for (int64_t i = 0; i < t.b; ++i) {
+      float* y = want.data() + i * t.cout * hw;
+      ref::Conv2d(x.data() + i * t.cin * hw, t.cin, t.h, t.w, wt.data(), bias.data(), t.cout, 3, 3, 1, 1, y);
+      if (t.extras) {
+        for (int64_t c = 0; c < t.cout; ++c)
+          for (int64_t q = 0; q < hw; ++q) y[c * hw + q] += cb[static_cast<size_t>(i * t.cout + c)] + res[static_cast<size_t>((i * t.cout + c) * hw + q)];
+      }
+    }
+    WinogradConv c;
+    c.x = x.data();
+    c.b = t.b, c.cin = t.cin, c.h = t.h, c.w = t.w, c.cout = t.cout;
+    c.weight = t.f16 ? static_cast<const void*>(w16.data()) : wt.data();
+    c.weight_dtype = t.f16 ? DType::kF16 : DType::kF32;
+    c.bias = bias.data();
+    c.channel_bias = t.extras ? cb.data() : nullptr;
+    c.residual = t.extras ? res.data() : nullptr;
+    c.y = got.data();
+    WinogradConv3x3(c);
+    EXPECT_LT(ref::RelL2(want.data(), got.data(), static_cast<int64_t>(want.size())), 2e-5)
+        << t.b << "x" << t.cin << "x" << t.h << "x" << t.w << "->" << t.cout;
+  }
+}
+
+}  // namespace
+}  // namespace sdr::cpu
