@@ -1,12 +1,13 @@
 // The official OpenAI Node client (npm `openai`, pinned in package-lock.json) against `sdr serve`,
 // unchanged but for its base URL: models.list, images.generate (b64_json), and the streamed
 // variant (stream: true) with its image_generation.* events. Run by ctest (openai_node_client_test)
-// as `node openai_client_test.mjs http://127.0.0.1:PORT/v1 [API_KEY]`; exits non-zero on any failure.
+// as `node openai_client_test.mjs http://127.0.0.1:PORT [API_KEY]`; exits non-zero on any failure.
 import assert from 'node:assert/strict';
 import OpenAI from 'openai';
 
-const [baseURL, apiKey = 'unused-by-the-server'] = process.argv.slice(2);
-assert.ok(baseURL, 'usage: node openai_client_test.mjs BASE_URL [API_KEY]');
+const [serverUrl, apiKey = 'unused-by-the-server'] = process.argv.slice(2);
+assert.ok(serverUrl, 'usage: node openai_client_test.mjs http://HOST:PORT [API_KEY]');
+const baseURL = `${serverUrl}/v1`;  // the one thing changed from a client of api.openai.com
 const client = new OpenAI({ baseURL, apiKey, maxRetries: 0, timeout: 120_000 });
 
 // A PNG's width and height from its IHDR chunk (after checking the signature).
