@@ -5,7 +5,7 @@
 // stdout: "sdr serve: listening on http://HOST:PORT" once it listens (with --port 0, the port
 // chosen), then one access-log line per request. stderr: the provider selection and warnings.
 // SIGTERM / SIGINT: no new jobs, the running ones get 30 s to finish, the rest are cancelled,
-// then exit 0.
+// then exit 0 (further signals meanwhile are ignored).
 #include <pthread.h>
 #include <signal.h>
 
@@ -55,6 +55,10 @@ Status RunServe(const ServeCommand& cmd) {
 
   int sig = 0;
   sigwait(&stop_signals, &sig);
+  // A second signal while stopping changes nothing (the grace period bounds the wait): ignore it,
+  // whichever thread it would reach.
+  signal(SIGTERM, SIG_IGN);
+  signal(SIGINT, SIG_IGN);
   std::fprintf(stderr, "sdr serve: %s: stopping (new jobs refused; running jobs get %g s, then are cancelled)\n",
                sig == SIGINT ? "SIGINT" : "SIGTERM", server->shutdown_grace_s());
   server->Shutdown();

@@ -55,9 +55,14 @@ int ConnectionStream::PollFor(short events, std::chrono::milliseconds timeout) c
 bool ConnectionStream::is_readable() const {
   if (buffer_pos_ < buffer_.size()) return true;
   const auto now = Clock::now();
-  if (now >= deadline_) return false;
+  if (now >= deadline_) {
+    read_timed_out_ = true;
+    return false;
+  }
   const auto wait = std::min(Seconds(timeouts_.header_timeout_s), deadline_ - now);
-  return PollFor(POLLIN, std::chrono::duration_cast<std::chrono::milliseconds>(wait)) > 0;
+  const int ready = PollFor(POLLIN, std::chrono::duration_cast<std::chrono::milliseconds>(wait));
+  if (ready == 0) read_timed_out_ = true;
+  return ready > 0;
 }
 
 bool ConnectionStream::is_writable() const {
@@ -148,7 +153,7 @@ bool DeadlineHttpServer::process_and_close_socket(socket_t sock) {
     } catch (...) {
       ret = false;  // the handlers catch everything; this is the last line of defence for the process
     }
-    if (!ret || connection_closed || strm.close_after_response()) break;
+    if (!ret || connection_closed || strm.close_after_response() || strm.read_timed_out()) break;
     --count;
   }
   t_connection = nullptr;

@@ -53,6 +53,9 @@ class ConnectionStream final : public httplib::Stream {
   // Close the connection after the current response (its body was not read, e.g. a 401 or 413).
   void CloseAfterResponse() { close_after_response_ = true; }
   bool close_after_response() const { return close_after_response_; }
+  // A read gave up at the deadline (or the wait for data timed out): the request is incomplete,
+  // so the connection is closed after the error answer.
+  bool read_timed_out() const { return read_timed_out_; }
 
  private:
   int PollFor(short events, std::chrono::milliseconds timeout) const;  // > 0 ready, 0 timeout, < 0 error
@@ -63,6 +66,7 @@ class ConnectionStream final : public httplib::Stream {
   std::string buffer_;  // read ahead
   size_t buffer_pos_ = 0;
   bool close_after_response_ = false;
+  mutable bool read_timed_out_ = false;
 };
 
 // cpp-httplib's Server serving each connection through a ConnectionStream.

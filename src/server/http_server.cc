@@ -7,6 +7,8 @@
 #include <mutex>
 #include <thread>
 
+#include <fmt/format.h>
+
 #include "core/log.h"
 #include "server/access_log.h"
 #include "server/auth.h"
@@ -35,7 +37,13 @@ ErrorCode CodeForLibraryStatus(int status) {
   return ErrorCode::kInvalidParams;
 }
 
-std::string MessageForLibraryStatus(const httplib::Request& req, int status) {
+std::string MessageForLibraryStatus(const httplib::Request& req, int status, const ServerOptions& options) {
+  const ConnectionStream* connection = CurrentConnection();
+  if (connection != nullptr && connection->read_timed_out()) {
+    return fmt::format("request not received in time (its headers must arrive within {:g} s, its body within {:g} s); "
+                       "closing the connection",
+                       options.header_timeout_s, options.body_timeout_s);
+  }
   if (status == 404) return "no route for " + req.method.substr(0, 16) + " " + req.path.substr(0, 200);
   if (status == 413) return "request body too large";
   if (status == 414) return "request URI too long";
@@ -122,10 +130,12 @@ void HttpServer::Impl::Install() {
     return httplib::Server::HandlerResponse::Unhandled;
   });
   // Error answers cpp-httplib made itself get a body in the API's shape.
-  http->set_error_handler(httplib::Server::HandlerWithResponse([](const httplib::Request& req, httplib::Response& res) {
+  http->set_error_handler(httplib::Server::HandlerWithResponse([this](const httplib::Request& req, httplib::Response& res) {
     if (!res.body.empty() || res.content_provider_) return httplib::Server::HandlerResponse::Unhandled;
     const int status = res.status;
-    SendError(res, {CodeForLibraryStatus(status), MessageForLibraryStatus(req, status), ""}, FamilyOf(req.path));
+    const ConnectionStream* connection = CurrentConnection();
+    if (connection != nullptr && connection->read_timed_out()) res.set_header("Connection", "close");
+    SendError(res, {CodeForLibraryStatus(status), MessageForLibraryStatus(req, status, options), ""}, FamilyOf(req.path));
     if (status != 500) res.status = status;  // keep the library's precise 4xx (414, 431, ...)
     return httplib::Server::HandlerResponse::Handled;
   }));

@@ -50,38 +50,33 @@ ServerProcess::ServerProcess(const std::vector<std::string>& args, const std::ma
     return;
   }
   // Reads stdout until EOF: the port from the first line, then the access log.
-  std::mutex ready_mu;
-  std::condition_variable ready_cv;
-  bool ready = false;
-  int port = 0;
-  reader_ = std::thread([this, fd = out[0], &ready_mu, &ready_cv, &ready, &port] {
+  reader_ = std::thread([this, fd = out[0]] {
     FILE* f = fdopen(fd, "r");
     char buf[65536];
-    bool first = true;
     while (f != nullptr && std::fgets(buf, sizeof(buf), f) != nullptr) {
       std::string line(buf);
       if (!line.empty() && line.back() == '\n') line.pop_back();
-      if (first) {
+      std::lock_guard<std::mutex> lock(mu_);
+      if (!ready_) {
         const std::string marker = "listening on http://127.0.0.1:";
         const size_t at = line.find(marker);
-        std::lock_guard<std::mutex> lock(ready_mu);
-        if (at != std::string::npos) port = std::atoi(line.c_str() + at + marker.size());
-        ready = true;
-        first = false;
-        ready_cv.notify_all();
+        if (at != std::string::npos) listening_port_ = std::atoi(line.c_str() + at + marker.size());
+        ready_ = true;
+        ready_cv_.notify_all();
         continue;
       }
-      std::lock_guard<std::mutex> lock(mu_);
       lines_.push_back(line);
     }
     if (f != nullptr) std::fclose(f);
-    std::lock_guard<std::mutex> lock(ready_mu);
-    ready = true;
-    ready_cv.notify_all();
+    std::lock_guard<std::mutex> lock(mu_);
+    ready_ = true;
+    ready_cv_.notify_all();
   });
-  std::unique_lock<std::mutex> lock(ready_mu);
-  ready_cv.wait_for(lock, std::chrono::seconds(60), [&] { return ready; });
-  port_ = port;
+  {
+    std::unique_lock<std::mutex> lock(mu_);
+    ready_cv_.wait_for(lock, std::chrono::seconds(60), [&] { return ready_; });
+    port_ = listening_port_;
+  }
   if (port_ <= 0) error_ = "sdr serve did not print where it listens (see stderr)";
 }
 

@@ -13,6 +13,7 @@
 
 #include <sys/types.h>
 
+#include <condition_variable>
 #include <map>
 #include <mutex>
 #include <string>
@@ -51,6 +52,9 @@ class ServerProcess {
   std::string error_;
   std::thread reader_;
   mutable std::mutex mu_;
+  std::condition_variable ready_cv_;  // the first stdout line (or EOF) is in
+  bool ready_ = false;
+  int listening_port_ = 0;
   std::vector<std::string> lines_;
 };
 
