@@ -4,5 +4,7 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 scripts/deps.sh
+# The CUDA backend module (libsdr-cuda.so) is built too when the CUDA toolkit is installed
+# (SDR_CUDA=AUTO; e.g. CUDA 13 under /usr/local/cuda): configure prints a "CUDA backend:" line.
 cmake -S . -B build -G Ninja -DCMAKE_BUILD_TYPE=Release
 cmake --build build -j "$(nproc)"

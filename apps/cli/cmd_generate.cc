@@ -144,7 +144,8 @@ Status RunGenerate(const GenerateCommand& cmd) {
   if (!cmd.config_flags->Given("model_path")) return RunThroughGenerator(cmd, config, params, env, timeout_s);
 
   SDR_ASSIGN_OR_RETURN(std::unique_ptr<SdModel> loaded,
-                       SdModel::Load({config.model_path, config.vae_path, config.tokenizer_path, config.device}));
+                       SdModel::Load({config.model_path, config.vae_path, config.tokenizer_path, config.device,
+                                      config.cuda_precision}));
   std::shared_ptr<SdModel> model = std::move(loaded);
   const double load_s = std::chrono::duration<double>(Clock::now() - start).count();
   const std::string device = model->backend().info().name;
@@ -193,7 +194,7 @@ Command RegisterGenerate(CLI::App& app) {
       sub, std::initializer_list<std::string_view>{"model_path", "negative_prompt", "image_size", "steps",
                                                    "guidance_scale", "sampler", "scheduler", "vae_path",
                                                    "tokenizer_path", "vae_tiling", "free_params", "timeout_seconds",
-                                                   "threads", "device"});
+                                                   "threads", "device", "cuda_precision"});
   sub->add_option("--seed", f.seed, "seed; negative picks a random one")->capture_default_str();
   sub->add_option("--rng", f.rng, JoinNames(AllRngKinds()) + ": cuda = Philox (A1111/sd.cpp), cpu = torch CPU")
       ->capture_default_str();

@@ -25,6 +25,26 @@ struct InfoOptions {
   std::unique_ptr<ConfigFlags> config_flags;  // --tokenizer
 };
 
+nlohmann::ordered_json CudaJson(const SystemInfo& s) {
+  nlohmann::ordered_json gpus = nlohmann::ordered_json::array();
+  for (const GpuInfo& g : s.gpus) {
+    gpus.push_back({{"index", g.index},
+                    {"name", g.name},
+                    {"compute_capability", std::to_string(g.cc_major) + "." + std::to_string(g.cc_minor)},
+                    {"multiprocessors", g.multiprocessors},
+                    {"vram_total_bytes", g.total_bytes},
+                    {"vram_free_bytes", g.free_bytes}});
+  }
+  return {{"available", s.cuda_available},
+          {"reason", s.cuda_reason},
+          {"driver_version", s.cuda_driver_version},
+          {"runtime_version", s.cuda_runtime_version},
+          {"architectures", s.cuda_architectures},
+          {"libraries", s.cuda_libraries},
+          {"gpus", gpus},
+          {"suggested_max_concurrent", s.suggested_max_concurrent}};
+}
+
 Status PrintSystem(bool json) {
   const SystemInfo s = GetSystemInfo();
   if (!json) {
@@ -40,7 +60,7 @@ Status PrintSystem(bool json) {
                               {"blas_threads", s.blas_threads},
                               {"backends", s.backends},
                               {"auto_device", s.auto_device},
-                              {"cuda", {{"available", s.cuda_available}, {"reason", s.cuda_reason}}}};
+                              {"cuda", CudaJson(s)}};
   std::printf("%s\n", j.dump(1).c_str());
   return Status::Ok();
 }

@@ -210,8 +210,3 @@ func ctxError(err error) error {
 	return &Error{Code: code, Message: err.Error(), cause: err}
 }
 
-// IsCUDAAvailable reports whether this build can run on a CUDA device and one is present.
-func IsCUDAAvailable() bool { return C.sdr_cuda_available() != 0 }
-
-// BackendInfo describes the compute backend in one line ("cpu: OpenBLAS ...; cuda: not available (...)").
-func BackendInfo() string { return C.GoString(C.sdr_backend_info()) }

@@ -104,6 +104,23 @@ func Version() string { return C.GoString(C.sdr_version()) }
 // SystemInfo describes the build and the machine: CPU features, math library, threads, CUDA.
 func SystemInfo() string { return C.GoString(C.sdr_system_info()) }
 
+// IsCUDAAvailable reports whether the CUDA backend can run here: its module loads, the NVIDIA
+// driver answers and a GPU of compute capability 8.0 or newer is present. BackendInfo says why
+// not. Models then load on cuda:0 ("auto"); SD_DEVICE and SD_CUDA_PRECISION choose otherwise.
+func IsCUDAAvailable() bool { return C.sdr_cuda_available() != 0 }
+
+// BackendInfo describes the compute backends now, as `sdr info --system` does: with CUDA, each
+// GPU (name, compute capability, VRAM total and free), the driver and runtime versions, the CUDA
+// libraries and SD_MAX_CONCURRENT guidance from the free VRAM; without, the exact reason.
+func BackendInfo() string {
+	p := C.sdr_backend_info()
+	if p == nil {
+		return ""
+	}
+	defer C.sdr_free(unsafe.Pointer(p))
+	return C.GoString(p)
+}
+
 // cString is C.CString, or NULL for "" (the C API's "use the default").
 func cString(s string) *C.char {
 	if s == "" {

@@ -106,8 +106,15 @@ func TestInfo(t *testing.T) {
 	if Version() == "" {
 		t.Error("empty version")
 	}
-	if info := SystemInfo(); !strings.Contains(info, "OpenBLAS") || !strings.Contains(info, "CUDA: not available") {
+	cuda := "CUDA: not available ("
+	if IsCUDAAvailable() {
+		cuda = "CUDA: available ("
+	}
+	if info := SystemInfo(); !strings.Contains(info, "OpenBLAS") || !strings.Contains(info, cuda) {
 		t.Errorf("SystemInfo() = %q", info)
+	}
+	if b := BackendInfo(); !strings.Contains(b, "SD_MAX_CONCURRENT") || IsCUDAAvailable() == strings.Contains(b, "cuda: not available") {
+		t.Errorf("BackendInfo() = %q (IsCUDAAvailable %v)", b, IsCUDAAvailable())
 	}
 	d := DefaultGenerateParams()
 	if d.Width != 512 || d.Height != 512 || d.Steps != 20 || d.CFGScale != 7.5 || d.Sampler != "dpm++2m" ||

@@ -148,18 +148,26 @@ SDR_API const char* sdr_version(void);
 
 /* One line describing the build and the machine, e.g.
  *   "sdruntime 0.1.0 | CPU: AMD EPYC (sse4_2 avx avx2 fma f16c avx512f) | math: OpenBLAS 0.3.21
- *    DYNAMIC_ARCH ... | threads: 8 | CUDA: not available (built without CUDA)"
+ *    DYNAMIC_ARCH ... | threads: 8 | CUDA: not available (no NVIDIA driver: libcuda.so.1 ...)"
+ * or "... | CUDA: available (NVIDIA H200, 9.0)"
  * (CPU features: those of interest to the kernels; math: the BLAS provider's build; threads: the
  * default compute thread count, the physical cores). Static storage, computed on the first call.
  * The same facts as `sdr info --system` (runtime/system_info.h). */
 SDR_API const char* sdr_system_info(void);
 
-/* 1 when this build can run on a CUDA device and one is present, else 0. Thread-safe. */
+/* 1 when the CUDA backend can run here (its module libsdr-cuda.so loads, the NVIDIA driver answers
+ * and a GPU of compute capability 8.0 or newer is present), else 0; sdr_backend_info says why
+ * not. Probes once per process. Thread-safe. Models load on the best device ("auto": cuda:0 when
+ * this is 1, else the CPU); SD_DEVICE and SD_CUDA_PRECISION (f16, bf16, f32) choose otherwise. */
 SDR_API int sdr_cuda_available(void);
 
-/* The compute backend in one line, e.g. "cpu: OpenBLAS 0.3.21 ..., 2 threads; cuda: not available
- * (built without CUDA)". Static storage, computed on the first call. Thread-safe. */
-SDR_API const char* sdr_backend_info(void);
+/* Lines describing the compute backends now, as `sdr info --system` prints them: with CUDA, one
+ * line per GPU (name, compute capability, VRAM total and free), the driver and runtime versions,
+ * the CUDA libraries in use and SD_MAX_CONCURRENT guidance from the free VRAM; without, the exact
+ * reason (no CUDA module in this build, module or library not found, no driver, driver too old,
+ * no device, version mismatch). A new NUL-terminated string the caller frees with sdr_free (NULL
+ * only when out of memory). Thread-safe. */
+SDR_API char* sdr_backend_info(void);
 
 /* Frees memory the library returned as a plain buffer (PNG bytes, infotext). NULL is a no-op. */
 SDR_API void sdr_free(void* ptr);

@@ -154,6 +154,13 @@ Status CheckArgs(const TokensArgs& a, bool to_tokens) {
 }
 
 Status CheckArgs(const TimestepEmbeddingArgs& a) {
+  if (a.t_device != nullptr) {
+    if (!Has(a.y, 2) || a.t_device->dtype != DType::kF32 || a.t_device->shape != Shape{a.y.dim(0)}) {
+      return Bad("timestep_embedding", "device timesteps " + S(a.t_device->shape) + " (" +
+                                           std::string(DTypeName(a.t_device->dtype)) + ") -> " + S(a.y.shape));
+    }
+    return Status::Ok();
+  }
   if (!Has(a.y, 2) || a.y.dim(0) != static_cast<int64_t>(a.t.size())) {
     return Bad("timestep_embedding", std::to_string(a.t.size()) + " timesteps -> " + S(a.y.shape));
   }

@@ -101,6 +101,7 @@ struct GroupNormArgs {
   float eps = 1e-5f;
   bool silu = false;              // y = silu(norm(x)) when set
   DeviceTensor y;                 // [B, C, H, W]
+  std::span<std::byte> scratch;   // ScratchBytes(GroupNormArgs) (per-group statistics on GPUs)
 };
 
 struct LayerNormArgs {
@@ -156,7 +157,10 @@ struct TokensArgs {
 };
 
 struct TimestepEmbeddingArgs {
-  std::vector<float> t;           // [B] fractional timesteps (host values)
+  std::vector<float> t;           // [B] fractional timesteps (host values), unless t_device is set
+  // [B] f32 timesteps already on the device (an Upload with dtype f32), or null. With it the op
+  // reads no host values, so a captured graph replays with new timesteps (Executor::Captured).
+  const DeviceTensor* t_device = nullptr;
   DeviceTensor y;                 // [B, dim]: [cos(t f_j), sin(t f_j)], f_j = exp(-ln(10000) j / (dim/2))
 };
 
@@ -178,7 +182,8 @@ class Stream {
  public:
   virtual ~Stream() = default;
 
-  // host: dense row-major f32 of dst's logical shape -> dst (in the backend's dtype and layout).
+  // host: dense row-major f32 of dst's logical shape -> dst (in dst.dtype, which is the
+  // backend's activation dtype or f32, and the backend's layout).
   virtual Status Upload(const Tensor& host, const DeviceTensor& dst) = 0;
   // src -> a new dense f32 host tensor (waits for the ops before it).
   virtual Result<Tensor> Download(const DeviceTensor& src) = 0;
@@ -200,12 +205,23 @@ class Stream {
   virtual Status TimestepEmbedding(const TimestepEmbeddingArgs& a) = 0;
   virtual Status Embed(const EmbedArgs& a) = 0;
   virtual Status Convert(const ConvertArgs& a) = 0;
+
+  // Graphs (optional; CUDA graphs on GPUs): the ops enqueued between BeginCapture and EndCapture
+  // are recorded instead of run, kept under `key` (replacing what was there), and run by each
+  // Replay(key) with the same device addresses. Nothing may be uploaded, downloaded or waited
+  // for while capturing. Executor::Captured decides when a recording may be replayed.
+  virtual bool CanCapture() const { return false; }
+  virtual Status BeginCapture() { return Unsupported("this backend does not capture graphs"); }
+  // Stops recording; with keep false (the region failed) the recording is dropped.
+  virtual Status EndCapture(const std::string& key, bool keep) { return Unsupported("no graphs"); }
+  virtual Status Replay(const std::string& key) { return Unsupported("no graphs"); }
 };
 
 struct BackendInfo {
   std::string name;         // "cpu", "reference", "cuda:0"
   std::string description;  // one line: the device and the math library
   DType activation_dtype = DType::kF32;  // what activations are held in
+  bool device_memory = false;  // AllocateMemory gives GPU memory: running out of it is out_of_vram
 };
 
 class Backend {
@@ -233,6 +249,7 @@ class Backend {
   // Scratch an op needs from its caller (0 for ops not listed).
   virtual size_t ScratchBytes(const LinearArgs& a) const { return 0; }
   virtual size_t ScratchBytes(const Conv2dArgs& a) const { return 0; }
+  virtual size_t ScratchBytes(const GroupNormArgs& a) const { return 0; }
   virtual size_t ScratchBytes(const AttentionArgs& a) const { return 0; }
 };
 

@@ -3,7 +3,9 @@
 #include <algorithm>
 #include <chrono>
 #include <cstdio>
+#include <cstring>
 #include <string>
+#include <type_traits>
 
 namespace sdr {
 namespace {
@@ -28,7 +30,112 @@ OpKind KindOf(const ConcatChannelsArgs&) { return OpKind::kConcatChannels; }
 OpKind KindOf(const TimestepEmbeddingArgs&) { return OpKind::kTimestepEmbedding; }
 OpKind KindOf(const EmbedArgs&) { return OpKind::kEmbed; }
 
+// ---- signatures of op arguments (Executor::Captured) ----------------------------------------
+
+uint64_t Bits(float v) {
+  uint32_t u;
+  std::memcpy(&u, &v, sizeof(u));
+  return u;
+}
+uint64_t Addr(const void* p) { return static_cast<uint64_t>(reinterpret_cast<uintptr_t>(p)); }
+
+struct Signer {
+  std::vector<uint64_t>* out;
+  void Add(uint64_t v) { out->push_back(v); }
+  void Add(const DeviceTensor& t) {
+    Add(static_cast<uint64_t>(t.dtype));
+    Add(Addr(t.data));
+    Add(t.shape.size());
+    for (int64_t d : t.shape) Add(static_cast<uint64_t>(d));
+  }
+  void Add(const DeviceTensor* t) {
+    Add(t != nullptr ? 1 : 0);
+    if (t != nullptr) Add(*t);
+  }
+  void Add(const Weight* w) {
+    Add(w != nullptr ? 1 : 0);
+    if (w != nullptr) Add(w->t);
+  }
+  void Add(std::span<std::byte> s) {
+    Add(Addr(s.data()));
+    Add(s.size());
+  }
+};
+
+void Fields(Signer& s, const LinearArgs& a) {
+  s.Add(a.x), s.Add(a.w), s.Add(a.b), s.Add(static_cast<uint64_t>(a.act)), s.Add(a.residual), s.Add(a.y);
+  s.Add(a.scratch);
+}
+void Fields(Signer& s, const Conv2dArgs& a) {
+  s.Add(a.x), s.Add(a.w), s.Add(a.b), s.Add(static_cast<uint64_t>(a.stride)), s.Add(static_cast<uint64_t>(a.pad));
+  s.Add(a.channel_bias), s.Add(a.residual), s.Add(a.y), s.Add(a.scratch);
+}
+void Fields(Signer& s, const GroupNormArgs& a) {
+  s.Add(a.x), s.Add(a.gamma), s.Add(a.beta), s.Add(static_cast<uint64_t>(a.groups)), s.Add(Bits(a.eps));
+  s.Add(a.silu ? 1 : 0), s.Add(a.y), s.Add(a.scratch);
+}
+void Fields(Signer& s, const LayerNormArgs& a) { s.Add(a.x), s.Add(a.gamma), s.Add(a.beta), s.Add(Bits(a.eps)), s.Add(a.y); }
+void Fields(Signer& s, const AttentionArgs& a) {
+  s.Add(a.q), s.Add(a.k), s.Add(a.v), s.Add(static_cast<uint64_t>(a.heads)), s.Add(Bits(a.scale));
+  s.Add(a.causal ? 1 : 0), s.Add(a.y), s.Add(a.scratch);
+}
+void Fields(Signer& s, const GegluArgs& a) { s.Add(a.x), s.Add(a.y); }
+void Fields(Signer& s, const AddArgs& a) { s.Add(a.a), s.Add(a.b), s.Add(a.y); }
+void Fields(Signer& s, const AffineArgs& a) {
+  s.Add(a.x), s.Add(Bits(a.scale)), s.Add(Bits(a.shift)), s.Add(a.clamp ? 1 : 0), s.Add(Bits(a.lo)), s.Add(Bits(a.hi));
+  s.Add(a.y);
+}
+void Fields(Signer& s, const ResizeNearestArgs& a) { s.Add(a.x), s.Add(a.y); }
+void Fields(Signer& s, const ConcatChannelsArgs& a) { s.Add(a.a), s.Add(a.b), s.Add(a.y); }
+void Fields(Signer& s, const TokensArgs& a) { s.Add(a.x), s.Add(a.y); }
+void Fields(Signer& s, const TimestepEmbeddingArgs& a) {
+  s.Add(a.t.size());
+  for (float t : a.t) s.Add(Bits(t));
+  s.Add(a.t_device), s.Add(a.y);
+}
+void Fields(Signer& s, const EmbedArgs& a) {
+  s.Add(a.ids.size());
+  for (int32_t id : a.ids) s.Add(static_cast<uint32_t>(id));
+  s.Add(a.table), s.Add(a.positions), s.Add(a.y);
+}
+
+template <typename Args>
+constexpr uint64_t Tag() {
+  if constexpr (std::is_same_v<Args, LinearArgs>) return 1;
+  if constexpr (std::is_same_v<Args, Conv2dArgs>) return 2;
+  if constexpr (std::is_same_v<Args, GroupNormArgs>) return 3;
+  if constexpr (std::is_same_v<Args, LayerNormArgs>) return 4;
+  if constexpr (std::is_same_v<Args, AttentionArgs>) return 5;
+  if constexpr (std::is_same_v<Args, GegluArgs>) return 6;
+  if constexpr (std::is_same_v<Args, AddArgs>) return 7;
+  if constexpr (std::is_same_v<Args, AffineArgs>) return 8;
+  if constexpr (std::is_same_v<Args, ResizeNearestArgs>) return 9;
+  if constexpr (std::is_same_v<Args, ConcatChannelsArgs>) return 10;
+  if constexpr (std::is_same_v<Args, TokensArgs>) return 11;
+  if constexpr (std::is_same_v<Args, TimestepEmbeddingArgs>) return 12;
+  if constexpr (std::is_same_v<Args, EmbedArgs>) return 13;
+  return 0;
+}
+
 }  // namespace
+
+template <typename Args>
+void Executor::Sign(const Args& args) {
+  Signer s{&signature_};
+  s.Add(Tag<Args>());
+  Fields(s, args);
+}
+
+void Executor::BeginSigning(Mode mode) {
+  mode_ = mode;
+  spoiled_ = false;
+  signature_.clear();
+}
+
+bool Executor::EndSigning() {
+  mode_ = Mode::kLive;
+  return !spoiled_;
+}
 
 Act Act::Reshaped(Shape shape) const {
   SDR_CHECK(NumElements(shape) == t_.numel());
@@ -47,27 +154,39 @@ Result<std::shared_ptr<const uint64_t>> Executor::Block(uint64_t bytes, void** d
   });
 }
 
-Result<Act> Executor::Alloc(Shape shape) {
+Result<Act> Executor::Alloc(Shape shape) { return Alloc(std::move(shape), act_dtype()); }
+
+Result<Act> Executor::Alloc(Shape shape, DType dtype) {
   auto numel = CheckedNumElements(shape);
   if (!numel) return InvalidArgument("activation shape " + ShapeToString(shape) + " is invalid");
-  auto bytes = DTypeBytes(act_dtype(), static_cast<uint64_t>(*numel));
+  auto bytes = DTypeBytes(dtype, static_cast<uint64_t>(*numel));
   if (!bytes) return InvalidArgument("activation shape " + ShapeToString(shape) + " is too large");
   Act a;
-  a.t_.dtype = act_dtype();
+  a.t_.dtype = dtype;
   a.t_.shape = std::move(shape);
   SDR_ASSIGN_OR_RETURN(a.block_, Block(*bytes, &a.t_.data));
   return a;
 }
 
-Result<Act> Executor::Upload(const Tensor& host) {
+Result<Act> Executor::Upload(const Tensor& host) { return Upload(host, act_dtype()); }
+
+Result<Act> Executor::Upload(const Tensor& host, DType dtype) {
   if (host.dtype() != DType::kF32) return InvalidArgument("Upload takes f32 host tensors");
-  SDR_ASSIGN_OR_RETURN(Act a, Alloc(host.shape()));
+  if (dtype != act_dtype() && dtype != DType::kF32) return InvalidArgument("Upload keeps f32 or the activation dtype");
+  SDR_ASSIGN_OR_RETURN(Act a, Alloc(host.shape(), dtype));
+  if (mode_ != Mode::kLive) {
+    spoiled_ = true;  // a captured region must not read the host: it runs live instead
+    return a;
+  }
   if (!planning()) SDR_RETURN_IF_ERROR(stream_->Upload(host, a.t()));
   return a;
 }
 
 Result<Tensor> Executor::Download(const Act& a) {
-  if (planning()) return Tensor::Zeros(DType::kF32, a.shape());
+  if (planning() || mode_ != Mode::kLive) {
+    spoiled_ = spoiled_ || mode_ != Mode::kLive;
+    return Tensor::Zeros(DType::kF32, a.shape());
+  }
   return stream_->Download(a.t());
 }
 
@@ -83,6 +202,8 @@ Status Executor::Run(Args& args, size_t scratch_bytes, Op op) {
     }
   }
   if (planning()) return Status::Ok();
+  if (mode_ != Mode::kLive) Sign(args);
+  if (mode_ == Mode::kChecking) return Status::Ok();
   if (profile_ == nullptr) return op(*stream_, args);
   const auto t0 = std::chrono::steady_clock::now();
   Status s = op(*stream_, args);
@@ -156,8 +277,9 @@ Result<Act> Executor::Conv2d(const Act& x, const Weight& w, const Weight* b, int
 Result<Act> Executor::GroupNorm(const Act& x, const Weight& gamma, const Weight& beta, int64_t groups, float eps,
                                 bool silu) {
   SDR_ASSIGN_OR_RETURN(Act y, Alloc(x.shape()));
-  GroupNormArgs a{x.t(), &gamma, &beta, groups, eps, silu, y.t()};
-  SDR_RETURN_IF_ERROR(Run(a, 0, [](Stream& s, const GroupNormArgs& args) { return s.GroupNorm(args); }));
+  GroupNormArgs a{x.t(), &gamma, &beta, groups, eps, silu, y.t(), {}};
+  const size_t scratch = CheckArgs(a).ok() ? backend_.ScratchBytes(a) : 0;
+  SDR_RETURN_IF_ERROR(Run(a, scratch, [](Stream& s, const GroupNormArgs& args) { return s.GroupNorm(args); }));
   return y;
 }
 
@@ -229,10 +351,13 @@ Result<Act> Executor::ToTokens(const Act& x) {
   TokensArgs a{x.t(), y.t()};
   SDR_RETURN_IF_ERROR(CheckArgs(a, /*to_tokens=*/true));
   if (planning()) return y;
-  const auto t0 = std::chrono::steady_clock::now();
-  SDR_RETURN_IF_ERROR(stream_->ToTokens(a));
-  if (profile_ != nullptr) {
-    profile_->Add(OpKind::kToTokens, std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count());
+  if (mode_ != Mode::kLive) Sign(a);
+  if (mode_ != Mode::kChecking) {
+    const auto t0 = std::chrono::steady_clock::now();
+    SDR_RETURN_IF_ERROR(stream_->ToTokens(a));
+    if (profile_ != nullptr) {
+      profile_->Add(OpKind::kToTokens, std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count());
+    }
   }
   return y;
 }
@@ -243,17 +368,32 @@ Result<Act> Executor::FromTokens(const Act& x, int64_t h, int64_t w) {
   TokensArgs a{x.t(), y.t()};
   SDR_RETURN_IF_ERROR(CheckArgs(a, /*to_tokens=*/false));
   if (planning()) return y;
-  const auto t0 = std::chrono::steady_clock::now();
-  SDR_RETURN_IF_ERROR(stream_->FromTokens(a));
-  if (profile_ != nullptr) {
-    profile_->Add(OpKind::kFromTokens, std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count());
+  if (mode_ != Mode::kLive) {
+    Sign(a);
+    signature_.push_back(1);  // from, not to
+  }
+  if (mode_ != Mode::kChecking) {
+    const auto t0 = std::chrono::steady_clock::now();
+    SDR_RETURN_IF_ERROR(stream_->FromTokens(a));
+    if (profile_ != nullptr) {
+      profile_->Add(OpKind::kFromTokens, std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count());
+    }
   }
   return y;
 }
 
 Result<Act> Executor::TimestepEmbedding(std::vector<float> t, int64_t dim) {
   SDR_ASSIGN_OR_RETURN(Act y, Alloc({static_cast<int64_t>(t.size()), dim}));
-  TimestepEmbeddingArgs a{std::move(t), y.t()};
+  TimestepEmbeddingArgs a{std::move(t), nullptr, y.t()};
+  SDR_RETURN_IF_ERROR(
+      Run(a, 0, [](Stream& s, const TimestepEmbeddingArgs& args) { return s.TimestepEmbedding(args); }));
+  return y;
+}
+
+Result<Act> Executor::TimestepEmbedding(const Act& t, int64_t dim) {
+  if (t.rank() != 1) return InternalError("timestep_embedding: t " + ShapeToString(t.shape()) + " is not [B]");
+  SDR_ASSIGN_OR_RETURN(Act y, Alloc({t.dim(0), dim}));
+  TimestepEmbeddingArgs a{{}, &t.t(), y.t()};
   SDR_RETURN_IF_ERROR(
       Run(a, 0, [](Stream& s, const TimestepEmbeddingArgs& args) { return s.TimestepEmbedding(args); }));
   return y;

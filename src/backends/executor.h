@@ -11,6 +11,7 @@
 // Thread-safety: one thread at a time (like the stream and arena it uses).
 #pragma once
 
+#include <map>
 #include <memory>
 #include <string>
 #include <vector>
@@ -57,6 +58,22 @@ class Act {
   std::shared_ptr<const uint64_t> block_;  // the arena offset; frees it on release
 };
 
+// The recordings Executor::Captured made on one stream: each key's op signature (every op's
+// device addresses, shapes and scalars, in order). Lives beside the stream (one per context).
+class CaptureCache {
+ public:
+  struct Entry {
+    std::vector<uint64_t> signature;  // empty: nothing recorded
+    bool unusable = false;            // the region cannot be captured (it uploads, or failed)
+  };
+  Entry& Get(const std::string& key) { return entries_[key]; }
+  size_t size() const { return entries_.size(); }
+  void Clear() { entries_.clear(); }
+
+ private:
+  std::map<std::string, Entry> entries_;
+};
+
 class Executor {
  public:
   // `stream` null: a dry run (planning). `run` (may be null) is checked by Check().
@@ -71,10 +88,13 @@ class Executor {
   // Cancelled / DeadlineExceeded from the run control; OK while planning.
   Status Check() const { return planning() ? Status::Ok() : CheckRun(run_); }
 
-  // An uninitialised activation.
+  // An uninitialised activation (of the backend's activation dtype, or `dtype`).
   Result<Act> Alloc(Shape shape);
-  // host: dense f32 -> a new activation (planning: allocation only).
+  Result<Act> Alloc(Shape shape, DType dtype);
+  // host: dense f32 -> a new activation (planning: allocation only). With `dtype` f32 the device
+  // keeps f32 whatever the activation dtype (e.g. timesteps for TimestepEmbedding).
   Result<Act> Upload(const Tensor& host);
+  Result<Act> Upload(const Tensor& host, DType dtype);
   // -> dense f32 host tensor (planning: zeros of the shape).
   Result<Tensor> Download(const Act& a);
 
@@ -94,20 +114,85 @@ class Executor {
   Result<Act> ToTokens(const Act& x);                            // [B, C, H, W] -> [B, H*W, C]
   Result<Act> FromTokens(const Act& x, int64_t h, int64_t w);    // [B, H*W, C] -> [B, C, H, W]
   Result<Act> TimestepEmbedding(std::vector<float> t, int64_t dim);  // -> [B, dim]
+  Result<Act> TimestepEmbedding(const Act& t, int64_t dim);          // t: [B] f32 on the device
   Result<Act> Embed(std::vector<int32_t> ids, int64_t batch, const Weight& table, const Weight& positions);
 
+  // ---- graphs ----------------------------------------------------------------------------------
+  // Lets Captured() record on this executor's stream, keeping the signatures in `cache` (which
+  // must outlive the executor and belong to the same stream). Without it Captured() runs live.
+  void EnableCapture(CaptureCache* cache) { captures_ = cache; }
+
+  // Runs `body` (Executor& is this one; returns Result<Act>) as one captured graph when the
+  // stream can capture (Stream::CanCapture) and EnableCapture was called, else live. The first
+  // run records the body's ops under `key` and launches the recording. A later run executes the
+  // body's bookkeeping only (shape checks and arena allocations, which are deterministic, so the
+  // output lands where it did; nothing is enqueued) while signing every op's arguments, and
+  // replays the recording when the signature is identical (same addresses, shapes, scalars and
+  // host values), or records again when it is not. So a replay is exactly what running the body
+  // live would enqueue. A body that uploads, downloads or fails while recording runs live instead,
+  // and `key` is not recorded again. Planning runs the body as a dry run.
+  template <typename Body>
+  Result<Act> Captured(const std::string& key, Body&& body);
+
  private:
+  enum class Mode { kLive, kRecording, kChecking };  // kChecking: sign only, enqueue nothing
+
   // Runs `op` on the stream unless planning, with `scratch_bytes` of arena scratch.
   template <typename Args, typename Op>
   Status Run(Args& args, size_t scratch_bytes, Op op);
   Result<std::shared_ptr<const uint64_t>> Block(uint64_t bytes, void** data);
+  // Signing (graphs): appends what an op's arguments are to signature_.
+  template <typename Args>
+  void Sign(const Args& args);
+  void BeginSigning(Mode mode);
+  bool EndSigning();  // false when the region uploaded or downloaded
 
   Backend& backend_;
   Stream* stream_;
   Arena* arena_;
   const RunControl* run_;
   OpProfile* profile_ = nullptr;
+  CaptureCache* captures_ = nullptr;
+  Mode mode_ = Mode::kLive;
+  bool spoiled_ = false;            // the signed region touched the host
+  std::vector<uint64_t> signature_;
 };
+
+template <typename Body>
+Result<Act> Executor::Captured(const std::string& key, Body&& body) {
+  if (planning() || captures_ == nullptr || mode_ != Mode::kLive || !stream_->CanCapture()) return body();
+  CaptureCache::Entry& entry = captures_->Get(key);
+  if (entry.unusable) return body();
+  if (!entry.signature.empty()) {
+    BeginSigning(Mode::kChecking);
+    Result<Act> out = body();
+    const bool clean = EndSigning();
+    if (!out.ok()) return out;  // nothing was enqueued
+    if (clean && signature_ == entry.signature) {
+      SDR_RETURN_IF_ERROR(stream_->Replay(key));
+      return out;
+    }
+  }  // `out` is gone: the arena is as before the body
+  entry.signature.clear();
+  if (!stream_->BeginCapture().ok()) {
+    entry.unusable = true;
+    return body();
+  }
+  {
+    BeginSigning(Mode::kRecording);
+    Result<Act> out = body();
+    const bool clean = EndSigning();
+    const Status end = stream_->EndCapture(key, out.ok() && clean);
+    if (clean && !out.ok()) return out;  // a real failure (cancelled, a bad shape): not the capture's
+    if (out.ok() && clean && end.ok()) {
+      entry.signature = std::move(signature_);
+      SDR_RETURN_IF_ERROR(stream_->Replay(key));  // the recorded ops have not run yet
+      return out;
+    }
+  }
+  entry.unusable = true;  // the region touches the host, or the device refused the recording
+  return body();          // live
+}
 
 // One-off use (tests, tools, the models' host-level helpers): runs `body` (Executor& ->
 // Result<Act>) as a dry run to size an arena, then for real on a new stream with an arena of

@@ -8,12 +8,19 @@
 
 namespace sdr {
 
+namespace {
+std::atomic<bool> g_poison{false};
+}  // namespace
+
+void SetPoisonHostMemoryForTesting(bool on) { g_poison.store(on, std::memory_order_relaxed); }
+
 Result<std::shared_ptr<void>> AllocateHostMemory(uint64_t bytes, std::atomic<uint64_t>* in_use) {
   auto t = Tensor::Allocate(DType::kU8, {static_cast<int64_t>(bytes)});
   if (!t.ok()) return t.status().WithContext("activation memory");
   auto holder = std::make_shared<Tensor>(std::move(t).value());
   in_use->fetch_add(bytes, std::memory_order_relaxed);
   void* p = holder->mutable_raw();
+  if (g_poison.load(std::memory_order_relaxed)) std::memset(p, 0xFF, bytes);  // 0xFFFFFFFF: a NaN
   return std::shared_ptr<void>(p, [holder, bytes, in_use](void*) mutable {
     in_use->fetch_sub(bytes, std::memory_order_relaxed);
     holder.reset();
@@ -48,6 +55,12 @@ Result<Tensor> DownloadHostF32(const DeviceTensor& src) {
   SDR_ASSIGN_OR_RETURN(Tensor t, Tensor::Allocate(DType::kF32, src.shape));
   std::memcpy(t.mutable_raw(), src.data, t.nbytes());
   return t;
+}
+
+std::vector<float> HostTimesteps(const TimestepEmbeddingArgs& a) {
+  if (a.t_device == nullptr) return a.t;
+  const float* t = static_cast<const float*>(a.t_device->data);
+  return std::vector<float>(t, t + a.t_device->numel());
 }
 
 uint64_t HostMemoryAvailable() {

@@ -78,12 +78,35 @@ const char* sdr_system_info(void) {
           "sdruntime " SDR_VERSION_STRING " | CPU: " + (si.cpu_model.empty() ? std::string("unknown") : si.cpu_model) +
           " (" + (features.empty() ? std::string("no SIMD features of interest") : features) +
           ") | math: " + si.math_library + " | threads: " + std::to_string(si.default_threads) +
-          (si.cuda_available ? " | CUDA: available" : " | CUDA: not available (built without CUDA)"));
+          (si.cuda_available
+               ? " | CUDA: available (" + (si.gpus.empty() ? std::string("?") : si.gpus[0].name + ", " +
+                                               std::to_string(si.gpus[0].cc_major) + "." +
+                                               std::to_string(si.gpus[0].cc_minor)) + ")"
+               : " | CUDA: not available (" + si.cuda_reason + ")"));
     } catch (...) {
       return nullptr;
     }
   }();
   return info != nullptr ? info->c_str() : "sdruntime " SDR_VERSION_STRING;
+}
+
+int sdr_cuda_available(void) {
+  try {
+    return sdr::IsCudaAvailable() ? 1 : 0;
+  } catch (...) {
+    return 0;
+  }
+}
+
+char* sdr_backend_info(void) {
+  try {
+    const std::string text = sdr::FormatCudaInfo(sdr::GetSystemInfo());
+    char* out = static_cast<char*>(std::malloc(text.size() + 1));
+    if (out != nullptr) std::memcpy(out, text.c_str(), text.size() + 1);
+    return out;
+  } catch (...) {
+    return nullptr;
+  }
 }
 
 void sdr_free(void* ptr) { std::free(ptr); }

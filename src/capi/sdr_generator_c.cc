@@ -73,33 +73,6 @@ sdr::Status ToRequest(const sdr_generate_params& c, sdr::ImageRequest* r) {
 
 extern "C" {
 
-int sdr_cuda_available(void) {
-  try {
-    return sdr::GetSystemInfo().cuda_available ? 1 : 0;
-  } catch (...) {
-    return 0;
-  }
-}
-
-const char* sdr_backend_info(void) {
-  static const std::string* info = []() -> const std::string* {
-    try {
-      const sdr::SystemInfo si = sdr::GetSystemInfo();
-      std::string backends;
-      for (const std::string& b : si.backends) backends += (backends.empty() ? "" : ", ") + b;
-      return new std::string("backends: " + backends + " (auto = " + si.auto_device + "); cpu: " + si.math_library +
-                             ", " + std::to_string(si.default_threads) + " threads; cuda: " +
-                             (si.cuda_available ? std::string("available")
-                                                : "not available (" +
-                                                      (si.cuda_reason.empty() ? std::string("unknown") : si.cuda_reason) +
-                                                      ")"));
-    } catch (...) {
-      return nullptr;
-    }
-  }();
-  return info != nullptr ? info->c_str() : "cpu";
-}
-
 sdr_error_code sdr_generator_create_from_env(sdr_generator** out, sdr_error* err) {
   return Guard(err, [&] {
     if (out == nullptr) return Invalid(err, "sdr_generator_create_from_env: out is NULL");

@@ -349,6 +349,19 @@ std::vector<ConfigField> MakeFields() {
      },
      [](const RuntimeConfig& c) { return c.device; },
      {{"--device", "", nullptr}}},
+    {"cuda_precision", "SD_CUDA_PRECISION", "f16",
+     "what a GPU holds activations and weights in: f16 (tensor cores, f32 accumulation), bf16, or f32 (no TF32; "
+     "for checking)",
+     ConfigKind::kChoice,
+     [](std::string_view l, std::string_view t, RuntimeConfig& c) {
+       const std::string v = Lower(Trim(t));
+       GpuPrecision p;
+       if (!ParseGpuPrecision(v, &p)) return NotA(l, t, "is not a GPU precision (f16, bf16, f32)");
+       c.cuda_precision = v;
+       return Status::Ok();
+     },
+     [](const RuntimeConfig& c) { return c.cuda_precision; },
+     {{"--cuda-precision", "", nullptr}}},
     // The HTTP server (`sdr serve`, src/server).
     {"host", "SD_HOST", kDefaultServerHost,
      "address `sdr serve` binds (loopback by default; another address without SD_API_KEY logs a warning)",

@@ -79,6 +79,7 @@ struct RuntimeConfig {
   bool free_params = false;        // SD_FREE_PARAMS: drop each component's weights after use
   int threads = DefaultConfigThreads();  // SD_THREADS: CPU worker threads, 1..kMaxThreads
   std::string device = "auto";           // SD_DEVICE: auto, cpu, reference, cuda, cuda:N (backends/registry.h)
+  std::string cuda_precision = "f16";    // SD_CUDA_PRECISION: GPU activations and weights, f16, bf16 or f32
 
   // Cloud image providers (src/imagegen), used when no local model loads. The variable names are
   // the ones the OpenAI / Azure OpenAI SDKs read. URLs must start with http:// or https://.

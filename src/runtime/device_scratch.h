@@ -9,6 +9,7 @@
 
 #include "backends/arena.h"
 #include "backends/backend.h"
+#include "backends/executor.h"
 
 namespace sdr {
 
@@ -24,6 +25,8 @@ class DeviceScratch {
   Backend& backend() const { return *backend_; }
   Stream* stream() const { return stream_.get(); }
   Arena* arena() { return &arena_; }
+  // The graphs recorded on the stream (Executor::Captured), kept across generations.
+  CaptureCache* captures() { return &captures_; }
   uint64_t reserved() const { return memory_ != nullptr ? arena_.capacity() : 0; }
 
  private:
@@ -32,6 +35,7 @@ class DeviceScratch {
   std::unique_ptr<Stream> stream_;
   std::shared_ptr<void> memory_;
   Arena arena_{0, nullptr};
+  CaptureCache captures_;
 };
 
 }  // namespace sdr

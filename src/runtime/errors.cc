@@ -3,6 +3,7 @@
 #include <array>
 #include <filesystem>
 
+#include "backends/cuda_module.h"
 #include "core/check.h"
 
 namespace sdr {
@@ -42,6 +43,8 @@ constexpr bool TableInValueOrder() {
   return true;
 }
 static_assert(TableInValueOrder(), "kCodes must list every ErrorCode in value order");
+static_assert(static_cast<int>(ErrorCode::kOutOfVram) == kOutOfVramDetail,
+              "backends tag device-memory failures with kOutOfVramDetail (backends/cuda_module.h)");
 
 bool IsErrorCodeValue(int v) { return v > 0 && v < static_cast<int>(kCodes.size()); }
 
@@ -73,6 +76,7 @@ Status PoolClosedError(std::string message) {
 
 ErrorCode ClassifyLoadError(const Status& s, const std::string& model_path, const std::string& vae_path) {
   if (s.ok()) return ErrorCode::kOk;
+  if (s.detail() == static_cast<int>(ErrorCode::kOutOfVram)) return ErrorCode::kOutOfVram;  // weights on a GPU
   if (s.code() == StatusCode::kOutOfMemory) return ErrorCode::kOutOfMemory;
   std::error_code ec;
   const bool missing = !std::filesystem::exists(model_path, ec) ||

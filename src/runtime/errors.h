@@ -75,7 +75,8 @@ enum class Operation { kLoadModel, kAcquire, kGenerate };
 ErrorCode ClassifyError(const Status& status, Operation op = Operation::kGenerate);
 
 // Load failures: ModelNotFound exactly when `model_path` (or a non-empty `vae_path`) does not
-// exist; OutOfMemory for allocation failures; else ModelLoadFailed.
+// exist; OutOfVram when a GPU backend tagged it so (weights that do not fit); OutOfMemory for
+// other allocation failures; else ModelLoadFailed.
 ErrorCode ClassifyLoadError(const Status& status, const std::string& model_path, const std::string& vae_path = "");
 // `status` tagged with ClassifyLoadError's code (for every place that opens a model file).
 Status TagLoadError(Status status, const std::string& model_path, const std::string& vae_path = "");

@@ -1,5 +1,6 @@
 #include "runtime/sd_model.h"
 
+#include <cstdlib>
 #include <new>
 
 #include "core/mapped_file.h"
@@ -67,7 +68,16 @@ Status SdModel::LoadInto(const SdModelOptions& opts, SdModel* m) {
 
 Status SdModel::BuildFromIndex(const SdModelOptions& opts, SdModel* m) {
   m->path_ = opts.model_path;
-  SDR_ASSIGN_OR_RETURN(m->backend_, OpenBackend(opts.device));
+  BackendOptions backend_options;
+  std::string precision = opts.cuda_precision;
+  if (precision.empty()) {
+    const char* env = std::getenv("SD_CUDA_PRECISION");
+    precision = env != nullptr && *env != '\0' ? env : "f16";
+  }
+  if (!ParseGpuPrecision(precision, &backend_options.precision)) {
+    return InvalidArgument("cuda precision '" + precision + "' is not f16, bf16 or f32");
+  }
+  SDR_ASSIGN_OR_RETURN(m->backend_, OpenBackend(opts.device, backend_options));
   SDR_ASSIGN_OR_RETURN(m->info_, DetectModel(m->index_));
   SDR_RETURN_IF_ERROR(CheckSupportedVariant(m->info_));
   if (!opts.vae_path.empty()) {

@@ -27,6 +27,9 @@ struct SdModelOptions {
   std::string tokenizer_path;  // optional CLIP merges (file or folder); "" = the model's own
                                // tokenizer/ folder, else the embedded vocabulary (tokenizer_source.h)
   std::string device = "auto";  // backend (backends/registry.h): auto, cpu, reference, cuda[:N]
+  // What a GPU holds activations and weights in: "f16", "bf16" or "f32" (no TF32, for checking);
+  // "" = SD_CUDA_PRECISION from the environment, else f16. Ignored by CPU backends.
+  std::string cuda_precision;
 };
 
 class SdModel {

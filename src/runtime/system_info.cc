@@ -1,5 +1,7 @@
 #include "runtime/system_info.h"
 
+#include <algorithm>
+#include <cstdio>
 #include <fstream>
 #include <sstream>
 
@@ -8,8 +10,32 @@
 #include "core/thread_pool.h"
 
 namespace sdr {
+namespace {
+
+std::string Gb(uint64_t bytes) {
+  char buf[32];
+  std::snprintf(buf, sizeof(buf), "%.1f GB", static_cast<double>(bytes) / (1ull << 30));
+  return buf;
+}
+
+std::string CudaVersion(int v) { return std::to_string(v / 1000) + "." + std::to_string(v % 1000 / 10); }
+
+}  // namespace
 
 void SetComputeThreads(int threads) { cpu::SetBlasThreads(threads); }
+
+bool IsCudaAvailable(std::string* reason) {
+  std::string why = CudaUnavailableReason();
+  if (reason != nullptr) *reason = why;
+  return why.empty();
+}
+
+int SuggestMaxConcurrent(uint64_t free_bytes, uint64_t weight_bytes, uint64_t per_context_bytes) {
+  const uint64_t fixed = weight_bytes + kGpuRuntimeBytes;
+  if (per_context_bytes == 0 || free_bytes <= fixed) return 1;
+  const uint64_t n = (free_bytes - fixed) / per_context_bytes;
+  return static_cast<int>(std::clamp<uint64_t>(n, 1, 64));
+}
 
 SystemInfo GetSystemInfo() {
   SystemInfo info;
@@ -32,14 +58,51 @@ SystemInfo GetSystemInfo() {
   info.default_threads = info.physical_cores;
   info.math_library = cpu::BlasDescription();
   info.blas_threads = cpu::BlasThreads();
-  info.cuda_reason = CudaUnavailableReason();
-  info.cuda_available = info.cuda_reason.empty();
+
+  const CudaProbe probe = ProbeCuda();
+  info.cuda_available = probe.available;
+  info.cuda_reason = probe.available ? "" : probe.reason;
+  info.cuda_driver_version = probe.driver_version;
+  info.cuda_runtime_version = probe.runtime_version;
+  info.cuda_architectures = probe.architectures;
+  info.cuda_libraries = probe.libraries;
+  for (const CudaDeviceInfo& d : probe.devices) {
+    info.gpus.push_back({d.index, d.name, d.cc_major, d.cc_minor, d.total_bytes, d.free_bytes, d.multiprocessors});
+  }
   info.backends = {"cpu", "cpu-blas", "reference"};
-  if (info.cuda_available) info.backends.push_back("cuda:0");
+  if (info.cuda_available) {
+    for (const GpuInfo& g : info.gpus) info.backends.push_back("cuda:" + std::to_string(g.index));
+    if (!info.gpus.empty()) info.suggested_max_concurrent = SuggestMaxConcurrent(info.gpus[0].free_bytes);
+  }
   auto best = OpenBackend("auto");
   info.auto_device = best.ok() ? (*best)->info().name : "none";
   info.version = "0.1.0";
   return info;
+}
+
+std::string FormatCudaInfo(const SystemInfo& info) {
+  std::ostringstream o;
+  if (!info.cuda_available) {
+    o << "cuda: not available: " << info.cuda_reason << "\n";
+    if (info.cuda_driver_version > 0) o << "cuda driver: CUDA " << CudaVersion(info.cuda_driver_version) << "\n";
+    for (const std::string& l : info.cuda_libraries) o << "cuda library: " << l << "\n";
+    o << "SD_MAX_CONCURRENT: no usable GPU; on the CPU contexts share the cores (default 2)\n";
+    return o.str();
+  }
+  o << "cuda: available (driver CUDA " << CudaVersion(info.cuda_driver_version) << ", runtime CUDA "
+    << CudaVersion(info.cuda_runtime_version) << ", GPU code for " << info.cuda_architectures << ")\n";
+  for (const GpuInfo& g : info.gpus) {
+    o << "gpu " << g.index << ": " << g.name << ", compute capability " << g.cc_major << "." << g.cc_minor << ", "
+      << g.multiprocessors << " SMs, VRAM " << Gb(g.total_bytes) << " total, " << Gb(g.free_bytes) << " free\n";
+  }
+  for (const std::string& l : info.cuda_libraries) o << "cuda library: " << l << "\n";
+  if (!info.gpus.empty()) {
+    o << "SD_MAX_CONCURRENT: up to " << info.suggested_max_concurrent << " fit cuda:0's VRAM ("
+      << Gb(info.gpus[0].free_bytes) << " free: SD 1.5 f16 weights ~" << Gb(kGpuWeightBytesSd15)
+      << " once, then ~" << Gb(kGpuContextBytes512)
+      << " per context at 512x512 with CFG; larger images need more; contexts share the GPU's compute)\n";
+  }
+  return o.str();
 }
 
 std::string FormatSystemInfo(const SystemInfo& info) {
@@ -54,7 +117,7 @@ std::string FormatSystemInfo(const SystemInfo& info) {
   o << "backends: ";
   for (size_t i = 0; i < info.backends.size(); ++i) o << (i ? ", " : "") << info.backends[i];
   o << " (auto = " << info.auto_device << ")\n";
-  o << "cuda: " << (info.cuda_available ? "available" : "not available: " + info.cuda_reason) << "\n";
+  o << FormatCudaInfo(info);
   return o.str();
 }
 

@@ -8,6 +8,7 @@
 #include <random>
 
 #include "formats/npy.h"
+#include "runtime/errors.h"
 #include "runtime/device_scratch.h"
 #include "runtime/vae_tiling.h"
 
@@ -90,6 +91,14 @@ Result<Tensor> StackPair(const Tensor& a, const Tensor& b) {
   return both;
 }
 
+// `count` copies of the timestep t as a [count] f32 activation (f32 whatever the activation dtype:
+// timesteps near 1000 need f32's precision).
+Result<Act> UploadTimesteps(Executor& ex, float t, int64_t count) {
+  SDR_ASSIGN_OR_RETURN(Tensor tv, Tensor::Allocate(DType::kF32, {count}));
+  for (int64_t i = 0; i < count; ++i) tv.mutable_data<float>()[i] = t;
+  return ex.Upload(tv, DType::kF32);
+}
+
 // The UNet stage's device state, live through sampling: the text context(s) on the device and a
 // host buffer for the scaled input.
 class UnetStage {
@@ -124,9 +133,12 @@ class UnetStage {
     for (int64_t i = 0; i < n; ++i) in[i] = x[static_cast<size_t>(i)] * c_in;
     if (batched_) std::memcpy(in + n, in, static_cast<size_t>(n) * sizeof(float));
     auto t0 = Clock::now();
+    // The input and the timesteps go up first; the evaluation itself then reads nothing from the
+    // host, so on a GPU it is one CUDA graph, recorded once and replayed every step.
     SDR_ASSIGN_OR_RETURN(Act xa, ex.Upload(xin_));
+    SDR_ASSIGN_OR_RETURN(Act ta, UploadTimesteps(ex, t, batched_ ? 2 : 1));
     if (batched_) {
-      SDR_ASSIGN_OR_RETURN(Act eps, unet.Forward(ex, xa, {t, t}, ctx_));
+      SDR_ASSIGN_OR_RETURN(Act eps, ex.Captured("unet/pair", [&] { return unet.Forward(ex, xa, ta, ctx_); }));
       SDR_ASSIGN_OR_RETURN(Tensor both, ex.Download(eps));
       SDR_ASSIGN_OR_RETURN(*eps_c, Tensor::Allocate(DType::kF32, {1, eps.dim(1), eps.dim(2), eps.dim(3)}));
       SDR_ASSIGN_OR_RETURN(*eps_u, Tensor::Allocate(DType::kF32, eps_c->shape()));
@@ -136,13 +148,13 @@ class UnetStage {
       return Status::Ok();
     }
     {
-      SDR_ASSIGN_OR_RETURN(Act eps, unet.Forward(ex, xa, {t}, ctx_));
+      SDR_ASSIGN_OR_RETURN(Act eps, ex.Captured("unet/cond", [&] { return unet.Forward(ex, xa, ta, ctx_); }));
       SDR_ASSIGN_OR_RETURN(*eps_c, ex.Download(eps));
     }
     *eval_s = Since(t0);
     if (guided_) {
       t0 = Clock::now();
-      SDR_ASSIGN_OR_RETURN(Act eps, unet.Forward(ex, xa, {t}, ctx_u_));
+      SDR_ASSIGN_OR_RETURN(Act eps, ex.Captured("unet/uncond", [&] { return unet.Forward(ex, xa, ta, ctx_u_); }));
       SDR_ASSIGN_OR_RETURN(*eps_u, ex.Download(eps));
       *eval_s = Since(t0);
     }
@@ -194,6 +206,14 @@ Result<MemoryPlan> Plan(const SdModel& model, const GenerateParams& p, const Pro
 }
 
 std::string Mb(uint64_t bytes) { return std::to_string((bytes + (1 << 20) - 1) >> 20) + " MB"; }
+
+}  // namespace
+
+bool UseVaeTiling(const MemoryPlan& whole, const MemoryPlan& tiled, uint64_t available) {
+  return whole.total > available && tiled.total < whole.total;
+}
+
+namespace {
 
 // Samples one latent and decodes it.
 class ImageRun {
@@ -382,33 +402,54 @@ Result<GenerateResult> Generate(const SdModel& model, const GenerateParams& para
     SDR_ASSIGN_OR_RETURN(own, DeviceScratch::Create(model.backend_ptr()));
     scratch = own.get();
   }
+  const Backend& backend = model.backend();
+  const bool gpu = backend.info().device_memory;
+  GenerateParams p = params;
+  if (gpu && !p.vae_tiling) {
+    // A GPU decodes in tiles when the whole-image decode would not fit its free VRAM.
+    const uint64_t available = backend.bytes_available() + scratch->reserved();
+    if (plan.total > available) {
+      GenerateParams tiled = p;
+      tiled.vae_tiling = true;
+      SDR_ASSIGN_OR_RETURN(MemoryPlan tiled_plan, Plan(model, tiled, prompts));
+      if (UseVaeTiling(plan, tiled_plan, available)) {
+        p = tiled;
+        plan = tiled_plan;
+      }
+    }
+  }
   if (control.memory_budget_bytes > 0 && plan.total > control.memory_budget_bytes) {
-    return OutOfMemory("this generation needs " + Mb(plan.total) + " of activation memory (text " + Mb(plan.text) +
-                       ", UNet " + Mb(plan.unet) + ", decode " + Mb(plan.decode) + ") but the memory budget is " +
-                       std::to_string(control.memory_budget_bytes) + " bytes");
+    const std::string what = gpu ? "VRAM" : "activation memory";
+    Status s = OutOfMemory("this generation needs " + Mb(plan.total) + " of " + what + " (text " + Mb(plan.text) +
+                           ", UNet " + Mb(plan.unet) + ", decode " + Mb(plan.decode) + ") but the " +
+                           (gpu ? "context's VRAM budget" : "memory budget") + " is " +
+                           std::to_string(control.memory_budget_bytes) + " bytes");
+    return gpu ? WithErrorCode(std::move(s), ErrorCode::kOutOfVram) : s;
   }
   if (Status s = scratch->Reserve(plan.total); !s.ok()) {
-    return s.WithContext("reserving " + Mb(plan.total) + " of activation memory on " + model.backend().info().name +
-                         " (" + Mb(model.backend().bytes_available()) + " available)");
+    s = s.WithContext("reserving " + Mb(plan.total) + " of activation memory on " + backend.info().name + " (" +
+                      Mb(backend.bytes_available()) + " available)");
+    return gpu ? WithErrorCode(std::move(s), ErrorCode::kOutOfVram) : s;
   }
   Executor ex(scratch->backend(), scratch->stream(), scratch->arena(), control.run);
   ex.set_profile(control.profile);
+  ex.EnableCapture(scratch->captures());
 
   // Text conditioning, once for the whole batch.
   auto t0 = Clock::now();
   SDR_RETURN_IF_ERROR(CheckRun(control.run));
-  SDR_ASSIGN_OR_RETURN(Conditioning c, EncodeText(ex, model, prompts, params.clip_skip));
+  SDR_ASSIGN_OR_RETURN(Conditioning c, EncodeText(ex, model, prompts, p.clip_skip));
   result.timings.text_s = Since(t0);
 
-  SDR_ASSIGN_OR_RETURN(UnetStage unet, UnetStage::Start(ex, c, prompts.batched(), LatentShape(model, params)));
-  for (int b = 0; b < params.batch_count; ++b) {
-    const Dumper dump(b == 0 ? params.dump_dir : "");
+  SDR_ASSIGN_OR_RETURN(UnetStage unet, UnetStage::Start(ex, c, prompts.batched(), LatentShape(model, p)));
+  for (int b = 0; b < p.batch_count; ++b) {
+    const Dumper dump(b == 0 ? p.dump_dir : "");
     SDR_RETURN_IF_ERROR(dump.Write("cond_crossattn", c.cond));
     if (c.uncond.defined()) SDR_RETURN_IF_ERROR(dump.Write("uncond_crossattn", c.uncond));
-    ImageRun run(model, params, c, unet, ex, control, dump, start);
+    ImageRun run(model, p, c, unet, ex, control, dump, start);
     auto image = run.Run(b, result.seed + static_cast<uint64_t>(b), &result.timings);
     if (!image.ok()) {
-      return params.batch_count > 1 ? image.status().WithContext("image " + std::to_string(b)) : image.status();
+      return p.batch_count > 1 ? image.status().WithContext("image " + std::to_string(b)) : image.status();
     }
     result.images.push_back(std::move(image).value());
   }

@@ -9,7 +9,10 @@
 // chunks. Memory is planned before the first op: a dry run of every stage (text, one UNet
 // evaluation, the decode) on the model's backend measures the activation arena the generation
 // needs (MemoryPlan); a request that does not fit the memory budget or the device fails with
-// OutOfMemory before any work, naming needed vs available bytes.
+// OutOfMemory before any work, naming needed vs available bytes. On a GPU backend
+// (BackendInfo::device_memory) such failures are tagged out_of_vram, the budget is the context's
+// VRAM budget, and a whole-image VAE decode that would not fit the free VRAM is tiled instead.
+// The UNet evaluation of each step runs through Executor::Captured (one CUDA graph, replayed).
 //
 // Thread-safety: Generate only reads the model; concurrent calls are safe.
 #pragma once
@@ -75,6 +78,10 @@ struct MemoryPlan {
   uint64_t total = 0;
   bool batched_cfg = false;  // the guided pair runs as one batch-2 evaluation
 };
+
+// Whether a GPU generation whose whole-image decode plan `whole` does not fit `available` bytes
+// should decode in tiles (plan `tiled`) instead: when tiling lowers the plan.
+bool UseVaeTiling(const MemoryPlan& whole, const MemoryPlan& tiled, uint64_t available);
 
 // The dry run alone (no weights read, nothing computed): what Generate would reserve.
 Result<MemoryPlan> PlanGeneration(const SdModel& model, const GenerateParams& params);

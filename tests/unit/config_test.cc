@@ -92,7 +92,7 @@ TEST(ConfigTest, TableMatchesTheStructDefaults) {
     EXPECT_EQ(FindConfigField(f.name), &f);
     EXPECT_EQ(FindConfigField(f.env_var), &f);
   }
-  EXPECT_EQ(ConfigFields().size(), 26u);
+  EXPECT_EQ(ConfigFields().size(), 27u);
   EXPECT_EQ(FindConfigField("SD_NOPE"), nullptr);
   // The help lists every sampler and scheduler the parsers accept.
   for (SamplerKind k : AllSamplerKinds()) EXPECT_NE(FindConfigField("sampler")->help.find(ToString(k)), std::string_view::npos);
@@ -119,6 +119,7 @@ TEST(ConfigTest, EveryFieldParsedFromTheEnvironment) {
       {"SD_FREE_PARAMS", "on"},
       {"SD_THREADS", "3"},
       {"SD_DEVICE", " cpu "},
+      {"SD_CUDA_PRECISION", "F32"},
       {"SD_HOST", " 0.0.0.0 "},
       {"SD_PORT", "0"},
       {"SD_API_KEY", "server-secret"},
@@ -142,6 +143,7 @@ TEST(ConfigTest, EveryFieldParsedFromTheEnvironment) {
   EXPECT_EQ(c->steps, 7);
   EXPECT_EQ(c->guidance_scale, 3.25f);
   EXPECT_EQ(c->device, "cpu");
+  EXPECT_EQ(c->cuda_precision, "f32");
   EXPECT_EQ(c->negative_prompt, " blurry, (ugly:1.2) ");  // text is taken verbatim
   EXPECT_EQ(c->sampler, SamplerKind::kEulerA);
   EXPECT_EQ(c->scheduler, Scheduler::kKarras);
@@ -449,6 +451,18 @@ TEST(ConfigTest, DeviceNamesAreCheckedWhenParsed) {
   for (const char* bad : {"gpu", "cuda:", "cuda:-1", "cuda:x", "CPU0", "metal"}) {
     EXPECT_NE(ErrorFor({{"SD_DEVICE", bad}}).find("is not a device (auto, cpu, cpu-blas, reference, cuda, cuda:N)"),
               std::string::npos)
+        << bad;
+  }
+}
+
+TEST(ConfigTest, CudaPrecisionIsOneOfThree) {
+  EXPECT_EQ(LoadConfigFromEnv(FakeEnv({}))->cuda_precision, "f16");
+  for (const char* ok : {"f16", "bf16", "f32", " BF16 "}) {
+    auto c = LoadConfigFromEnv(FakeEnv({{"SD_CUDA_PRECISION", ok}}));
+    ASSERT_TRUE(c.ok()) << ok << ": " << c.status().ToString();
+  }
+  for (const char* bad : {"fp16", "f64", "tf32", "half"}) {
+    EXPECT_NE(ErrorFor({{"SD_CUDA_PRECISION", bad}}).find("is not a GPU precision (f16, bf16, f32)"), std::string::npos)
         << bad;
   }
 }

@@ -10,6 +10,7 @@
 #include <thread>
 #include <vector>
 
+#include "backends/host_memory.h"
 #include "runtime/context.h"
 #include "runtime/device_scratch.h"
 #include "runtime/errors.h"
@@ -51,6 +52,9 @@ bool SameImage(const GenerateResult& a, const GenerateResult& b) {
 class RuntimeTest : public ::testing::Test {
  protected:
   void SetUp() override {
+    // Activation memory starts as NaN: a kernel reading what it never wrote (stale data from a
+    // cancelled run) fails these tests instead of passing by luck.
+    SetPoisonHostMemoryForTesting(true);
     model_ = testing::TinySdModel();
     ASSERT_NE(model_, nullptr);
   }
@@ -60,6 +64,7 @@ class RuntimeTest : public ::testing::Test {
     EXPECT_TRUE(r.ok()) << r.status().ToString();
     return std::move(r).value();
   }
+  void TearDown() override { SetPoisonHostMemoryForTesting(false); }
   std::shared_ptr<const SdModel> model_;
 };
 

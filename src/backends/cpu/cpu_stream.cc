@@ -204,7 +204,8 @@ class CpuStream final : public Stream {
   Status TimestepEmbedding(const TimestepEmbeddingArgs& a) override {
     SDR_RETURN_IF_ERROR(CheckArgs(a));
     const int64_t dim = a.y.dim(1);
-    for (size_t i = 0; i < a.t.size(); ++i) cpu::TimestepEmbedding(a.t[i], dim, Out(a.y) + static_cast<int64_t>(i) * dim);
+    const std::vector<float> t = HostTimesteps(a);
+    for (size_t i = 0; i < t.size(); ++i) cpu::TimestepEmbedding(t[i], dim, Out(a.y) + static_cast<int64_t>(i) * dim);
     return Status::Ok();
   }
 

@@ -22,15 +22,16 @@ constexpr int64_t kKb = 256;  // keys per chunk (a multiple of kNr; <= kKc for P
 int64_t Up(int64_t v, int64_t m) { return (v + m - 1) / m * m; }
 
 struct Sizes {
-  int64_t lk16, d16, kpanel, vpanel, per_task;
+  int64_t lk16, lkb, d16, kpanel, vpanel, per_task;
 };
 
 Sizes MakeSizes(int64_t heads, int64_t lk, int64_t d) {
   Sizes s;
   s.lk16 = Up(lk, kNr);
+  s.lkb = Up(lk, kKb);  // P v reads whole chunks of kKb keys: V is zero up to there, never unset
   s.d16 = Up(d, kNr);
   s.kpanel = s.lk16 * d;     // K^T of one head: lk16 / 16 panels of d x 16
-  s.vpanel = s.d16 * s.lk16;  // V of one head: d16 / 16 panels of lk16 x 16
+  s.vpanel = s.d16 * s.lkb;  // V of one head: d16 / 16 panels of lkb x 16
   // Per task: the Q panel (kQb x d), S (kQb x kKb), the P panel (kQb x kKb), O (kQb x d16),
   // row max and sum (kQb each), alignment slack.
   s.per_task = kQb * Up(d, kKc) + kQb * kKb + kQb * kKb + kQb * s.d16 + 2 * kQb + 64;
@@ -60,12 +61,13 @@ void PackKeys(const float* k, int64_t ldk, int64_t lk, int64_t d, int64_t h, con
   }
 }
 
-// V of head h into kNr-dim panels (lk16 x 16 each), zero past lk and d.
+// V of head h into kNr-dim panels (lkb x 16 each), zero past lk and d: P (zero past lk) times
+// V must never meet unset memory, which may hold inf or NaN.
 void PackValues(const float* v, int64_t ldk, int64_t lk, int64_t d, int64_t h, const Sizes& s, float* out) {
   for (int64_t p = 0; p < s.d16 / kNr; ++p) {
-    float* panel = out + p * s.lk16 * kNr;
+    float* panel = out + p * s.lkb * kNr;
     const int64_t c0 = p * kNr, cols = std::min<int64_t>(kNr, d - c0);
-    for (int64_t j = 0; j < s.lk16; ++j) {
+    for (int64_t j = 0; j < s.lkb; ++j) {
       float* dst = panel + j * kNr;
       if (j >= lk) {
         std::fill_n(dst, kNr, 0.0f);
@@ -144,7 +146,7 @@ void QueryBlock(const float* q, int64_t ldq, int64_t lk, int64_t d, int64_t h, i
     // O += P v over this chunk.
     PackA(GemmOperand::Rows(sblock, DType::kF32, kKb), rows, 0, rows, 0, kKb, ppanel);
     for (int64_t c0 = 0; c0 < s.d16; c0 += kNr) {
-      const float* vchunk = vp + (c0 / kNr) * s.lk16 * kNr + j0 * kNr;
+      const float* vchunk = vp + (c0 / kNr) * s.lkb * kNr + j0 * kNr;
       for (int64_t ir = 0; ir < rows6; ir += kMr) {
         if (ir + kMr <= rows) {
           MicroKernel(kKb, ppanel + ir * kKb, vchunk, o + ir * s.d16 + c0, s.d16, true);

@@ -159,12 +159,13 @@ class ReferenceStream final : public Stream {
   Status TimestepEmbedding(const TimestepEmbeddingArgs& a) override {
     SDR_RETURN_IF_ERROR(CheckArgs(a));
     const int64_t dim = a.y.dim(1), half = dim / 2;
-    for (size_t i = 0; i < a.t.size(); ++i) {
+    const std::vector<float> t = HostTimesteps(a);
+    for (size_t i = 0; i < t.size(); ++i) {
       float* y = Out(a.y) + static_cast<int64_t>(i) * dim;
       for (int64_t j = 0; j < half; ++j) {
         const double f = std::exp(-std::log(10000.0) * static_cast<double>(j) / static_cast<double>(half));
-        y[j] = static_cast<float>(std::cos(a.t[i] * f));
-        y[half + j] = static_cast<float>(std::sin(a.t[i] * f));
+        y[j] = static_cast<float>(std::cos(t[i] * f));
+        y[half + j] = static_cast<float>(std::sin(t[i] * f));
       }
       if (dim % 2 != 0) y[dim - 1] = 0.0f;
     }

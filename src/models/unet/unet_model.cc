@@ -329,22 +329,37 @@ Result<Act> UnetModel::RunBlock(Executor& ex, const UnetBlock& block, Act h, con
 }
 
 Result<Act> UnetModel::Forward(Executor& ex, const Act& x, const std::vector<float>& t, const Act& ctx) const {
+  SDR_RETURN_IF_ERROR(CheckInputs(x, static_cast<int64_t>(t.size()), ctx));
+  SDR_ASSIGN_OR_RETURN(Act sinus, ex.TimestepEmbedding(t, model_channels_));
+  return ForwardFrom(ex, x, std::move(sinus), ctx);
+}
+
+Result<Act> UnetModel::Forward(Executor& ex, const Act& x, const Act& t, const Act& ctx) const {
+  SDR_RETURN_IF_ERROR(CheckInputs(x, t.rank() == 1 ? t.dim(0) : -1, ctx));
+  SDR_ASSIGN_OR_RETURN(Act sinus, ex.TimestepEmbedding(t, model_channels_));
+  return ForwardFrom(ex, x, std::move(sinus), ctx);
+}
+
+Status UnetModel::CheckInputs(const Act& x, int64_t timesteps, const Act& ctx) const {
   const int64_t b = x.rank() == 4 ? x.dim(0) : 0;
-  if (x.rank() != 4 || b < 1 || x.dim(1) != in_channels_ || x.dim(2) < 1 || x.dim(3) < 1 ||
-      static_cast<int64_t>(t.size()) != b) {
+  if (x.rank() != 4 || b < 1 || x.dim(1) != in_channels_ || x.dim(2) < 1 || x.dim(3) < 1 || timesteps != b) {
     return InvalidArgument("UNet input must be [B, " + std::to_string(in_channels_) + ", h, w] with B timesteps, got " +
-                           ShapeToString(x.shape()) + " and " + std::to_string(t.size()));
+                           ShapeToString(x.shape()) + " and " + std::to_string(timesteps));
   }
   if (ctx.rank() != 3 || ctx.dim(0) != b || ctx.dim(2) != context_dim_) {
     return InvalidArgument("UNet context must be [" + std::to_string(b) + ", L, " + std::to_string(context_dim_) +
                            "], got " + ShapeToString(ctx.shape()));
   }
+  return Status::Ok();
+}
+
+Result<Act> UnetModel::ForwardFrom(Executor& ex, const Act& x, Act sinus, const Act& ctx) const {
   // Time embedding: emb = SiLU(Linear(SiLU(Linear(sinusoid(t))))), the SiLU every ResBlock applies.
   Act emb;
   {
-    SDR_ASSIGN_OR_RETURN(Act sinus, ex.TimestepEmbedding(t, model_channels_));
     SDR_ASSIGN_OR_RETURN(Act e1, time1_.Forward(ex, sinus, Activation::kSilu));
     SDR_ASSIGN_OR_RETURN(emb, time2_.Forward(ex, e1, Activation::kSilu));
+    sinus = Act();
   }
   Act h = x;
   std::vector<Act> skips;

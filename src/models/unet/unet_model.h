@@ -68,6 +68,9 @@ class UnetModel {
   // Returns eps: [B, C, h, w]. The executor's run control is checked before every layer, so a
   // cancel or timeout stops the evaluation within one layer (Cancelled / DeadlineExceeded).
   Result<Act> Forward(Executor& ex, const Act& x, const std::vector<float>& t, const Act& ctx) const;
+  // The same with the timesteps on the device (t: [B] f32, Executor::Upload(..., DType::kF32)):
+  // the evaluation then reads nothing from the host, so Executor::Captured can replay it.
+  Result<Act> Forward(Executor& ex, const Act& x, const Act& t, const Act& ctx) const;
 
   // One-off host-level evaluation (tests, tools): x [1, C, h, w], ctx [1, L, context_dim] dense
   // f32 -> eps [1, C, h, w], on a stream and arena of its own.
@@ -89,6 +92,9 @@ class UnetModel {
   Status LoadLayer(const WeightLoader& wl, const std::string& q, UnetLayer::Kind kind, bool first_layer, Flow* f,
                    UnetBlock* block);
 
+  Status CheckInputs(const Act& x, int64_t timesteps, const Act& ctx) const;
+  // Forward from the timestep sinusoid [B, model_channels] on.
+  Result<Act> ForwardFrom(Executor& ex, const Act& x, Act sinus, const Act& ctx) const;
   // up_to: the skip the next block concatenates (its size is the upsampling target), or null.
   Result<Act> RunBlock(Executor& ex, const UnetBlock& block, Act h, const Act& emb, const Act& ctx,
                        const Act* up_to) const;
