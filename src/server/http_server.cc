@@ -100,7 +100,7 @@ void HttpServer::Impl::Install() {
     rec.start = Clock::now();
     StartBodyDeadline();
     const ApiFamily family = FamilyOf(req.path);
-    if (req.path != "/health") {
+    if (req.path != "/health" && !IsWebAssetPath(req.path)) {
       if (auto e = CheckBearer(req.get_header_value("Authorization"), options.api_key)) {
         if (HasBody(req)) {  // its body stays unread: the connection cannot carry another request
           res.set_header("Connection", "close");
@@ -167,6 +167,7 @@ void HttpServer::Impl::Install() {
   AddOpenAiRoutes(*router, *ctx);
   AddJobRoutes(*router, *ctx);
   AddA1111Routes(*router, *ctx);
+  AddWebRoutes(*router);
 }
 
 HttpServer::HttpServer(std::unique_ptr<Impl> impl) : impl_(std::move(impl)) {}

@@ -84,5 +84,9 @@ void AddSystemRoutes(Router& router, ServerContext& ctx);  // /health /ready /me
 void AddOpenAiRoutes(Router& router, ServerContext& ctx);  // /v1/images/generations
 void AddJobRoutes(Router& router, ServerContext& ctx);     // /v1/jobs...
 void AddA1111Routes(Router& router, ServerContext& ctx);   // /sdapi/v1/...
+void AddWebRoutes(Router& router);                         // / (the web page), /app.js, /style.css
+
+// The web page's own files: served without the API key (the page asks for it, then sends it).
+bool IsWebAssetPath(const std::string& path);
 
 }  // namespace sdr
