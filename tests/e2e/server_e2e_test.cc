@@ -483,6 +483,33 @@ TEST(ServerAuthE2eTest, BearerKeyRequiredExceptForHealth) {
   EXPECT_EQ(server.Stop(SIGINT), 0);
 }
 
+// The web page: its own files come without the key (the page asks for it, then calls the API with
+// it), each with its content type; the API it calls still needs the key.
+TEST(ServerWebE2eTest, WebPageServedWithoutKeyApiStillNeedsIt) {
+  ServerProcess server({"-m", sdr::testing::TinyModelPath(), "--api-key", "s3cret-key", "--steps", "2"}, kEnv);
+  ASSERT_TRUE(server.ok()) << server.error();
+  const struct {
+    const char* path;
+    const char* type;
+    const char* contains;
+  } kAssets[] = {{"/", "text/html; charset=utf-8", "<script src=\"/app.js\""},
+                 {"/app.js", "text/javascript; charset=utf-8", "/v1/jobs"},
+                 {"/style.css", "text/css; charset=utf-8", ".layout"}};
+  for (const auto& a : kAssets) {
+    const HttpReply r = HttpCall("GET", server.Url(a.path));
+    EXPECT_EQ(r.status, 200) << a.path;
+    EXPECT_EQ(r.headers["content-type"], a.type) << a.path;
+    EXPECT_EQ(r.headers["x-content-type-options"], "nosniff") << a.path;
+    EXPECT_NE(r.body.find(a.contains), std::string::npos) << a.path;
+  }
+  EXPECT_NE(HttpCall("GET", server.Url("/")).headers["content-security-policy"].find("default-src 'none'"),
+            std::string::npos);
+  EXPECT_EQ(HttpCall("GET", server.Url("/index.htm")).status, 401);  // only the page's own files are open
+  EXPECT_EQ(HttpCall("GET", server.Url("/v1/capabilities")).status, 401);
+  EXPECT_EQ(HttpCall("GET", server.Url("/v1/capabilities"), "", {"Authorization: Bearer s3cret-key"}).status, 200);
+  EXPECT_EQ(server.Stop(SIGINT), 0);
+}
+
 // SIGTERM: the running job finishes (its stream ends "completed"), the queued one is cancelled,
 // new work is refused, and the process exits 0.
 TEST(ServerShutdownE2eTest, SigtermFinishesRunningWorkAndExitsZero) {

@@ -151,7 +151,7 @@ function applyCapabilities(caps) {
 
   const engine = caps.engine_settings !== false;
   for (const id of ['steps', 'cfg_scale', 'sampler', 'scheduler', 'negative_prompt']) $(`#${id}`).disabled = !engine;
-  fillSelect($('#sampler'), (caps.samplers || []).map((s) => [s.name, s.a1111_name ? `${s.a1111_name} (${s.name})` : s.name]), d.sampler);
+  fillSelect($('#sampler'), (caps.samplers || []).map((s) => [s.name, s.a1111_name || s.name]), d.sampler);
   fillSelect($('#scheduler'), (caps.schedulers || []).map((s) => [s.name, s.a1111_name || s.name]), d.scheduler);
   if (d.steps) $('#steps').value = d.steps;
   if (d.cfg_scale != null) $('#cfg_scale').value = d.cfg_scale;
