@@ -101,9 +101,10 @@ try {
   assert.equal(await page.locator('#jobs .job').count(), 0, 'no job started');
 
   step('the form stays usable: fixed, submitted with Ctrl+Enter; progress, preview, then the image');
-  await page.fill('#width', '64');
-  await page.fill('#height', '64');
-  await page.fill('#steps', '8');
+  // Long enough (seconds on the tiny model) for several step events and a preview to arrive.
+  await page.fill('#width', '128');
+  await page.fill('#height', '128');
+  await page.fill('#steps', '20');
   await page.fill('#negative_prompt', 'fog');
   await recordJobCards(page);
   await page.locator('#prompt').press('Control+Enter');
@@ -114,16 +115,16 @@ try {
   const fractions = [...new Set(seen.bar)].filter((v) => v > 0);
   assert.ok(fractions.length >= 2, `the bar moved with the step events: ${seen.bar}`);
   assert.ok(fractions.some((v) => v < 1), `the bar showed partial progress: ${seen.bar}`);
-  assert.ok(seen.status.some((s) => /step \d+\/8/.test(s)), `step k/n shown: ${seen.status}`);
+  assert.ok(seen.status.some((s) => /step \d+\/20/.test(s)), `step k/n shown: ${seen.status}`);
   assert.ok(seen.preview >= 1, 'a live latent preview was shown');
 
   step('the result shows its infotext');
   await figure.locator('img.result-image').evaluate((img) => img.decode());
-  assert.equal(await figure.locator('img.result-image').evaluate((img) => img.naturalWidth), 64);
+  assert.equal(await figure.locator('img.result-image').evaluate((img) => img.naturalWidth), 128);
   const seed = await figure.getAttribute('data-seed');
   assert.match(seed, /^\d+$/);
   const facts = await figure.locator('dl.result-facts').textContent();
-  for (const want of ['a lighthouse at dusk', seed, '64 × 64', 'Model hash', 'Time', 'Steps']) {
+  for (const want of ['a lighthouse at dusk', seed, '128 × 128', 'Model hash', 'Time', 'Steps']) {
     assert.ok(facts.includes(want), `infotext shows ${want}: ${facts}`);
   }
   const infotext = await figure.locator('pre.result-infotext').textContent();
@@ -145,10 +146,9 @@ try {
   await page.fill('#prompt', 'something else');
   await figure.locator('button.send').click();
   assert.equal(await page.inputValue('#prompt'), 'a lighthouse at dusk');
-  assert.equal(await page.inputValue('#steps'), '8');
+  assert.equal(await page.inputValue('#steps'), '20');
 
-  step('a long job is cancelled while it runs');
-  await page.fill('#prompt', 'a very long job');
+  step('a generation the server projects past its timeout fails with its message shown');
   await page.check('#seed-random');
   await page.fill('#steps', '150');
   await page.fill('#n', '8');
@@ -156,6 +156,17 @@ try {
   await page.fill('#width', '256');
   await page.fill('#height', '256');
   await page.click('#generate');
+  await page.locator('#jobs .job[data-state="failed"]').waitFor();
+  await page.locator('#form-error', { hasText: /timeout/ }).waitFor();
+  await page.locator('#jobs .job[data-state="failed"] button.cancel').click();  // Dismiss
+
+  step('a long job is cancelled while it runs');
+  await page.fill('#prompt', 'a very long job');
+  await page.fill('#n', '1');
+  await page.fill('#width', '128');
+  await page.fill('#height', '128');
+  await page.click('#generate');
+  assert.equal(await page.locator('#form-error').isVisible(), false, 'a new job clears the error');
   const job = page.locator('#jobs .job').first();
   await job.locator('.job-status', { hasText: /step \d+\/150/ }).waitFor();
   await page.screenshot({ path: join(shotDir, 'desktop-running.png'), fullPage: true });
