@@ -2,7 +2,8 @@
 # Runs a client program against the real `sdr serve`: writes the tiny random-weight model into a
 # temporary folder, starts the server on 127.0.0.1 with a free port (--port 0), runs
 # `CLIENT... URL` (URL = http://127.0.0.1:PORT, also exported as SDR_SERVER_URL), then stops the
-# server with SIGTERM. Fails when the client fails or the server does not exit 0.
+# server with SIGTERM. Fails when the client fails or the server does not exit 0. $SDR_SERVE_ARGS, when
+# set, adds flags to `sdr serve` (split on spaces).
 # Usage: run_against_server.sh SDR_BIN CLIENT [ARGS...]
 set -euo pipefail
 sdr=$1
@@ -16,8 +17,9 @@ cleanup() {
 trap cleanup EXIT
 
 "$sdr" make-test-model "$tmp/tiny.safetensors" >/dev/null
+# shellcheck disable=SC2086  # SDR_SERVE_ARGS: extra `sdr serve` flags, split on spaces (e.g. --api-key K)
 SD_THREADS=1 SDR_LOG_LEVEL=warn "$sdr" serve --host 127.0.0.1 --port 0 -m "$tmp/tiny.safetensors" --steps 2 \
-  >"$tmp/stdout" &
+  ${SDR_SERVE_ARGS:-} >"$tmp/stdout" &
 server_pid=$!
 for _ in $(seq 1 600); do
   grep -q "listening on" "$tmp/stdout" 2>/dev/null && break

@@ -292,6 +292,7 @@ class JobView {
   }
 
   onStep(e) {
+    this.lastStep = e;
     this.el.dataset.state = 'running';
     const bar = $('.job-bar', this.el);
     bar.value = e.progress ?? 0;
@@ -332,6 +333,9 @@ class JobView {
     this.setStatus(text);
     const bar = $('.job-bar', this.el);
     if (kind === 'succeeded') bar.value = 1; else if (!bar.hasAttribute('value')) bar.value = 0;
+    // No ETA once it has ended: what it ran, as far as it got.
+    const times = $('.job-times', this.el);
+    if (this.lastStep) times.textContent = `ran ${formatSeconds(this.lastStep.elapsed_s)} · ${Math.round((this.lastStep.progress ?? 0) * 100)}%`;
     $('.cancel', this.el).disabled = true;
   }
 
