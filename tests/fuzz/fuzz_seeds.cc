@@ -264,7 +264,7 @@ std::vector<FuzzSeed> ServerRequestSeeds() {
                                              R"( "response_format": "url", "output_format": "png", "user": "u",)"
                                              R"( "stream": true, "partial_images": 2, "quality": "hd"})"},
       {"openai_extensions.json",
-       std::string("\x00", 1) + R"({"prompt": "caf\u00e9 (x:1.2)", "negative_prompt": "blur", "steps": 20,)"
+       std::string("\x00", 1) + R"j({"prompt": "caf\u00e9 (x:1.2)", "negative_prompt": "blur", "steps": 20,)j"
                                 R"( "cfg_scale": 7.5, "seed": -1, "sampler": "DPM++ 2M Karras", "clip_skip": 2})"},
       {"jobs.json", std::string("\x01", 1) + R"({"prompt": "a dog", "width": 128, "height": 64, "steps": 5,)"
                                              R"( "sampler": "euler_a", "scheduler": "karras"})"},
