@@ -16,11 +16,20 @@ PACKAGES=(
   libspng-dev                                  # PNG encoding and checking
   libcurl4-openssl-dev                         # HTTP client of the cloud image providers
   libssl-dev                                   # SHA-256 of model files (OpenSSL libcrypto, SHA extensions)
-  libcpp-httplib-dev                           # tests: fake OpenAI / Azure servers on 127.0.0.1
+  libcpp-httplib-dev                           # HTTP server of `sdr serve`; the tests' fake OpenAI / Azure servers
+  curl                                         # tests: A1111's request shape sent with curl
+  chromium                                     # tests: the web page in a headless browser (tests/web)
   libicu-dev                                   # Unicode classes and case mapping (tokenizer)
   python3 python3-numpy python3-torch python3-regex  # test fixtures: make_random_sd.py, torch.save twin
   golang-go                                    # the Go binding (bindings/go) and its go test
 )
+
+# Node.js and npm (the official OpenAI Node client test, tests/node; the web page test, tests/web): Debian's packages, unless a
+# node with npm is already there (e.g. NodeSource's nodejs, which bundles npm and conflicts with
+# Debian's npm package).
+if ! command -v node >/dev/null 2>&1 || ! command -v npm >/dev/null 2>&1; then
+  PACKAGES+=(nodejs npm)
+fi
 
 missing=()
 for p in "${PACKAGES[@]}"; do

@@ -25,6 +25,7 @@ Command RegisterMakeTestTaesd(CLI::App& app);
 Command RegisterConvert(CLI::App& app);
 Command RegisterGenerate(CLI::App& app);
 Command RegisterConfig(CLI::App& app);
+Command RegisterServe(CLI::App& app);
 
 // The exit codes, for `sdr --help`: the usage code and runtime/errors.h's table.
 std::string ExitCodeHelp();

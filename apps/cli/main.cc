@@ -16,6 +16,7 @@ int main(int argc, char** argv) {
       sdr::cli::RegisterConvert(app),
       sdr::cli::RegisterGenerate(app),
       sdr::cli::RegisterConfig(app),
+      sdr::cli::RegisterServe(app),
   };
   try {
     app.parse(argc, argv);

@@ -27,12 +27,19 @@ const (
 	CodeQuotaExhausted    Code = 15 // the account's quota is used up: do not retry (429)
 	CodeProviderError     Code = 16 // any other provider failure (its message and request id)
 	CodeIO                Code = 17 // reading an input or writing an output failed
+	// The HTTP server's own conditions (sdr serve); no function of this package returns them.
+	CodeQueueFull       Code = 18 // the server's job queue is full: retry later (429)
+	CodeNotFound        Code = 19 // no such job, image or route (404)
+	CodeGone            Code = 20 // the job's result has expired (410)
+	CodeUnauthorized    Code = 21 // the request lacks the server's API key (401)
+	CodePayloadTooLarge Code = 22 // the request body is larger than the server accepts (413)
 )
 
 var codeNames = [...]string{
 	"ok", "model_load_failed", "model_not_found", "invalid_params", "generation_failed", "out_of_memory",
 	"generation_timeout", "acquire_timeout", "cancelled", "pool_closed", "out_of_vram", "unavailable",
 	"auth_failed", "content_policy", "rate_limited", "quota_exhausted", "provider_error", "io_error",
+	"queue_full", "not_found", "gone", "unauthorized", "payload_too_large",
 }
 
 // String is the stable lower-case name: "invalid_params", "cancelled", ... ("unknown" otherwise).
@@ -86,6 +93,11 @@ var (
 	ErrQuotaExhausted    = &Error{Code: CodeQuotaExhausted}
 	ErrProviderError     = &Error{Code: CodeProviderError}
 	ErrIO                = &Error{Code: CodeIO}
+	ErrQueueFull         = &Error{Code: CodeQueueFull}
+	ErrNotFound          = &Error{Code: CodeNotFound}
+	ErrGone              = &Error{Code: CodeGone}
+	ErrUnauthorized      = &Error{Code: CodeUnauthorized}
+	ErrPayloadTooLarge   = &Error{Code: CodePayloadTooLarge}
 )
 
 // ErrNotBuilt is what every constructor returns when the package was built without the real

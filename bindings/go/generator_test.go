@@ -157,8 +157,9 @@ func TestGeneratorSelectionErrors(t *testing.T) {
 func TestErrorVocabularyMatchesTheLibrary(t *testing.T) {
 	sentinels := []*Error{nil, ErrModelLoadFailed, ErrModelNotFound, ErrInvalidParams, ErrGenerationFailed, ErrOutOfMemory,
 		ErrGenerationTimeout, ErrAcquireTimeout, ErrCancelled, ErrPoolClosed, ErrOutOfVRAM, ErrUnavailable,
-		ErrAuthFailed, ErrContentPolicy, ErrRateLimited, ErrQuotaExhausted, ErrProviderError, ErrIO}
-	for c := CodeOK; c <= CodeIO; c++ {
+		ErrAuthFailed, ErrContentPolicy, ErrRateLimited, ErrQuotaExhausted, ErrProviderError, ErrIO,
+		ErrQueueFull, ErrNotFound, ErrGone, ErrUnauthorized, ErrPayloadTooLarge}
+	for c := CodeOK; c <= CodePayloadTooLarge; c++ {
 		if got := C_errorCodeName(c); c.String() != got {
 			t.Errorf("code %d: Go name %q, C name %q", int(c), c.String(), got)
 		}

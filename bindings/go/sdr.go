@@ -81,6 +81,11 @@ var _ = [1]struct{}{}[Code(C.SDR_ERR_RATE_LIMITED)-CodeRateLimited]
 var _ = [1]struct{}{}[Code(C.SDR_ERR_QUOTA_EXHAUSTED)-CodeQuotaExhausted]
 var _ = [1]struct{}{}[Code(C.SDR_ERR_PROVIDER_ERROR)-CodeProviderError]
 var _ = [1]struct{}{}[Code(C.SDR_ERR_IO)-CodeIO]
+var _ = [1]struct{}{}[Code(C.SDR_ERR_QUEUE_FULL)-CodeQueueFull]
+var _ = [1]struct{}{}[Code(C.SDR_ERR_NOT_FOUND)-CodeNotFound]
+var _ = [1]struct{}{}[Code(C.SDR_ERR_GONE)-CodeGone]
+var _ = [1]struct{}{}[Code(C.SDR_ERR_UNAUTHORIZED)-CodeUnauthorized]
+var _ = [1]struct{}{}[Code(C.SDR_ERR_PAYLOAD_TOO_LARGE)-CodePayloadTooLarge]
 
 func fromC(code C.sdr_error_code, e *C.sdr_error) error {
 	if code == C.SDR_OK {

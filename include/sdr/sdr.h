@@ -117,7 +117,13 @@ typedef enum sdr_error_code {
   SDR_ERR_RATE_LIMITED = 14,       /* too many requests now: retry later */
   SDR_ERR_QUOTA_EXHAUSTED = 15,    /* the provider account's quota is used up: do not retry */
   SDR_ERR_PROVIDER_ERROR = 16,     /* any other provider failure (its message and request id) */
-  SDR_ERR_IO = 17                  /* reading an input or writing an output failed */
+  SDR_ERR_IO = 17,                 /* reading an input or writing an output failed */
+  /* The HTTP server's own conditions (`sdr serve`); no function of this API returns them. */
+  SDR_ERR_QUEUE_FULL = 18,         /* the server's job queue is full: retry later */
+  SDR_ERR_NOT_FOUND = 19,          /* no such job, image or route */
+  SDR_ERR_GONE = 20,               /* the job's result has expired */
+  SDR_ERR_UNAUTHORIZED = 21,       /* the request lacks the server's API key */
+  SDR_ERR_PAYLOAD_TOO_LARGE = 22   /* the request body is larger than the server accepts */
 } sdr_error_code;
 
 #define SDR_ERROR_MESSAGE_SIZE 512

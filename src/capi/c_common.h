@@ -36,6 +36,11 @@ static_assert(SDR_ERR_RATE_LIMITED == static_cast<int>(ErrorCode::kRateLimited))
 static_assert(SDR_ERR_QUOTA_EXHAUSTED == static_cast<int>(ErrorCode::kQuotaExhausted));
 static_assert(SDR_ERR_PROVIDER_ERROR == static_cast<int>(ErrorCode::kProviderError));
 static_assert(SDR_ERR_IO == static_cast<int>(ErrorCode::kIoError));
+static_assert(SDR_ERR_QUEUE_FULL == static_cast<int>(ErrorCode::kQueueFull));
+static_assert(SDR_ERR_NOT_FOUND == static_cast<int>(ErrorCode::kNotFound));
+static_assert(SDR_ERR_GONE == static_cast<int>(ErrorCode::kGone));
+static_assert(SDR_ERR_UNAUTHORIZED == static_cast<int>(ErrorCode::kUnauthorized));
+static_assert(SDR_ERR_PAYLOAD_TOO_LARGE == static_cast<int>(ErrorCode::kPayloadTooLarge));
 
 // Writes (code, message) into *err when err is not NULL; returns code. The message is cut at a
 // UTF-8 character boundary to fit.

@@ -78,7 +78,7 @@ class CloudProvider final : public Provider {
     SDR_ASSIGN_OR_RETURN(HttpResponse response, Exchange(post, deadline, cancel, &result.attempts));
     result.request_id = RequestId(response);
     if (progress) {
-      progress({0, 1, 1, std::chrono::duration<double>(Clock::now() - start).count()});  // the answer is in
+      progress({0, 1, 1, std::chrono::duration<double>(Clock::now() - start).count(), {}});  // the answer is in
     }
     const Json j = Json::parse(response.body, nullptr, /*allow_exceptions=*/false);
     if (j.is_discarded() || !j.is_object()) {

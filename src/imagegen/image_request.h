@@ -14,6 +14,7 @@
 #include <cstdint>
 #include <functional>
 #include <optional>
+#include <span>
 #include <string>
 #include <utility>
 #include <vector>
@@ -58,6 +59,16 @@ struct ImageResult {
   double seconds = 0;                // wall time inside the provider
 };
 
+// The sampler's current latent, for live previews: a view into the engine's buffer, valid only
+// during the progress call (nothing is copied; copy what you keep). Empty for cloud providers.
+struct LatentView {
+  std::span<const float> data;  // [channels, height, width], channel-major, in the sampler's scale
+  int channels = 0;             // 4 for SD 1.x
+  int height = 0;               // latent pixels: image height / 8
+  int width = 0;                // latent pixels: image width / 8
+  bool empty() const { return data.empty(); }
+};
+
 // Progress of one local sampler step; cloud providers report one step (1 of 1) per answered
 // request. Return false to stop the generation (Cancelled).
 struct ImageProgress {
@@ -65,6 +76,7 @@ struct ImageProgress {
   int step = 0;         // 1-based
   int total_steps = 0;
   double elapsed_s = 0;  // since the provider call began
+  LatentView latent;     // local provider only; empty otherwise
 };
 using ImageProgressFn = std::function<bool(const ImageProgress&)>;
 

@@ -80,8 +80,14 @@ Result<ImageResult> LocalProvider::Generate(const ImageRequest& request, const I
   lease->options().timeout_s = timeout_s;
   ProgressFn step_progress;
   if (progress) {
-    step_progress = [&progress](const StepProgress& s) {
-      return progress({s.image, s.step, s.total_steps, s.elapsed_s});
+    const int h = params.height / 8, w = params.width / 8;
+    step_progress = [&progress, h, w](const StepProgress& s) {
+      LatentView latent;
+      const size_t plane = static_cast<size_t>(h) * static_cast<size_t>(w);
+      if (plane > 0 && !s.latent.empty() && s.latent.size() % plane == 0) {
+        latent = {s.latent, static_cast<int>(s.latent.size() / plane), h, w};
+      }
+      return progress({s.image, s.step, s.total_steps, s.elapsed_s, latent});
     };
   }
   SDR_ASSIGN_OR_RETURN(GenerateResult generated, lease->Generate(params, step_progress, cancel));

@@ -378,6 +378,32 @@ std::vector<ConfigField> MakeFields() {
      },
      [](const RuntimeConfig& c) { return c.cuda_precision; },
      {{"--cuda-precision", "", nullptr}}},
+    // The HTTP server (`sdr serve`, src/server).
+    {"host", "SD_HOST", kDefaultServerHost,
+     "address `sdr serve` binds (loopback by default; another address without SD_API_KEY logs a warning)",
+     ConfigKind::kString,
+     [](std::string_view l, std::string_view t, RuntimeConfig& c) { return ParseName(l, t, &c.host); },
+     [](const RuntimeConfig& c) { return c.host; },
+     {{"--host", "", nullptr}}},
+    {"port", "SD_PORT", "7860", "TCP port `sdr serve` listens on, 0..65535 (0 = any free port)", ConfigKind::kInt,
+     [](std::string_view l, std::string_view t, RuntimeConfig& c) {
+       return ParseIntIn(l, t, 0, RuntimeConfig::kMaxPort, &c.port);
+     },
+     [](const RuntimeConfig& c) { return FormatInt(c.port); },
+     {{"--port", "", nullptr}}},
+    {"api_key", "SD_API_KEY", "",
+     "key clients of `sdr serve` send as Authorization: Bearer KEY (every endpoint but /health; never shown)",
+     ConfigKind::kSecret,
+     [](std::string_view l, std::string_view t, RuntimeConfig& c) { return ParseSecret(l, t, &c.api_key); },
+     [](const RuntimeConfig& c) { return c.api_key; },
+     {{"--api-key", "", nullptr}}},
+    {"max_queue", "SD_MAX_QUEUE", "16",
+     "jobs `sdr serve` queues while every context is busy, 0..1024 (a full queue answers 429)", ConfigKind::kInt,
+     [](std::string_view l, std::string_view t, RuntimeConfig& c) {
+       return ParseIntIn(l, t, 0, RuntimeConfig::kMaxQueue, &c.max_queue);
+     },
+     [](const RuntimeConfig& c) { return FormatInt(c.max_queue); },
+     {{"--max-queue", "", nullptr}}},
     // Cloud image providers (src/imagegen/selection.h): chosen when no local model loads, Azure
     // before OpenAI.
     {"azure_endpoint", "AZURE_OPENAI_ENDPOINT", "",

@@ -47,6 +47,11 @@ inline constexpr std::string_view kDefaultOpenAiImageModel = "dall-e-3";
 inline constexpr std::string_view kDefaultAzureDeployment = "dall-e-3";   // the name Azure's quickstarts use
 inline constexpr std::string_view kDefaultAzureApiVersion = "2024-02-01";  // the images GA api-version
 
+// Defaults of the HTTP server's settings (`sdr serve`, src/server), declared once.
+inline constexpr std::string_view kDefaultServerHost = "127.0.0.1";  // loopback: nothing else reaches it
+inline constexpr int kDefaultServerPort = 7860;                      // A1111's port, so its clients just work
+inline constexpr int kDefaultMaxQueue = 16;                          // jobs waiting for a context
+
 struct RuntimeConfig {
   static constexpr int kMinSide = GenerateParams::kMinSide;  // pixels
   static constexpr int kMaxSide = GenerateParams::kMaxSide;  // pixels
@@ -55,6 +60,8 @@ struct RuntimeConfig {
   static constexpr double kMaxTimeoutSeconds = 86400.0;  // one day
   static constexpr int kMaxConcurrent = 64;
   static constexpr int kMaxThreads = 256;
+  static constexpr int kMaxPort = 65535;
+  static constexpr int kMaxQueue = 1024;
 
   std::string model_path;      // SD_MODEL_PATH: checkpoint file or diffusers folder; "" = none
   std::string vae_path;        // SD_VAE_PATH: external VAE replacing the model's; "" = the model's
@@ -85,6 +92,12 @@ struct RuntimeConfig {
   std::string azure_api_key;      // AZURE_OPENAI_API_KEY: secret; "" = Azure off
   std::string azure_deployment{kDefaultAzureDeployment};     // AZURE_OPENAI_DEPLOYMENT: the deployment's name
   std::string azure_api_version{kDefaultAzureApiVersion};   // AZURE_OPENAI_API_VERSION: sent as api-version
+
+  // The HTTP server (`sdr serve`, src/server).
+  std::string host{kDefaultServerHost};  // SD_HOST: address to bind; a non-loopback one without a key warns
+  int port = kDefaultServerPort;         // SD_PORT: TCP port, 0..kMaxPort (0 = any free port, printed at start)
+  std::string api_key;                   // SD_API_KEY: secret; "" = no auth, else Bearer KEY on all but /health
+  int max_queue = kDefaultMaxQueue;      // SD_MAX_QUEUE: jobs waiting for a context, 0..kMaxQueue; full = 429
 };
 
 // What a field's formatted value is, so that writers can type it (JSON numbers, booleans).

@@ -10,7 +10,7 @@ namespace sdr {
 namespace {
 
 // The one table: code, name, CLI exit code, HTTP status, meaning.
-constexpr std::array<ErrorCodeInfo, 18> kCodes = {{
+constexpr std::array<ErrorCodeInfo, 23> kCodes = {{
     {ErrorCode::kOk, "ok", 0, 200, "success"},
     {ErrorCode::kModelLoadFailed, "model_load_failed", 6, 500, "the model file is unreadable, corrupt or unsupported"},
     {ErrorCode::kModelNotFound, "model_not_found", 4, 404, "the model path does not exist"},
@@ -29,6 +29,11 @@ constexpr std::array<ErrorCodeInfo, 18> kCodes = {{
     {ErrorCode::kQuotaExhausted, "quota_exhausted", 18, 429, "the account's quota is used up"},
     {ErrorCode::kProviderError, "provider_error", 19, 502, "the provider reported another error"},
     {ErrorCode::kIoError, "io_error", 5, 500, "reading an input or writing an output failed"},
+    {ErrorCode::kQueueFull, "queue_full", 20, 429, "the server's job queue is full: retry later"},
+    {ErrorCode::kNotFound, "not_found", 21, 404, "no such job, image or route"},
+    {ErrorCode::kGone, "gone", 22, 410, "the job's result has expired"},
+    {ErrorCode::kUnauthorized, "unauthorized", 23, 401, "the request lacks the server's API key"},
+    {ErrorCode::kPayloadTooLarge, "payload_too_large", 24, 413, "the request body is larger than the server accepts"},
 }};
 
 constexpr bool TableInValueOrder() {

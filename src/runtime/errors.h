@@ -37,6 +37,12 @@ enum class ErrorCode {
   kQuotaExhausted = 15,    // the account's quota or credit is used up: do not retry (429 quota)
   kProviderError = 16,     // any other provider failure (its message and request id)
   kIoError = 17,           // reading an input or writing an output other than the model failed
+  // The HTTP server's own conditions (src/server); the library never returns them.
+  kQueueFull = 18,         // the server's job queue is full: retry later (Retry-After)
+  kNotFound = 19,          // no such job, image or route
+  kGone = 20,              // the job or image existed but its result has expired
+  kUnauthorized = 21,      // the request lacks the server's API key (Authorization: Bearer)
+  kPayloadTooLarge = 22,   // the request body exceeds the server's limit
 };
 
 struct ErrorCodeInfo {

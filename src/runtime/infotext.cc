@@ -53,7 +53,156 @@ std::string JsonQuote(const std::string& s) {
   return out;
 }
 
+bool IsWordChar(char c) {
+  const auto u = static_cast<unsigned char>(c);
+  return (u >= '0' && u <= '9') || (u >= 'a' && u <= 'z') || (u >= 'A' && u <= 'Z') || u == '_' || u >= 0x80;
+}
+
+void AppendUtf8(char32_t cp, std::string& out) {
+  if (cp < 0x80) {
+    out += static_cast<char>(cp);
+  } else if (cp < 0x800) {
+    out += static_cast<char>(0xc0 | (cp >> 6));
+    out += static_cast<char>(0x80 | (cp & 0x3f));
+  } else if (cp < 0x10000) {
+    out += static_cast<char>(0xe0 | (cp >> 12));
+    out += static_cast<char>(0x80 | ((cp >> 6) & 0x3f));
+    out += static_cast<char>(0x80 | (cp & 0x3f));
+  } else {
+    out += static_cast<char>(0xf0 | (cp >> 18));
+    out += static_cast<char>(0x80 | ((cp >> 12) & 0x3f));
+    out += static_cast<char>(0x80 | ((cp >> 6) & 0x3f));
+    out += static_cast<char>(0x80 | (cp & 0x3f));
+  }
+}
+
+// The body of a JSON string literal (between the quotes) unescaped; malformed escapes are kept
+// as written (A1111 keeps the value when json.loads fails).
+std::string JsonUnquote(std::string_view body) {
+  std::string out;
+  const auto hex4 = [&](size_t at, char32_t* v) {
+    if (at + 4 > body.size()) return false;
+    *v = 0;
+    for (size_t k = at; k < at + 4; ++k) {
+      const char c = body[k];
+      const int d = c >= '0' && c <= '9' ? c - '0' : c >= 'a' && c <= 'f' ? c - 'a' + 10 : c >= 'A' && c <= 'F' ? c - 'A' + 10 : -1;
+      if (d < 0) return false;
+      *v = (*v << 4) | static_cast<char32_t>(d);
+    }
+    return true;
+  };
+  for (size_t i = 0; i < body.size(); ++i) {
+    if (body[i] != '\\' || i + 1 == body.size()) {
+      out += body[i];
+      continue;
+    }
+    const char e = body[++i];
+    switch (e) {
+      case 'n': out += '\n'; break;
+      case 't': out += '\t'; break;
+      case 'r': out += '\r'; break;
+      case 'b': out += '\b'; break;
+      case 'f': out += '\f'; break;
+      case 'u': {
+        char32_t cp = 0, low = 0;
+        if (!hex4(i + 1, &cp)) {
+          out += "\\u";
+          break;
+        }
+        i += 4;
+        if (cp >= 0xd800 && cp < 0xdc00 && i + 2 < body.size() && body[i + 1] == '\\' && body[i + 2] == 'u' &&
+            hex4(i + 3, &low) && low >= 0xdc00 && low < 0xe000) {
+          cp = 0x10000 + ((cp - 0xd800) << 10) + (low - 0xdc00);
+          i += 6;
+        }
+        if (cp >= 0xd800 && cp < 0xe000) cp = 0xfffd;  // a lone surrogate
+        AppendUtf8(cp, out);
+        break;
+      }
+      default: out += e;  // \" \\ \/ and anything else: the character itself
+    }
+  }
+  return out;
+}
+
+// A1111's re_param: `\s*(\w[\w \-/]+):\s*("(?:\\.|[^\\"])+"|[^,]*)(?:,|$)`, found left to right.
+// Written out by hand: no std::regex on untrusted text (its recursion overflows the stack).
+std::vector<std::pair<std::string, std::string>> FindParams(std::string_view line) {
+  std::vector<std::pair<std::string, std::string>> out;
+  size_t i = 0;
+  const size_t n = line.size();
+  const auto is_key_char = [](char c) { return IsWordChar(c) || c == ' ' || c == '-' || c == '/'; };
+  while (i < n) {
+    while (i < n && IsPythonWhitespace(line[i])) ++i;
+    if (i >= n) break;
+    const size_t key_begin = i;
+    size_t k = i;
+    if (IsWordChar(line[k])) {
+      ++k;
+      while (k < n && is_key_char(line[k])) ++k;
+    }
+    if (k - key_begin < 2 || k >= n || line[k] != ':') {
+      ++i;  // no match starting here
+      continue;
+    }
+    std::string key(line.substr(key_begin, k - key_begin));
+    size_t v = k + 1;
+    while (v < n && IsPythonWhitespace(line[v])) ++v;
+    std::string value;
+    bool quoted = false;
+    if (v < n && line[v] == '"') {
+      size_t q = v + 1;
+      while (q < n && line[q] != '"') q += line[q] == '\\' && q + 1 < n ? 2 : 1;
+      if (q < n && q > v + 1 && (q + 1 == n || line[q + 1] == ',')) {
+        value = JsonUnquote(line.substr(v + 1, q - v - 1));
+        v = q + 1;
+        quoted = true;
+      }
+    }
+    if (!quoted) {
+      const size_t comma = line.find(',', v);
+      const size_t end = comma == std::string_view::npos ? n : comma;
+      value = std::string(line.substr(v, end - v));
+      v = end;
+    }
+    if (v < n && line[v] == ',') ++v;
+    out.emplace_back(std::move(key), std::move(value));
+    i = v;
+  }
+  return out;
+}
+
 }  // namespace
+
+ParsedInfotext ParseInfotext(const std::string& text) {
+  ParsedInfotext parsed;
+  std::vector<std::string> lines;
+  const std::string stripped = Strip(text);
+  size_t start = 0;
+  while (true) {
+    const size_t nl = stripped.find('\n', start);
+    lines.push_back(stripped.substr(start, nl == std::string::npos ? std::string::npos : nl - start));
+    if (nl == std::string::npos) break;
+    start = nl + 1;
+  }
+  auto params = FindParams(lines.back());
+  if (params.size() >= 3) {
+    parsed.params = std::move(params);
+    lines.pop_back();
+  }
+  bool negative = false;
+  for (const std::string& raw : lines) {
+    std::string line = Strip(raw);
+    if (line.rfind("Negative prompt:", 0) == 0) {
+      negative = true;
+      line = Strip(line.substr(16));
+    }
+    std::string& target = negative ? parsed.negative_prompt : parsed.prompt;
+    if (!target.empty()) target += '\n';
+    target += line;
+  }
+  return parsed;
+}
 
 std::string QuoteInfotextValue(const std::string& value) {
   if (value.find_first_of(",:\n") == std::string::npos) return value;

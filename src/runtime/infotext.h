@@ -58,6 +58,17 @@ std::string QuoteInfotextValue(const std::string& value);
 // A number as Python's str(float) would print it, with a trailing ".0" dropped (7.0 -> "7").
 std::string FormatInfotextNumber(double value);
 
+// An infotext read back (A1111's parse_generation_parameters): the prompt lines, the lines after
+// "Negative prompt:", and the "key: value" pairs of the last line (when it holds at least three;
+// otherwise it belongs to the prompt), JSON-quoted values unquoted, in order. Never fails: text
+// that is not an infotext comes back as the prompt.
+struct ParsedInfotext {
+  std::string prompt;
+  std::string negative_prompt;
+  std::vector<std::pair<std::string, std::string>> params;  // e.g. ("Steps", "20"), ("Size", "512x512")
+};
+ParsedInfotext ParseInfotext(const std::string& text);
+
 // A1111's short model hash ("AutoV2"): the first 10 hex digits of the SHA-256 of the whole file.
 // NotFound / IoError naming the path.
 Result<std::string> ModelHash(const std::string& path);

@@ -4,6 +4,7 @@
 #include <filesystem>
 #include <functional>
 
+#include "core/check.h"
 #include "core/half.h"
 #include "core/mapped_file.h"
 #include "core/quant.h"
@@ -12,7 +13,9 @@
 #include "formats/gguf_types.h"
 #include "formats/safetensors.h"
 #include "formats/zip_reader.h"
+#include "imagegen/base64.h"
 #include "runtime/config.h"
+#include "runtime/png_writer.h"
 #include "testing/ckpt_fixtures.h"
 
 namespace sdr::fuzz {
@@ -246,6 +249,34 @@ std::vector<FuzzSeed> ConfigSeeds() {
   };
 }
 
+// A png-info body: a 2x2 PNG with an A1111 infotext, as a data URI.
+std::string PngInfoBody() {
+  const uint8_t rgb[12] = {0, 10, 20, 30, 40, 50, 60, 70, 80, 90, 100, 110};
+  auto png = EncodePng(rgb, 2, 2, {{"parameters", "a cat\nNegative prompt: blur\nSteps: 3, Sampler: Euler a, Size: 2x2"}});
+  SDR_CHECK(png.ok());
+  return R"({"image": "data:image/png;base64,)" + EncodeBase64(*png) + R"("})";
+}
+
+std::vector<FuzzSeed> ServerRequestSeeds() {
+  // Byte 0 picks the endpoint (fuzz_targets.h): 0 images, 1 jobs, 2 txt2img, 3 png-info.
+  return {
+      {"openai.json", std::string("\x00", 1) + R"({"model": "m", "prompt": "a cat", "n": 2, "size": "64x64",)"
+                                             R"( "response_format": "url", "output_format": "png", "user": "u",)"
+                                             R"( "stream": true, "partial_images": 2, "quality": "hd"})"},
+      {"openai_extensions.json",
+       std::string("\x00", 1) + R"j({"prompt": "caf\u00e9 (x:1.2)", "negative_prompt": "blur", "steps": 20,)j"
+                                R"( "cfg_scale": 7.5, "seed": -1, "sampler": "DPM++ 2M Karras", "clip_skip": 2})"},
+      {"jobs.json", std::string("\x01", 1) + R"({"prompt": "a dog", "width": 128, "height": 64, "steps": 5,)"
+                                             R"( "sampler": "euler_a", "scheduler": "karras"})"},
+      {"txt2img.json",
+       std::string("\x02", 1) + R"({"prompt": "a fox", "negative_prompt": "", "steps": 3, "cfg_scale": 6,)"
+                                R"( "width": 64, "height": 64, "sampler_name": "Euler a", "scheduler": "Karras",)"
+                                R"( "seed": 5, "batch_size": 2, "n_iter": 2, "send_images": true,)"
+                                R"( "override_settings": {"CLIP_stop_at_last_layers": 2}})"},
+      {"png_info.json", std::string("\x03", 1) + PngInfoBody()},
+  };
+}
+
 // One libFuzzer dictionary line: "text" with \xNN escapes.
 std::string DictLine(std::string_view text) {
   static constexpr char kHex[] = "0123456789ABCDEF";
@@ -273,6 +304,15 @@ std::string FuzzDictionary(const std::string& target) {
     for (Scheduler k : AllSchedulers()) d += DictLine(ToString(k));
     for (const char* w : {"true", "false", "yes", "off", "x", "1e308", "nan", "inf", "-0", "2048"}) d += DictLine(w);
     d += DictLine(std::string("\0", 1));
+  } else if (target == "server_request") {
+    for (const char* w : {"\"prompt\"", "\"negative_prompt\"", "\"n\"", "\"size\"", "\"width\"", "\"height\"",
+                          "\"steps\"", "\"cfg_scale\"", "\"seed\"", "\"sampler\"", "\"sampler_name\"",
+                          "\"scheduler\"", "\"clip_skip\"", "\"batch_size\"", "\"n_iter\"", "\"stream\"",
+                          "\"partial_images\"", "\"response_format\"", "\"override_settings\"",
+                          "\"CLIP_stop_at_last_layers\"", "\"image\"", "data:image/png;base64,", "64x64", "null",
+                          "true", "1e999", "NaN", "-1", "\\ud800"}) {
+      d += DictLine(w);
+    }
   } else if (target == "pickle" || target == "ckpt") {
     for (const char* w : {"collections\nOrderedDict\n", "torch._utils\n_rebuild_tensor_v2\n",
                           "torch._utils\n_rebuild_parameter\n", "torch\nFloatStorage\n", "torch\nHalfStorage\n",
@@ -297,6 +337,7 @@ Result<std::vector<FuzzSeed>> MakeFuzzSeeds(const std::string& target, const std
   if (target == "pickle") return PickleSeeds(scratch_dir);
   if (target == "tokenizer") return TokenizerSeeds();
   if (target == "config") return ConfigSeeds();
+  if (target == "server_request") return ServerRequestSeeds();
   return std::vector<FuzzSeed>{};
 }
 

@@ -6,7 +6,7 @@ namespace {
 constexpr FuzzTarget kTargets[] = {
     {"safetensors", FuzzSafetensors}, {"gguf", FuzzGguf},           {"zip", FuzzZip},
     {"ckpt", FuzzCkpt},               {"pickle", FuzzPickle},       {"tokenizer", FuzzTokenizer},
-    {"config", FuzzConfig},
+    {"config", FuzzConfig},           {"server_request", FuzzServerRequest},
 };
 
 }  // namespace

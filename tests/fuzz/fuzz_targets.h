@@ -37,6 +37,11 @@ Status FuzzTokenizer(std::string_view input);
 // The SD_* environment: NUL-separated "NAME=VALUE" entries (later ones win) seen through an
 // EnvLookup by LoadConfigFromEnv.
 Status FuzzConfig(std::string_view input);
+// An HTTP request body through `sdr serve`'s parsers. Input byte 0 % 4 picks the endpoint: 0
+// POST /v1/images/generations, 1 POST /v1/jobs, 2 POST /sdapi/v1/txt2img, 3 POST
+// /sdapi/v1/png-info; the rest is the body. A parsed request must lie inside the server's limits;
+// a refused one must be a 4xx with a message.
+Status FuzzServerRequest(std::string_view input);
 
 struct FuzzTarget {
   std::string_view name;  // "safetensors": names the fuzzer (fuzz_<name>) and its folders

@@ -56,6 +56,10 @@ TEST(ConfigTest, DefaultsWhenNothingIsSet) {
     EXPECT_FALSE(c->vae_tiling);
     EXPECT_FALSE(c->free_params);
     EXPECT_EQ(c->threads, ThreadPool::DefaultThreadCount());
+    EXPECT_EQ(c->host, "127.0.0.1");
+    EXPECT_EQ(c->port, 7860);
+    EXPECT_EQ(c->api_key, "");
+    EXPECT_EQ(c->max_queue, 16);
   }
 }
 
@@ -88,7 +92,7 @@ TEST(ConfigTest, TableMatchesTheStructDefaults) {
     EXPECT_EQ(FindConfigField(f.name), &f);
     EXPECT_EQ(FindConfigField(f.env_var), &f);
   }
-  EXPECT_EQ(ConfigFields().size(), 25u);
+  EXPECT_EQ(ConfigFields().size(), 29u);
   EXPECT_EQ(FindConfigField("SD_NOPE"), nullptr);
   // The help lists every sampler and scheduler the parsers accept.
   for (SamplerKind k : AllSamplerKinds()) EXPECT_NE(FindConfigField("sampler")->help.find(ToString(k)), std::string_view::npos);
@@ -118,6 +122,10 @@ TEST(ConfigTest, EveryFieldParsedFromTheEnvironment) {
       {"SD_THREADS", "3"},
       {"SD_DEVICE", " cpu "},
       {"SD_CUDA_PRECISION", "F32"},
+      {"SD_HOST", " 0.0.0.0 "},
+      {"SD_PORT", "0"},
+      {"SD_API_KEY", "server-secret"},
+      {"SD_MAX_QUEUE", "0"},
       {"AZURE_OPENAI_ENDPOINT", "https://res.openai.azure.com/"},
       {"AZURE_OPENAI_API_KEY", "az-secret"},
       {"AZURE_OPENAI_DEPLOYMENT", " dalle3-prod "},
@@ -155,6 +163,10 @@ TEST(ConfigTest, EveryFieldParsedFromTheEnvironment) {
   EXPECT_EQ(c->openai_api_key, "sk-secret");
   EXPECT_EQ(c->openai_base_url, "http://127.0.0.1:8080/v1");
   EXPECT_EQ(c->openai_image_model, "gpt-image-1");
+  EXPECT_EQ(c->host, "0.0.0.0");
+  EXPECT_EQ(c->port, 0);
+  EXPECT_EQ(c->api_key, "server-secret");
+  EXPECT_EQ(c->max_queue, 0);
   EXPECT_TRUE(ValidateConfig(*c).ok());
   // Keys are never shown.
   for (const ConfigEntry& e : DescribeConfig(*c, FakeEnv(vars))) {
@@ -244,6 +256,10 @@ TEST(ConfigTest, NumbersOutOfRangeOrMalformed) {
       {"SD_THREADS=0", "SD_THREADS=0: must be in [1, 256]"},
       {"SD_THREADS=257", "SD_THREADS=257: must be in [1, 256]"},
       {"SD_THREADS=4 cores", "SD_THREADS=\"4 cores\" is not an integer"},
+      {"SD_PORT=65536", "SD_PORT=65536: must be in [0, 65535]"},
+      {"SD_PORT=-1", "SD_PORT=-1: must be in [0, 65535]"},
+      {"SD_MAX_QUEUE=1025", "SD_MAX_QUEUE=1025: must be in [0, 1024]"},
+      {"SD_HOST=a b", "SD_HOST=\"a b\" is not a name (no blanks, '/', '?', '#' or '&')"},
   };
   for (const auto& [assignment, want] : cases) {
     const size_t eq = assignment.find('=');

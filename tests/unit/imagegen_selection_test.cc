@@ -194,6 +194,11 @@ TEST_F(SelectionTest, LocalProviderGeneratesThroughTheGenerator) {
   int steps_seen = 0;
   auto r = (*gen)->Generate(req, [&](const ImageProgress& p) {
     EXPECT_EQ(p.total_steps, 3);
+    // The sampler's latent, as a view for previews: [4, 64 / 8, 64 / 8].
+    EXPECT_EQ(p.latent.channels, 4);
+    EXPECT_EQ(p.latent.height, 8);
+    EXPECT_EQ(p.latent.width, 8);
+    EXPECT_EQ(p.latent.data.size(), 4u * 8 * 8);
     ++steps_seen;
     return true;
   });
