@@ -302,12 +302,13 @@ TEST_F(ServerE2eTest, JobEventsArriveDuringTheGeneration) {
 TEST_F(ServerE2eTest, CancelQueuedAndRunningJobs) {
   const std::string body = R"({"prompt": "long", "width": 64, "height": 64, "steps": 150})";
   const std::string running = HttpCall("POST", Url("/v1/jobs"), body).Json()["id"];
+  // The first job leaves the queue when a worker takes it: only then is the second one first in line.
+  ASSERT_TRUE(WaitFor([&] { return JobState(*server_, running) == "running"; }, 30s));
   const HttpReply second = HttpCall("POST", Url("/v1/jobs"), body);
   ASSERT_EQ(second.status, 202);
   const std::string queued = second.Json()["id"];
   EXPECT_EQ(second.Json()["status"], "queued");
   EXPECT_EQ(second.Json()["queue_position"], 1);
-  ASSERT_TRUE(WaitFor([&] { return JobState(*server_, running) == "running"; }, 30s));
 
   // Watch the running job's events while cancelling: they end with "cancelled".
   auto events = std::async(std::launch::async, [&] { return ReadSse(Url("/v1/jobs/" + running + "/events")); });
