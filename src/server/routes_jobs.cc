@@ -12,7 +12,6 @@ namespace sdr {
 namespace {
 
 using namespace std::chrono_literals;
-using Clock = std::chrono::steady_clock;
 
 // The job named by the path's {id}, or the error already sent.
 std::shared_ptr<Job> FindJob(ServerContext& ctx, const httplib::Request& req, httplib::Response& res) {
@@ -40,9 +39,10 @@ uint64_t LastEventId(const httplib::Request& req) {
 void StreamJobEvents(ServerContext& ctx, httplib::Response& res, std::shared_ptr<Job> job, uint64_t after) {
   struct State {
     uint64_t seq;
-    Clock::time_point last_write = Clock::now();
+    SseHeartbeat heartbeat;
   };
-  auto state = std::make_shared<State>(State{after});
+  auto state = std::make_shared<State>();
+  state->seq = after;
   res.set_header("Cache-Control", "no-cache");
   res.set_header("X-Accel-Buffering", "no");
   res.set_chunked_content_provider("text/event-stream", SafeProvider([&ctx, job, state](size_t, httplib::DataSink& sink) {
@@ -51,7 +51,7 @@ void StreamJobEvents(ServerContext& ctx, httplib::Response& res, std::shared_ptr
       state->seq = e.seq;
       const std::string out = SseEvent(e.name, EventPayload(*job, e), e.seq);
       if (!sink.write(out.data(), out.size())) return false;
-      state->last_write = Clock::now();
+      state->heartbeat.Wrote();
       if (e.name == "completed" || e.name == "failed" || e.name == "cancelled") {
         sink.done();
         return true;
@@ -61,10 +61,8 @@ void StreamJobEvents(ServerContext& ctx, httplib::Response& res, std::shared_ptr
       sink.done();
       return true;
     }
-    if (Clock::now() - state->last_write > std::chrono::duration<double>(ctx.options.heartbeat_s)) {
-      const std::string ping = SseComment("ping");
+    if (const std::string ping = state->heartbeat.Ping(ctx.options.heartbeat_s); !ping.empty()) {
       if (!sink.write(ping.data(), ping.size())) return false;
-      state->last_write = Clock::now();
     }
     return true;
   }));

@@ -13,7 +13,6 @@ namespace sdr {
 namespace {
 
 using namespace std::chrono_literals;
-using Clock = std::chrono::steady_clock;
 
 // The stream of one job in OpenAI's events: up to `partial_images` previews spread over the run,
 // then one completed event per image (or an error event). The client going away cancels the job.
@@ -21,7 +20,7 @@ void StreamOpenAi(ServerContext& ctx, httplib::Response& res, std::shared_ptr<Jo
   struct State {
     uint64_t seq = 0;
     int partials_sent = 0;
-    Clock::time_point last_write = Clock::now();
+    SseHeartbeat heartbeat;
   };
   auto state = std::make_shared<State>();
   res.set_header("Cache-Control", "no-cache");
@@ -66,20 +65,18 @@ void StreamOpenAi(ServerContext& ctx, httplib::Response& res, std::shared_ptr<Jo
               ctx.jobs.Cancel(job);
               return false;
             }
-            state->last_write = Clock::now();
+            state->heartbeat.Wrote();
           }
           if (e.name == "completed" || e.name == "failed" || e.name == "cancelled") {
             sink.done();
             return true;
           }
         }
-        if (Clock::now() - state->last_write > std::chrono::duration<double>(ctx.options.heartbeat_s)) {
-          const std::string ping = SseComment("ping");
+        if (const std::string ping = state->heartbeat.Ping(ctx.options.heartbeat_s); !ping.empty()) {
           if (!sink.write(ping.data(), ping.size())) {
             ctx.jobs.Cancel(job);
             return false;
           }
-          state->last_write = Clock::now();
         }
         return true;
       }));

@@ -24,4 +24,10 @@ std::string SseEvent(std::string_view name, std::string_view data, uint64_t id) 
 
 std::string SseComment(std::string_view text) { return ": " + std::string(text) + "\n\n"; }
 
+std::string SseHeartbeat::Ping(double interval_s) {
+  if (std::chrono::steady_clock::now() - last_write_ <= std::chrono::duration<double>(interval_s)) return "";
+  Wrote();
+  return SseComment("ping");
+}
+
 }  // namespace sdr

@@ -11,6 +11,7 @@
 #include "backends/host_memory.h"
 #include "formats/npy.h"
 #include "runtime/txt2img.h"
+#include "testing/golden_case.h"
 #include "testing/model_cache.h"
 #include "testing/reference_ops.h"
 #include "testing/temp_dir.h"
@@ -41,24 +42,13 @@ class GoldenE2eTest : public ::testing::TestWithParam<std::string> {};
 TEST_P(GoldenE2eTest, EveryDumpedTensorMatches) {
   SdModel* model = Model();
   ASSERT_NE(model, nullptr);
-  const std::string gdir = std::string(SDR_SHARED_DIR) + "/golden/sd15-rand/" + GetParam();
-  std::ifstream in(gdir + "/case.json");
-  const auto c = nlohmann::json::parse(in);
-  GenerateParams p;
-  p.prompt = c["prompt"];
-  p.negative_prompt = c["negative_prompt"];
-  p.width = c["width"];
-  p.height = c["height"];
-  p.steps = c["steps"];
-  p.seed = c["seed"];
-  p.cfg_scale = c["cfg_scale"];
-  p.sampler = *ParseSamplerKind(c["sampler"].get<std::string>());
-  p.scheduler = *ParseScheduler(c["scheduler"].get<std::string>());
+  const std::string gdir = testing::GoldenCaseDir(GetParam());
+  GenerateParams p = testing::GoldenCaseParams(GetParam());
   testing::TempDir dump;
   p.dump_dir = dump.path().string();
   auto r = Generate(*model, p);
   ASSERT_TRUE(r.ok()) << r.status().ToString();
-  EXPECT_EQ(r->seed, c["seed"].get<uint64_t>());
+  EXPECT_EQ(r->seed, static_cast<uint64_t>(p.seed));  // the case file's seed
   ASSERT_EQ(r->images.size(), 1u);
   double worst = 0;
   int compared = 0;

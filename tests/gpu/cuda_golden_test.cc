@@ -16,6 +16,7 @@
 #include "formats/npy.h"
 #include "gpu/gpu_testing.h"
 #include "runtime/txt2img.h"
+#include "testing/golden_case.h"
 #include "testing/model_cache.h"
 #include "testing/reference_ops.h"
 #include "testing/temp_dir.h"
@@ -62,19 +63,8 @@ TEST_P(CudaGoldenTest, EveryDumpedTensorMatches) {
   const Tolerance tol = precision == "f32" ? Tolerance{5e-3, true, 45.0} : Tolerance{2e-2, false, 35.0};
   const SdModel* model = ModelIn(precision);
   ASSERT_NE(model, nullptr);
-  const std::string gdir = std::string(SDR_SHARED_DIR) + "/golden/sd15-rand/" + name;
-  std::ifstream in(gdir + "/case.json");
-  const auto c = nlohmann::json::parse(in);
-  GenerateParams p;
-  p.prompt = c["prompt"];
-  p.negative_prompt = c["negative_prompt"];
-  p.width = c["width"];
-  p.height = c["height"];
-  p.steps = c["steps"];
-  p.seed = c["seed"];
-  p.cfg_scale = c["cfg_scale"];
-  p.sampler = *ParseSamplerKind(c["sampler"].get<std::string>());
-  p.scheduler = *ParseScheduler(c["scheduler"].get<std::string>());
+  const std::string gdir = testing::GoldenCaseDir(name);
+  GenerateParams p = testing::GoldenCaseParams(name);
   testing::TempDir dump;
   p.dump_dir = dump.path().string();
   auto r = Generate(*model, p);

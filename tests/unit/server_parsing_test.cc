@@ -44,7 +44,7 @@ ApiError OpenAiError(const std::string& body, OpenAiImageRequest* out = nullptr)
 }
 
 TEST(ServerParsingTest, MalformedBodiesAreNamed400s) {
-  for (const std::string body : std::vector<std::string>{"", "{", "{\"prompt\": \"a\",}", "NaN", "{\"steps\": NaN}", "{\"prompt\": 'x'}",
+  for (const std::string& body : std::vector<std::string>{"", "{", "{\"prompt\": \"a\",}", "NaN", "{\"steps\": NaN}", "{\"prompt\": 'x'}",
                                  std::string("{\"prompt\": \"\xff\xfe\"}"), "{\"prompt\": \"a\"} trailing"}) {
     const ApiError e = OpenAiError(body);
     EXPECT_EQ(e.code, ErrorCode::kInvalidParams) << body;
