@@ -81,6 +81,21 @@ TEST_F(TaesdTest, MatchesAnIndependentPyTorchTranscriptionOfTaesdPy) {
   EXPECT_LT(ref::RelL2(want->data<float>(), got->data<float>(), want->numel()), 1e-5);
 }
 
+TEST_F(TaesdTest, AMissingOrWrongTaesdFileIsAClearLoadError) {
+  SdModelOptions o;
+  o.model_path = testing::TinyModelPath();
+  o.tokenizer_path = testing::ClipMergesPath();
+  o.taesd_path = dir_->File("no_such_taesd.safetensors");
+  auto missing = SdModel::Load(o);
+  ASSERT_FALSE(missing.ok());
+  EXPECT_NE(missing.status().message().find("no_such_taesd.safetensors"), std::string::npos)
+      << missing.status().ToString();
+  o.taesd_path = testing::TinyModelPath();  // a whole SD model, not a TAESD decoder
+  auto wrong = SdModel::Load(o);
+  ASSERT_FALSE(wrong.ok());
+  EXPECT_FALSE(wrong.status().message().empty());
+}
+
 TEST_F(TaesdTest, PreviewsArriveThroughTheProgressCallback) {
   SdModelOptions o;
   o.model_path = testing::TinyModelPath();
