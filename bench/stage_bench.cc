@@ -1,0 +1,163 @@
+// Per-stage speed and memory of one model file at one size, as the runtime runs it: load, load to
+// the first sampler step, text encode, one UNet evaluation (a guidance-free run, cfg 1), one CFG
+// step (the batch-2 guidance pair), VAE decode. Each stage prints seconds, GFLOP (from the
+// models' own FLOP counts: UnetModel::EvalFlops, VaeDecoder::DecodeFlops), achieved GFLOP/s and the
+// fraction of the machine's SGEMM peak; the process's peak RSS closes the line. One process per
+// (model, size) so each peak RSS is that configuration's own; bench/stages.sh runs the matrix.
+//
+// Usage: sdr_bench_stages --peak                          measure and print the SGEMM peak (GFLOP/s)
+//        sdr_bench_stages [--device D] [--peak-gflops G] MODEL SIZE
+#include <sys/resource.h>
+
+#include <algorithm>
+#include <chrono>
+#include <cstdio>
+#include <cstdlib>
+#include <fstream>
+#include <string>
+#include <vector>
+
+#include "backends/cpu/ops.h"
+#include "runtime/context.h"
+
+namespace {
+
+using Clock = std::chrono::steady_clock;
+double Since(Clock::time_point t0) { return std::chrono::duration<double>(Clock::now() - t0).count(); }
+
+int Fail(const sdr::Status& s) {
+  std::fprintf(stderr, "error: %s\n", s.ToString().c_str());
+  return 1;
+}
+
+double PeakRssMb() {
+  rusage u{};
+  getrusage(RUSAGE_SELF, &u);
+  return static_cast<double>(u.ru_maxrss) / 1024.0;
+}
+
+std::string CpuLine() {
+  std::ifstream in("/proc/cpuinfo");
+  std::string line;
+  while (std::getline(in, line)) {
+    if (line.rfind("model name", 0) == 0) return line.substr(line.find(':') + 2);
+  }
+  return "unknown CPU";
+}
+
+// OpenBLAS SGEMM on a 2048-cube with every BLAS thread, best of 5 wall times: the machine's
+// practical f32 peak, the yardstick for every stage's fraction.
+double SgemmPeakGflops() {
+  constexpr int64_t n = 2048;
+  std::vector<float> a(n * n, 0.5f), b(n * n, 0.25f), c(n * n);
+  double best = 1e30;
+  for (int i = 0; i < 5; ++i) {
+    const auto t0 = Clock::now();
+    sdr::cpu::Linear(a.data(), b.data(), nullptr, c.data(), n, n, n);
+    best = std::min(best, Since(t0));
+  }
+  return 2.0 * n * n * n / best * 1e-9;
+}
+
+struct Run {
+  std::vector<double> at;  // seconds since the generation began, at each step callback
+  sdr::StageTimings timings;
+};
+
+sdr::Result<Run> Generate(sdr::Context& ctx, int size, float cfg) {
+  sdr::GenerateParams p;
+  p.prompt = "a photograph of an astronaut riding a horse";
+  p.width = p.height = size;
+  p.steps = 3;
+  p.cfg_scale = cfg;
+  p.sampler = sdr::SamplerKind::kEuler;
+  p.seed = 42;
+  Run run;
+  const auto t0 = Clock::now();
+  auto r = ctx.Generate(p, [&](const sdr::StepProgress&) {
+    run.at.push_back(Since(t0));
+    return true;
+  });
+  if (!r.ok()) return r.status();
+  run.timings = r->timings;
+  return run;
+}
+
+// The median gap between step callbacks after the first: one warm step.
+double StepSeconds(const Run& run) {
+  std::vector<double> gaps;
+  for (size_t i = 1; i < run.at.size(); ++i) gaps.push_back(run.at[i] - run.at[i - 1]);
+  std::sort(gaps.begin(), gaps.end());
+  return gaps.empty() ? 0 : gaps[gaps.size() / 2];
+}
+
+void PrintStage(const char* what, double s, double gflop, double peak) {
+  if (gflop <= 0) {
+    std::printf("  %-22s %8.2f s\n", what, s);
+    return;
+  }
+  std::printf("  %-22s %8.2f s %9.1f GFLOP %7.1f GFLOP/s %5.1f %% of peak\n", what, s, gflop, gflop / s,
+              100.0 * gflop / s / peak);
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  std::string device = "auto";
+  double peak = 0;
+  std::vector<std::string> rest;
+  for (int i = 1; i < argc; ++i) {
+    const std::string a = argv[i];
+    if (a == "--peak") {
+      std::printf("cpu: %s; %s\nSGEMM peak %.1f GFLOP/s (OpenBLAS, 2048^3, best of 5)\n", CpuLine().c_str(),
+                  sdr::cpu::BlasDescription(), SgemmPeakGflops());
+      return 0;
+    }
+    if (a == "--device" && i + 1 < argc) {
+      device = argv[++i];
+    } else if (a == "--peak-gflops" && i + 1 < argc) {
+      peak = std::atof(argv[++i]);
+    } else {
+      rest.push_back(a);
+    }
+  }
+  if (rest.size() != 2) {
+    std::fprintf(stderr, "usage: %s --peak | [--device D] [--peak-gflops G] MODEL SIZE\n", argv[0]);
+    return 2;
+  }
+  const std::string model_path = rest[0];
+  const int size = std::atoi(rest[1].c_str());
+  if (peak <= 0) peak = SgemmPeakGflops();
+
+  const auto t_load = Clock::now();
+  sdr::SdModelOptions options;
+  options.model_path = model_path;
+  options.device = device;
+  auto loaded = sdr::SdModel::Load(options);
+  if (!loaded.ok()) return Fail(loaded.status());
+  std::shared_ptr<const sdr::SdModel> model = std::move(loaded).value();
+  const double load_s = Since(t_load);
+  sdr::Context ctx(model, {.memory_budget_bytes = 0, .timeout_s = 0});
+
+  // Guidance-free first: its first callback also gives load -> first step (text encode, plan and
+  // the first UNet evaluation included), as a user's first generation sees it.
+  auto single = Generate(ctx, size, 1.0f);
+  if (!single.ok()) return Fail(single.status());
+  const double first_step_s = load_s + single->at.front();
+  auto cfg = Generate(ctx, size, 7.0f);
+  if (!cfg.ok()) return Fail(cfg.status());
+
+  const int64_t lat = size / 8;
+  const double unet_gflop = model->unet().EvalFlops(lat, lat, 77) * 1e-9;
+  const double vae_gflop = model->vae().DecodeFlops(lat, lat) * 1e-9;
+  std::printf("%s %dx%d on %s (SGEMM peak %.1f GFLOP/s)\n", model_path.c_str(), size, size,
+              model->backend().info().name.c_str(), peak);
+  PrintStage("load", load_s, 0, peak);
+  PrintStage("load to first step", first_step_s, 0, peak);
+  PrintStage("text encode (cfg)", cfg->timings.text_s, 0, peak);
+  PrintStage("UNet eval (batch 1)", StepSeconds(*single), unet_gflop, peak);
+  PrintStage("CFG step (batch 2)", StepSeconds(*cfg), 2 * unet_gflop, peak);
+  PrintStage("VAE decode", cfg->timings.decode_s, vae_gflop, peak);
+  std::printf("  peak RSS %.0f MB\n", PeakRssMb());
+  return 0;
+}
