@@ -67,10 +67,12 @@ Status CheckArgs(const LinearArgs& a) {
 Status CheckArgs(const Conv2dArgs& a) {
   if (a.w == nullptr || !Has(a.w->t, 4) || !Has(a.x, 4) || !Has(a.y, 4)) return Bad("conv2d", "x, w, y must be 4-D");
   const int64_t k = a.w->t.dim(2), cout = a.w->t.dim(0);
-  if (a.w->t.dim(3) != k || a.w->t.dim(1) != a.x.dim(1) || a.stride < 1 || a.pad < 0) {
-    return Bad("conv2d", "x " + S(a.x.shape) + ", w " + S(a.w->t.shape));
+  if (a.w->t.dim(3) != k || a.w->t.dim(1) != a.x.dim(1) || a.stride < 1 || a.pad < 0 || a.upsample < 1 ||
+      a.upsample > 2) {
+    return Bad("conv2d", "x " + S(a.x.shape) + ", w " + S(a.w->t.shape) + ", upsample " + std::to_string(a.upsample));
   }
-  const int64_t ho = (a.x.dim(2) + 2 * a.pad - k) / a.stride + 1, wo = (a.x.dim(3) + 2 * a.pad - k) / a.stride + 1;
+  const int64_t h = a.upsample * a.x.dim(2), w = a.upsample * a.x.dim(3);
+  const int64_t ho = (h + 2 * a.pad - k) / a.stride + 1, wo = (w + 2 * a.pad - k) / a.stride + 1;
   if (a.y.shape != Shape{a.x.dim(0), cout, ho, wo}) return Bad("conv2d", "y " + S(a.y.shape));
   if (a.b != nullptr && a.b->t.shape != Shape{cout}) return Bad("conv2d", "bias " + S(a.b->t.shape));
   if (a.channel_bias != nullptr && a.channel_bias->shape != Shape{a.x.dim(0), cout}) {

@@ -87,9 +87,12 @@ struct Conv2dArgs {
   const Weight* w = nullptr;      // [Cout, Cin, k, k]
   const Weight* b = nullptr;      // [Cout] or null
   int64_t stride = 1, pad = 0;
+  // Nearest upsampling of x by this factor before the convolution (1 or 2), read in place: only
+  // where the backend says FusesUpsample (the executor resizes first elsewhere).
+  int64_t upsample = 1;
   const DeviceTensor* channel_bias = nullptr;  // [B, Cout] added per sample and channel, or null
   const DeviceTensor* residual = nullptr;      // [B, Cout, Ho, Wo] added last, or null
-  DeviceTensor y;                 // [B, Cout, Ho, Wo], Ho = (H + 2 pad - k) / stride + 1
+  DeviceTensor y;                 // [B, Cout, Ho, Wo], Ho = (upsample H + 2 pad - k) / stride + 1
   std::span<std::byte> scratch;
 };
 
@@ -222,6 +225,7 @@ struct BackendInfo {
   std::string description;  // one line: the device and the math library
   DType activation_dtype = DType::kF32;  // what activations are held in
   bool device_memory = false;  // AllocateMemory gives GPU memory: running out of it is out_of_vram
+  bool in_place_norm = false;  // GroupNorm may write its output over its input (y aliasing x)
 };
 
 class Backend {
@@ -247,6 +251,8 @@ class Backend {
   virtual bool Supports(OpKind op, DType dtype) const = 0;
 
   // Scratch an op needs from its caller (0 for ops not listed).
+  // Whether Conv2d runs `a` with a.upsample > 1 itself (reading the small input in place).
+  virtual bool FusesUpsample(const Conv2dArgs& a) const { return false; }
   virtual size_t ScratchBytes(const LinearArgs& a) const { return 0; }
   virtual size_t ScratchBytes(const Conv2dArgs& a) const { return 0; }
   virtual size_t ScratchBytes(const GroupNormArgs& a) const { return 0; }

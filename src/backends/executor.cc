@@ -68,7 +68,7 @@ void Fields(Signer& s, const LinearArgs& a) {
 }
 void Fields(Signer& s, const Conv2dArgs& a) {
   s.Add(a.x), s.Add(a.w), s.Add(a.b), s.Add(static_cast<uint64_t>(a.stride)), s.Add(static_cast<uint64_t>(a.pad));
-  s.Add(a.channel_bias), s.Add(a.residual), s.Add(a.y), s.Add(a.scratch);
+  s.Add(static_cast<uint64_t>(a.upsample)), s.Add(a.channel_bias), s.Add(a.residual), s.Add(a.y), s.Add(a.scratch);
 }
 void Fields(Signer& s, const GroupNormArgs& a) {
   s.Add(a.x), s.Add(a.gamma), s.Add(a.beta), s.Add(static_cast<uint64_t>(a.groups)), s.Add(Bits(a.eps));
@@ -272,6 +272,38 @@ Result<Act> Executor::Conv2d(const Act& x, const Weight& w, const Weight* b, int
   const size_t scratch = CheckArgs(a).ok() ? backend_.ScratchBytes(a) : 0;
   SDR_RETURN_IF_ERROR(Run(a, scratch, [](Stream& s, const Conv2dArgs& args) { return s.Conv2d(args); }));
   return y;
+}
+
+Result<Act> Executor::UpsampleConv2d(const Act& x, const Weight& w, const Weight* b, int64_t pad) {
+  if (x.rank() != 4 || w.t.rank() != 4) {
+    return InternalError("upsample conv2d: x " + ShapeToString(x.shape()) + ", w " + ShapeToString(w.t.shape));
+  }
+  const int64_t k = w.t.dim(2);
+  Conv2dArgs a;
+  a.x = x.t();
+  a.w = &w;
+  a.b = b;
+  a.pad = pad;
+  a.upsample = 2;
+  a.y.shape = {x.dim(0), w.t.dim(0), 2 * x.dim(2) + 2 * pad - k + 1, 2 * x.dim(3) + 2 * pad - k + 1};
+  if (!CheckArgs(a).ok() || !backend_.FusesUpsample(a)) {
+    SDR_ASSIGN_OR_RETURN(Act up, ResizeNearest(x, 2 * x.dim(2), 2 * x.dim(3)));
+    return Conv2d(up, w, b, 1, pad);
+  }
+  SDR_ASSIGN_OR_RETURN(Act y, Alloc(a.y.shape));
+  a.y = y.t();
+  const size_t scratch = backend_.ScratchBytes(a);
+  SDR_RETURN_IF_ERROR(Run(a, scratch, [](Stream& s, const Conv2dArgs& args) { return s.Conv2d(args); }));
+  return y;
+}
+
+Result<Act> Executor::GroupNormInPlace(Act x, const Weight& gamma, const Weight& beta, int64_t groups, float eps,
+                                       bool silu) {
+  if (!backend_.info().in_place_norm || x.block_.use_count() != 1) return GroupNorm(x, gamma, beta, groups, eps, silu);
+  GroupNormArgs a{x.t(), &gamma, &beta, groups, eps, silu, x.t(), {}};
+  const size_t scratch = CheckArgs(a).ok() ? backend_.ScratchBytes(a) : 0;
+  SDR_RETURN_IF_ERROR(Run(a, scratch, [](Stream& s, const GroupNormArgs& args) { return s.GroupNorm(args); }));
+  return x;
 }
 
 Result<Act> Executor::GroupNorm(const Act& x, const Weight& gamma, const Weight& beta, int64_t groups, float eps,

@@ -104,6 +104,12 @@ class Executor {
   Result<Act> Conv2d(const Act& x, const Weight& w, const Weight* b, int64_t stride, int64_t pad,
                      const Act* channel_bias = nullptr, const Act* residual = nullptr);
   Result<Act> GroupNorm(const Act& x, const Weight& gamma, const Weight& beta, int64_t groups, float eps, bool silu);
+  // GroupNorm written over x when x is the last reference to its block and the backend allows
+  // it (BackendInfo::in_place_norm); otherwise as GroupNorm. Saves a feature map of memory.
+  Result<Act> GroupNormInPlace(Act x, const Weight& gamma, const Weight& beta, int64_t groups, float eps, bool silu);
+  // Conv2d over x upsampled 2x (nearest), the upsampled map never stored where the backend
+  // fuses it (Backend::FusesUpsample); else ResizeNearest then Conv2d. Stride 1.
+  Result<Act> UpsampleConv2d(const Act& x, const Weight& w, const Weight* b, int64_t pad);
   Result<Act> LayerNorm(const Act& x, const Weight& gamma, const Weight& beta, float eps);
   Result<Act> Attention(const Act& q, const Act& k, const Act& v, int64_t heads, float scale, bool causal);
   Result<Act> Geglu(const Act& x);

@@ -21,9 +21,11 @@ Backend& CpuBackend() {
 std::string ClipMergesPath() { return std::string(SDR_SHARED_DIR) + "/data/clip-vit-l-14-merges.txt"; }
 
 std::string TinyModelPath() {
-  static TempDir* dir = new TempDir();  // lives for the process
+  // Removed at exit (every test process writes its own: ctest runs each test in a process, and
+  // a leaked 66 MB copy per test filled /tmp).
+  static TempDir dir;
   static const std::string path = [] {
-    const std::string p = dir->File("tiny-sd1.safetensors");
+    const std::string p = dir.File("tiny-sd1.safetensors");
     auto w = MakeRandomSd1Weights({});
     if (!w.ok() || !WriteSafetensors(p, *w).ok()) std::abort();
     return p;

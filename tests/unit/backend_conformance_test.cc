@@ -132,6 +132,29 @@ std::vector<Case> Cases() {
           return ex.Conv2d(a[0], w[0], &w[1], c.stride, c.k / 2, c.extras ? &a[1] : nullptr, c.extras ? &a[2] : nullptr);
         });
   }
+  // Conv2d over x upsampled 2x (the VAE decoder's upsample): fused where the backend reads the
+  // small map in place (cpu: the Winograd path, from 32 x 32 outputs), resize + conv elsewhere.
+  struct UpConv {
+    int64_t b, cin, h, w, cout;
+  };
+  for (const UpConv& c : {UpConv{2, 32, 16, 16, 24}, UpConv{1, 21, 17, 18, 19}, UpConv{1, 8, 4, 4, 8}}) {
+    add("upsample conv2d " + std::to_string(c.cin) + "->" + std::to_string(c.cout) + " " + std::to_string(c.h) + "x" +
+            std::to_string(c.w) + " b" + std::to_string(c.b),
+        OpKind::kConv2d, {Random({c.b, c.cin, c.h, c.w}, seed++)},
+        {Random({c.cout, c.cin, 3, 3}, seed++, 1.0f / std::sqrt(static_cast<float>(c.cin * 9))),
+         Random({c.cout}, seed++, 0.1f)},
+        [](Executor& ex, const std::vector<Act>& a, const std::vector<Weight>& w) {
+          return ex.UpsampleConv2d(a[0], w[0], &w[1], 1);
+        });
+  }
+  // GroupNorm written over its input (a fresh copy handed over, so the block is the last one).
+  add("group_norm in place [2, 64, 9, 5] silu", OpKind::kGroupNorm, {Random({2, 64, 9, 5}, seed++, 3.0f)},
+      {Random({64}, seed++), Random({64}, seed++)},
+      [](Executor& ex, const std::vector<Act>& a, const std::vector<Weight>& w) -> Result<Act> {
+        SDR_ASSIGN_OR_RETURN(Act fresh, ex.Affine(a[0], 1.0f, 0.0f));
+        return ex.GroupNormInPlace(std::move(fresh), w[0], w[1], 32, 1e-5f, true);
+      },
+      1e-4);
   for (const bool silu : {false, true}) {
     for (const Shape& s : {Shape{2, 64, 5, 7}, Shape{1, 320, 8, 8}, Shape{1, 32, 1, 1}}) {
       add(std::string("group_norm ") + ShapeToString(s) + (silu ? " silu" : ""), OpKind::kGroupNorm,

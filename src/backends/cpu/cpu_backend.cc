@@ -17,6 +17,7 @@ class CpuBackend final : public Backend {
     info_.description = options_.tile_gemm ? "CPU, AVX2/FMA tile GEMM (weights read in their stored dtype)"
                                            : std::string("CPU, ") + cpu::BlasDescription();
     info_.activation_dtype = DType::kF32;
+    info_.in_place_norm = true;  // statistics first, then each element from itself
   }
 
   const BackendInfo& info() const override { return info_; }
@@ -44,6 +45,7 @@ class CpuBackend final : public Backend {
 
   bool Supports(OpKind op, DType dtype) const override { return dtype == DType::kF32; }
 
+  bool FusesUpsample(const Conv2dArgs& a) const override { return cpu::CpuFusesUpsample(options_, a); }
   size_t ScratchBytes(const LinearArgs& a) const override { return cpu::CpuScratchBytes(options_, a); }
   size_t ScratchBytes(const Conv2dArgs& a) const override { return cpu::CpuScratchBytes(options_, a); }
   size_t ScratchBytes(const AttentionArgs& a) const override { return cpu::CpuScratchBytes(options_, a); }

@@ -60,6 +60,7 @@ class CpuStream final : public Stream {
 
   Status Conv2d(const Conv2dArgs& a) override {
     SDR_RETURN_IF_ERROR(CheckArgs(a));
+    if (a.upsample != 1 && !CpuFusesUpsample(options_, a)) return InternalError("conv2d: upsample not fused here");
     if (options_.tile_gemm) return TileConv2d(a);
     const int64_t b = a.x.dim(0), cin = a.x.dim(1), h = a.x.dim(2), w = a.x.dim(3);
     const int64_t cout = a.y.dim(1), k = a.w->t.dim(2), hw = a.y.dim(2) * a.y.dim(3);
@@ -243,7 +244,8 @@ class CpuStream final : public Stream {
     if (UseWinograd(a)) {
       WinogradConv c;
       c.x = F(a.x);
-      c.b = b, c.cin = cin, c.h = h, c.w = w, c.cout = cout;
+      c.b = b, c.cin = cin, c.h = ho, c.w = wo, c.cout = cout;
+      c.up = a.upsample;
       c.weight = a.w->t.data;
       c.weight_dtype = a.w->t.dtype;
       c.bias = F(a.b);
@@ -293,7 +295,7 @@ class CpuStream final : public Stream {
   // 3x3, stride 1, same padding, big enough for F(4x4, 3x3) to pay.
   static bool UseWinograd(const Conv2dArgs& a) {
     return a.w->t.dim(2) == 3 && a.stride == 1 && a.pad == 1 &&
-           WinogradWorthIt(a.x.dim(2), a.x.dim(3), a.x.dim(1), a.y.dim(1));
+           WinogradWorthIt(a.y.dim(2), a.y.dim(3), a.x.dim(1), a.y.dim(1));
   }
 
  private:
@@ -319,11 +321,16 @@ size_t CpuScratchBytes(const CpuOptions& options, const Conv2dArgs& a) {
   }
   const int64_t cout = a.y.dim(1), hw = a.y.dim(2) * a.y.dim(3);
   if (CpuStream::UseWinograd(a)) {
-    return static_cast<size_t>(WinogradScratchFloats(a.x.dim(0), a.x.dim(1), a.x.dim(2), a.x.dim(3), cout)) *
+    return static_cast<size_t>(WinogradScratchFloats(a.x.dim(0), a.x.dim(1), a.y.dim(2), a.y.dim(3), cout)) *
            sizeof(float);
   }
   return static_cast<size_t>((cout + 7) / 8 * 8 + TileGemmScratchFloats(cout, hw, a.x.dim(1) * k * k)) *
          sizeof(float);
+}
+
+// Upsampling is read in place by the Winograd path's channels-last gather only.
+bool CpuFusesUpsample(const CpuOptions& options, const Conv2dArgs& a) {
+  return options.tile_gemm && a.upsample == 2 && CpuStream::UseWinograd(a);
 }
 
 size_t CpuScratchBytes(const CpuOptions& options, const AttentionArgs& a) {

@@ -19,6 +19,8 @@ std::unique_ptr<Stream> MakeCpuStream(const CpuOptions& options);
 // Scratch the ops need (planned by the caller, backends/backend.h).
 size_t CpuScratchBytes(const CpuOptions& options, const LinearArgs& a);
 size_t CpuScratchBytes(const CpuOptions& options, const Conv2dArgs& a);
+// Whether Conv2d takes `a` with a.upsample 2 (Backend::FusesUpsample).
+bool CpuFusesUpsample(const CpuOptions& options, const Conv2dArgs& a);
 size_t CpuScratchBytes(const CpuOptions& options, const AttentionArgs& a);
 
 // Whether a weight of `dtype` can stay in that form for the ops (else it is widened to f32 at load).

@@ -98,6 +98,31 @@ void ToChannelsLast(const float* x, int64_t c, int64_t hw, int64_t w, int64_t c8
       1);
 }
 
+// Rows [r.r0, r.r1) of x upsampled 2x (nearest; x is NCHW [c, (h/2) * (w/2)], one image) ->
+// channels-last [(r1 - r0) * w, c8]: each source row is transposed into the right half of its
+// output row, then every pixel is written twice, left to right (a pixel is read before any write
+// reaches it).
+void ToChannelsLastUp2(const float* x, int64_t c, int64_t src_hw, int64_t w, int64_t c8, Rows r, float* out) {
+  const int64_t sw = w / 2;
+  ThreadPool::Shared().ParallelFor(
+      r.r1 - r.r0,
+      [&](int64_t i0, int64_t i1) {
+        std::vector<float> pixel(static_cast<size_t>(c8));
+        for (int64_t i = i0; i < i1; ++i) {
+          const int64_t row = r.r0 + i, src_row = row / 2;
+          float* dst = out + i * w * c8;
+          float* half = dst + sw * c8;
+          ChannelsLastRows(x, c, src_hw, c8, src_row * sw, (src_row + 1) * sw, src_row * sw, half);
+          for (int64_t j = 0; j < sw; ++j) {
+            std::memcpy(pixel.data(), half + j * c8, static_cast<size_t>(c8) * sizeof(float));
+            std::memcpy(dst + (2 * j) * c8, pixel.data(), static_cast<size_t>(c8) * sizeof(float));
+            std::memcpy(dst + (2 * j + 1) * c8, pixel.data(), static_cast<size_t>(c8) * sizeof(float));
+          }
+        }
+      },
+      1);
+}
+
 // out = B^T x for six vectors x (one line of a tile, 8 channels each).
 __attribute__((target("avx2,fma"))) inline void ApplyBt(const __m256 x[6], __m256 out[6], __m256 k2, __m256 k4,
                                                         __m256 k5) {
@@ -329,14 +354,18 @@ void WinogradConv3x3(const WinogradConv& c, float* scratch) {
   float* m = u + p.u;
   float* yt = m + p.m;
   float* gemm = yt + p.yt;
-  const int64_t hw = c.h * c.w;
+  const int64_t hw = c.h * c.w, src_hw = hw / (c.up * c.up);
   for (int64_t img = 0; img < c.b; ++img) {
     for (int64_t ty0 = 0; ty0 < p.th; ty0 += p.band) {
       const int64_t rows_t = std::min(p.band, p.th - ty0);
       const Rows in{std::max<int64_t>(0, 4 * ty0 - 1), std::min(c.h, 4 * (ty0 + rows_t) + 1)};
       const Rows out{4 * ty0, std::min(c.h, 4 * (ty0 + rows_t))};
       const int64_t t0 = img * p.th * p.tw + ty0 * p.tw, count = rows_t * p.tw;
-      ToChannelsLast(c.x + img * c.cin * hw, c.cin, hw, c.w, p.cin8, in, xt);
+      if (c.up == 2) {
+        ToChannelsLastUp2(c.x + img * c.cin * src_hw, c.cin, src_hw, c.w, p.cin8, in, xt);
+      } else {
+        ToChannelsLast(c.x + img * c.cin * hw, c.cin, hw, c.w, p.cin8, in, xt);
+      }
       InputTransform(p, xt, in, c.h, c.w, t0, count, v);
       for (int64_t co0 = 0; co0 < c.cout; co0 += p.cb) {
         KernelTransform(c, p, co0, u);

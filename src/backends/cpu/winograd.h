@@ -17,8 +17,9 @@
 namespace sdr::cpu {
 
 struct WinogradConv {
-  const float* x = nullptr;       // [b, cin, h, w] NCHW
-  int64_t b = 0, cin = 0, h = 0, w = 0;
+  const float* x = nullptr;       // [b, cin, h / up, w / up] NCHW, read nearest-upsampled by `up`
+  int64_t b = 0, cin = 0, h = 0, w = 0;  // h, w: the (upsampled) input and output size
+  int64_t up = 1;                 // 1, or 2 (h and w even): the conv of x upsampled 2x, never stored
   const void* weight = nullptr;   // [cout, cin, 3, 3] stored as `weight_dtype`
   DType weight_dtype = DType::kF32;
   int64_t cout = 0;

@@ -179,6 +179,7 @@ Status CudaStream::Linear(const LinearArgs& a) {
 
 Status CudaStream::Conv2d(const Conv2dArgs& a) {
   SDR_RETURN_IF_ERROR(CheckArgs(a));
+  if (a.upsample != 1) return InternalError("conv2d: upsample is not fused on cuda (the executor resizes first)");
   SDR_RETURN_IF_ERROR(CheckDtype(a.x, "conv2d"));
   DeviceGuard guard(state_->device);
   const Dt dt = state_->dt;

@@ -47,6 +47,7 @@ class ReferenceStream final : public Stream {
 
   Status Conv2d(const Conv2dArgs& a) override {
     SDR_RETURN_IF_ERROR(CheckArgs(a));
+    if (a.upsample != 1) return InternalError("conv2d: upsample is not fused on the reference backend");
     const int64_t cin = a.x.dim(1), h = a.x.dim(2), w = a.x.dim(3), cout = a.y.dim(1), k = a.w->t.dim(2);
     const int64_t hw = a.y.dim(2) * a.y.dim(3);
     for (int64_t i = 0; i < a.x.dim(0); ++i) {
@@ -197,6 +198,7 @@ class ReferenceBackend final : public Backend {
     info_.name = "reference";
     info_.description = "plain reference loops (double accumulation, one thread)";
     info_.activation_dtype = DType::kF32;
+    info_.in_place_norm = true;  // statistics first, then each element from itself
   }
   const BackendInfo& info() const override { return info_; }
   Result<std::shared_ptr<void>> AllocateMemory(uint64_t bytes) override { return AllocateHostMemory(bytes, &in_use_); }

@@ -27,6 +27,11 @@ Result<Act> Conv2dLayer::Forward(Executor& ex, const Act& x, const Act* channel_
   return ex.Conv2d(x, w, &b, stride, pad, channel_bias, residual);
 }
 
+Result<Act> Conv2dLayer::ForwardUpsampled(Executor& ex, const Act& x) const {
+  if (stride != 1) return InternalError("upsampled conv2d needs stride 1");
+  return ex.UpsampleConv2d(x, w, &b, pad);
+}
+
 Result<GroupNormLayer> GroupNormLayer::Load(const WeightLoader& wl, const std::string& prefix, int64_t c, float eps) {
   if (c <= 0 || c % kGroups != 0) {
     return InvalidArgument("GroupNorm '" + prefix + "' (32 groups) gets " + std::to_string(c) +
@@ -42,6 +47,10 @@ Result<GroupNormLayer> GroupNormLayer::Load(const WeightLoader& wl, const std::s
 
 Result<Act> GroupNormLayer::Forward(Executor& ex, const Act& x, bool silu) const {
   return ex.GroupNorm(x, w, b, kGroups, eps, silu);
+}
+
+Result<Act> GroupNormLayer::ForwardInPlace(Executor& ex, Act x, bool silu) const {
+  return ex.GroupNormInPlace(std::move(x), w, b, kGroups, eps, silu);
 }
 
 Result<LayerNormLayer> LayerNormLayer::Load(const WeightLoader& wl, const std::string& prefix, int64_t c) {

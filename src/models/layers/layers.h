@@ -25,6 +25,9 @@ struct Conv2dLayer {
   // (either may be null) are added in the same pass.
   Result<Act> Forward(Executor& ex, const Act& x, const Act* channel_bias = nullptr,
                       const Act* residual = nullptr) const;
+  // The same convolution over x upsampled 2x (nearest), without storing the upsampled map where
+  // the backend fuses it (Executor::UpsampleConv2d). Stride 1.
+  Result<Act> ForwardUpsampled(Executor& ex, const Act& x) const;
   int64_t OutSize(int64_t in) const { return (in + 2 * pad - k) / stride + 1; }
   // Multiply-adds x 2 on an [cin, h, w] input (one image).
   double Flops(int64_t h, int64_t w) const {
@@ -41,6 +44,8 @@ struct GroupNormLayer {
   static Result<GroupNormLayer> Load(const WeightLoader& wl, const std::string& prefix, int64_t c, float eps);
   // x: [B, c, h, w] -> new [B, c, h, w] (then SiLU when `silu`)
   Result<Act> Forward(Executor& ex, const Act& x, bool silu) const;
+  // The same, written over x when the caller hands over the last reference (std::move).
+  Result<Act> ForwardInPlace(Executor& ex, Act x, bool silu) const;
 };
 
 // nn.LayerNorm(c), eps 1e-5.

@@ -31,7 +31,7 @@ Result<VaeResBlock> LoadVaeRes(const WeightLoader& wl, const std::string& p, int
 Result<VaeAttention> LoadVaeAttention(const WeightLoader& wl, const std::string& p, int64_t c);
 
 // x: [B, cin, h, w] -> [B, cout, h, w]
-Result<Act> RunVaeRes(Executor& ex, const VaeResBlock& r, const Act& x);
+Result<Act> RunVaeRes(Executor& ex, const VaeResBlock& r, Act x);  // x: hand over with std::move
 // x: [B, c, h, w] -> [B, c, h, w] (x + attention)
 Result<Act> RunVaeAttention(Executor& ex, const VaeAttention& a, const Act& x);
 

@@ -69,23 +69,22 @@ Result<Act> VaeDecoder::Decode(Executor& ex, const Act& latent) const {
   SDR_ASSIGN_OR_RETURN(h, post_quant_conv_.Forward(ex, h));
   SDR_ASSIGN_OR_RETURN(h, conv_in_.Forward(ex, h));
   SDR_RETURN_IF_ERROR(ex.Check());
-  SDR_ASSIGN_OR_RETURN(h, RunVaeRes(ex, mid1_, h));
+  SDR_ASSIGN_OR_RETURN(h, RunVaeRes(ex, mid1_, std::move(h)));
   SDR_RETURN_IF_ERROR(ex.Check());
   SDR_ASSIGN_OR_RETURN(h, RunVaeAttention(ex, mid_attn_, h));
   SDR_RETURN_IF_ERROR(ex.Check());
-  SDR_ASSIGN_OR_RETURN(h, RunVaeRes(ex, mid2_, h));
+  SDR_ASSIGN_OR_RETURN(h, RunVaeRes(ex, mid2_, std::move(h)));
   for (size_t i = up_.size(); i-- > 0;) {
     for (const VaeResBlock& r : up_[i].blocks) {
       SDR_RETURN_IF_ERROR(ex.Check());
-      SDR_ASSIGN_OR_RETURN(h, RunVaeRes(ex, r, h));
+      SDR_ASSIGN_OR_RETURN(h, RunVaeRes(ex, r, std::move(h)));
     }
     SDR_RETURN_IF_ERROR(ex.Check());
     if (up_[i].has_upsample) {
-      SDR_ASSIGN_OR_RETURN(h, ex.ResizeNearest(h, 2 * h.dim(2), 2 * h.dim(3)));
-      SDR_ASSIGN_OR_RETURN(h, up_[i].upsample.Forward(ex, h));
+      SDR_ASSIGN_OR_RETURN(h, up_[i].upsample.ForwardUpsampled(ex, h));
     }
   }
-  SDR_ASSIGN_OR_RETURN(h, norm_out_.Forward(ex, h, /*silu=*/true));
+  SDR_ASSIGN_OR_RETURN(h, norm_out_.ForwardInPlace(ex, std::move(h), /*silu=*/true));
   SDR_ASSIGN_OR_RETURN(h, conv_out_.Forward(ex, h));
   return ex.Affine(h, 0.5f, 0.5f, /*clamp=*/true, 0.0f, 1.0f);  // (x + 1) / 2 in [0, 1]
 }

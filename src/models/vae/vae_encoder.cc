@@ -96,19 +96,19 @@ Result<Act> VaeEncoder::Encode(Executor& ex, const Act& image) const {
   for (const VaeDownLevel& level : down_) {
     for (const VaeResBlock& r : level.blocks) {
       SDR_RETURN_IF_ERROR(ex.Check());
-      SDR_ASSIGN_OR_RETURN(h, RunVaeRes(ex, r, h));
+      SDR_ASSIGN_OR_RETURN(h, RunVaeRes(ex, r, std::move(h)));
     }
     if (level.has_downsample) {
       SDR_ASSIGN_OR_RETURN(h, level.downsample.Forward(ex, h));  // [B, c, H/2, W/2]
     }
   }
   SDR_RETURN_IF_ERROR(ex.Check());
-  SDR_ASSIGN_OR_RETURN(h, RunVaeRes(ex, mid1_, h));
+  SDR_ASSIGN_OR_RETURN(h, RunVaeRes(ex, mid1_, std::move(h)));
   SDR_RETURN_IF_ERROR(ex.Check());
   SDR_ASSIGN_OR_RETURN(h, RunVaeAttention(ex, mid_attn_, h));
   SDR_RETURN_IF_ERROR(ex.Check());
-  SDR_ASSIGN_OR_RETURN(h, RunVaeRes(ex, mid2_, h));
-  SDR_ASSIGN_OR_RETURN(h, norm_out_.Forward(ex, h, /*silu=*/true));
+  SDR_ASSIGN_OR_RETURN(h, RunVaeRes(ex, mid2_, std::move(h)));
+  SDR_ASSIGN_OR_RETURN(h, norm_out_.ForwardInPlace(ex, std::move(h), /*silu=*/true));
   SDR_ASSIGN_OR_RETURN(h, conv_out_.Forward(ex, h));
   return quant_conv_.Forward(ex, h);  // [B, 2C, H/8, W/8]
 }
