@@ -28,6 +28,7 @@
 #include "runtime/png_reader.h"
 #include "runtime/png_writer.h"
 #include "runtime/system_info.h"
+#include "runtime/tensor_rgb.h"
 #include "runtime/txt2img.h"
 
 namespace sdr::cli {
@@ -197,12 +198,10 @@ Status RunGenerate(const GenerateCommand& cmd) {
   auto result = ctx.Generate(params, [&](const StepProgress& p) {
     bar.Update(p.image * p.total_steps + p.step, params.batch_count * p.total_steps, p.elapsed_s);
     if (p.preview != nullptr) {  // [1, 3, H, W] -> 8-bit RGB, written over the last one
-      const int64_t h = p.preview->dim(2), w = p.preview->dim(3);
-      std::vector<uint8_t> rgb(static_cast<size_t>(h * w * 3));
-      for (int64_t c = 0; c < 3; ++c)
-        for (int64_t i = 0; i < h * w; ++i)
-          rgb[static_cast<size_t>(i * 3 + c)] = static_cast<uint8_t>(std::lround(p.preview->data<float>()[c * h * w + i] * 255));
-      if (Status s = WritePng(f.preview_path, rgb.data(), static_cast<int>(w), static_cast<int>(h)); !s.ok()) {
+      std::vector<uint8_t> rgb;
+      ImageTensorToRgb8(*p.preview, &rgb);
+      const int w = static_cast<int>(p.preview->dim(3)), h = static_cast<int>(p.preview->dim(2));
+      if (Status s = WritePng(f.preview_path, rgb.data(), w, h); !s.ok()) {
         std::fprintf(stderr, "preview: %s\n", s.ToString().c_str());
       }
     }

@@ -47,6 +47,18 @@ static void sdrgo_set_progress(sdr_generate_params* p, uintptr_t handle) {
   p->progress = sdrgoProgress;
   p->progress_user = (void*)handle;
 }
+
+// Defined in progress.go; cgo exports take no const, hence the trampoline.
+extern int sdrgoPreview(int image, int step, int total_steps, sdr_image* preview, void* user);
+
+static int sdrgo_preview(int image, int step, int total_steps, const sdr_image* preview, void* user) {
+  return sdrgoPreview(image, step, total_steps, (sdr_image*)preview, user);
+}
+
+static void sdrgo_set_preview(sdr_generate_params* p, uintptr_t handle) {
+  p->preview = sdrgo_preview;
+  p->preview_user = (void*)handle;
+}
 */
 import "C"
 
@@ -142,16 +154,24 @@ type Model struct {
 // CLIP merges.txt (or a folder holding it) when the model ships none; vae an optional external
 // VAE. Either may be "". Errors: ErrModelNotFound, ErrModelLoadFailed, ErrInvalidParams.
 func LoadModel(path, tokenizer, vae string) (*Model, error) {
-	if path == "" {
+	return LoadModelWithOptions(ModelOptions{Path: path, Tokenizer: tokenizer, VAE: vae})
+}
+
+// LoadModelWithOptions loads a model with every option of ModelOptions (a TAESD decoder for
+// previews, ...). Errors as LoadModel's.
+func LoadModelWithOptions(opts ModelOptions) (*Model, error) {
+	if opts.Path == "" {
 		return nil, invalid("LoadModel: empty model path")
 	}
 	params := C.sdr_model_params_default()
-	params.model_path = C.CString(path)
+	params.model_path = C.CString(opts.Path)
 	defer C.free(unsafe.Pointer(params.model_path))
-	params.tokenizer_path = cString(tokenizer)
+	params.tokenizer_path = cString(opts.Tokenizer)
 	defer C.free(unsafe.Pointer(params.tokenizer_path))
-	params.vae_path = cString(vae)
+	params.vae_path = cString(opts.VAE)
 	defer C.free(unsafe.Pointer(params.vae_path))
+	params.taesd_path = cString(opts.TAESDPath)
+	defer C.free(unsafe.Pointer(params.taesd_path))
 	var e C.sdr_error
 	var m *C.sdr_model
 	if err := fromC(C.sdr_model_load(&params, &m, &e), &e); err != nil {
@@ -332,20 +352,23 @@ func (c *Context) Cancel() {
 }
 
 // DefaultGenerateParams: 512x512, 20 steps, cfg 7.5, "dpm++2m", "discrete", seed -1, "cuda",
-// clip skip 1, batch 1, no tiling, strength 0.75 (used with an InitImage).
+// clip skip 1, batch 1, no tiling, strength 0.75 (used with an InitImage), no TAESD decode,
+// previews (when Preview is set) every step.
 func DefaultGenerateParams() GenerateParams {
 	d := C.sdr_generate_params_default()
 	return GenerateParams{
 		Width: int(d.width), Height: int(d.height), Steps: int(d.steps), CFGScale: float32(d.cfg_scale),
 		Sampler: C.GoString(d.sampler), Scheduler: C.GoString(d.scheduler), Seed: int64(d.seed),
 		RNG: C.GoString(d.rng), ClipSkip: int(d.clip_skip), BatchCount: int(d.batch_count),
-		VAETiling: d.vae_tiling != 0, Strength: float32(d.strength),
+		VAETiling: d.vae_tiling != 0, Strength: float32(d.strength), TAESDDecode: d.taesd_decode != 0,
+		PreviewEvery: int(d.preview_every),
 	}
 }
 
-// progressState is what the C progress callback reaches through a cgo.Handle.
+// progressState is what the C progress and preview callbacks reach through a cgo.Handle.
 type progressState struct {
 	fn       func(Progress) error
+	preview  func(Preview) error
 	err      error // the callback's error, which stopped the generation
 	panicked any   // a panic inside the callback, re-raised after the C call returns
 	ctx      context.Context
@@ -390,11 +413,20 @@ func newCParams(p *GenerateParams, ctx context.Context) *cParams {
 	cp.c.lora_dir = str(p.LoraDir)
 	cp.c.init_image = cp.image(p.InitImage)
 	cp.c.mask = cp.image(p.Mask)
-	if p.Progress != nil || ctx != nil {
-		cp.state = &progressState{fn: p.Progress, ctx: ctx}
+	if p.TAESDDecode {
+		cp.c.taesd_decode = 1
+	}
+	cp.c.preview_every = C.int(p.PreviewEvery)
+	if p.Progress != nil || p.Preview != nil || ctx != nil {
+		cp.state = &progressState{fn: p.Progress, preview: p.Preview, ctx: ctx}
 		cp.handle = cgo.NewHandle(cp.state)
 		cp.hasHand = true
-		C.sdrgo_set_progress(&cp.c, C.uintptr_t(cp.handle))
+		if p.Progress != nil || ctx != nil {
+			C.sdrgo_set_progress(&cp.c, C.uintptr_t(cp.handle))
+		}
+		if p.Preview != nil {
+			C.sdrgo_set_preview(&cp.c, C.uintptr_t(cp.handle))
+		}
 	}
 	return cp
 }

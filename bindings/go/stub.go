@@ -47,6 +47,7 @@ type Pool struct{}
 type Context struct{}
 
 func LoadModel(path, tokenizer, vae string) (*Model, error)            { return nil, ErrNotBuilt }
+func LoadModelWithOptions(opts ModelOptions) (*Model, error)           { return nil, ErrNotBuilt }
 func (m *Model) Close() error                                          { return nil }
 func NewPool(m *Model, maxConcurrent int) (*Pool, error)               { return nil, ErrNotBuilt }
 func NewPoolWithOptions(m *Model, opts PoolOptions) (*Pool, error)     { return nil, ErrNotBuilt }

@@ -6,12 +6,12 @@ package sdr
 
 func C_errorCodeName(c Code) string { return errorCodeName(c) }
 
-// sameParams compares two GenerateParams but their Progress funcs (funcs do not compare).
+// sameParams compares two GenerateParams but their Progress and Preview funcs (funcs do not compare).
 func sameParams(a, b GenerateParams) bool {
-	a.Progress, b.Progress = nil, nil
 	return a.Prompt == b.Prompt && a.NegativePrompt == b.NegativePrompt && a.Width == b.Width && a.Height == b.Height &&
 		a.Steps == b.Steps && a.CFGScale == b.CFGScale && a.Sampler == b.Sampler && a.Scheduler == b.Scheduler &&
 		a.Seed == b.Seed && a.RNG == b.RNG && a.ClipSkip == b.ClipSkip && a.BatchCount == b.BatchCount &&
 		a.VAETiling == b.VAETiling && a.Strength == b.Strength && a.InitImage == b.InitImage &&
-		a.Mask == b.Mask && a.MaskBlur == b.MaskBlur && a.LoraDir == b.LoraDir
+		a.Mask == b.Mask && a.MaskBlur == b.MaskBlur && a.LoraDir == b.LoraDir &&
+		a.TAESDDecode == b.TAESDDecode && a.PreviewEvery == b.PreviewEvery
 }

@@ -17,6 +17,26 @@ type Progress struct {
 	Elapsed    time.Duration // since the generation began
 }
 
+// Preview is a TAESD preview of an image in progress (GenerateParams.Preview): the model's tiny
+// autoencoder decode of the step's denoised estimate.
+type Preview struct {
+	Image      int // index in the batch
+	Step       int // 1..TotalSteps, a multiple of GenerateParams.PreviewEvery
+	TotalSteps int
+	RGBA       *image.RGBA // Width x Height of the request, opaque; a copy, yours to keep
+}
+
+// ModelOptions configures LoadModelWithOptions. Only Path is required.
+type ModelOptions struct {
+	Path      string // .safetensors / .ckpt / .gguf file or diffusers folder
+	Tokenizer string // CLIP merges.txt (or a folder holding it) when the model ships none; "" = the model's
+	VAE       string // an external VAE replacing the model's; "" = none
+	// TAESDPath names a TAESD decoder (taesd_decoder.safetensors), needed by GenerateParams.Preview
+	// and TAESDDecode; "" = none. A missing or wrong file fails the load (ErrModelNotFound /
+	// ErrModelLoadFailed, naming it).
+	TAESDPath string
+}
+
 // GenerateParams are the settings of one generation on a Context. Start from
 // DefaultGenerateParams().
 type GenerateParams struct {
@@ -44,13 +64,22 @@ type GenerateParams struct {
 	// Progress, when set, is called on the generating goroutine after every step; a non-nil
 	// error stops the generation, which then fails with ErrCancelled wrapping that error.
 	Progress func(Progress) error
+	// TAESDDecode decodes the final images with the model's TAESD instead of its VAE (fast, rough).
+	// Needs a model loaded with ModelOptions.TAESDPath (else ErrInvalidParams).
+	TAESDDecode bool
+	// Preview, when set, is called on the generating goroutine every PreviewEvery-th step of every
+	// image (after Progress) with a TAESD preview; a non-nil error stops the generation, which then
+	// fails with ErrCancelled wrapping that error. Needs ModelOptions.TAESDPath (else
+	// ErrInvalidParams). Each preview costs one TAESD decode (seconds at 512x512 on a CPU).
+	Preview      func(Preview) error
+	PreviewEvery int // steps between previews, >= 0; 0 = 1 (every step); default 1
 }
 
 // stubDefaultParams are the C API's defaults (sdr_generate_params_default), for the stub build;
 // the cgo build's tests check that they match.
 var stubDefaultParams = GenerateParams{
 	Width: 512, Height: 512, Steps: 20, CFGScale: 7.5, Sampler: "dpm++2m", Scheduler: "discrete", Seed: -1,
-	RNG: "cuda", ClipSkip: 1, BatchCount: 1, Strength: 0.75,
+	RNG: "cuda", ClipSkip: 1, BatchCount: 1, Strength: 0.75, PreviewEvery: 1,
 }
 
 // PoolOptions configures NewPoolWithOptions. The zero value of a field means its default.

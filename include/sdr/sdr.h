@@ -29,6 +29,7 @@
  *   sdr_model_params mp = sdr_model_params_default();
  *   mp.model_path = "/models/sd15.safetensors";
  *   mp.tokenizer_path = "/models/merges.txt";         // when the model carries no tokenizer
+ *   mp.taesd_path = "/models/taesd_decoder.safetensors";  // optional: previews (see sdr_preview_fn)
  *   sdr_model* model = NULL;
  *   if (sdr_model_load(&mp, &model, &err) != SDR_OK) {
  *     fprintf(stderr, "%s: %s\n", sdr_error_code_name(err.code), err.message);
@@ -44,6 +45,8 @@
  *     sdr_generate_params gp = sdr_generate_params_default();
  *     gp.prompt = "a photo of a cat";
  *     gp.seed = 42;
+ *     gp.preview = show_preview;                       // optional, needs taesd_path: an RGB image
+ *     gp.preview_every = 5;                            //   every 5th step, valid during the call
  *     sdr_image* images = NULL;
  *     size_t count = 0;
  *     if (sdr_generate(ctx, &gp, &images, &count, &err) == SDR_OK) {
@@ -66,6 +69,11 @@
  * required gives SDR_ERR_INVALID_PARAMS. No C++ exception ever crosses this interface: an
  * unexpected one becomes SDR_ERR_GENERATION_FAILED (SDR_ERR_OUT_OF_MEMORY for an allocation
  * failure) with its text as the message.
+ *
+ * Parameter structs (sdr_model_params, sdr_pool_params, sdr_generate_params) grow at their end as
+ * settings are added: start from the matching sdr_*_params_default() and set what you need, and
+ * build against the sdr.h of the library you link (the structs carry no size field, so a program
+ * compiled against an older header must be rebuilt before it uses a newer library).
  *
  * Strings are UTF-8 and NUL-terminated. Strings the caller passes are copied when needed; the
  * library keeps no pointer into caller memory after a call returns. Memory the library returns
@@ -186,6 +194,10 @@ typedef struct sdr_model_params {
                                   built into the library */
   const char* device;          /* optional (NULL or ""): "auto" (default), "cpu", "reference", "cuda",
                                   "cuda:N" (see sdr_backend_info) */
+  const char* taesd_path;      /* optional (NULL or "" = none): a TAESD decoder (madebyollin's
+                                  taesd_decoder.safetensors), the tiny autoencoder behind
+                                  sdr_generate_params.preview and .taesd_decode; SD_TAESD_PATH in the
+                                  CLI and server. A missing or wrong file fails the load, naming it */
 } sdr_model_params;
 
 /* All fields NULL. */
@@ -261,6 +273,18 @@ SDR_API void sdr_context_cancel(sdr_context* ctx);
  * SDR_ERR_CANCELLED). Must not call sdr_generate* or sdr_context_release on the same context. */
 typedef int (*sdr_progress_fn)(int image, int step, int total_steps, double elapsed_s, void* user);
 
+/* Called on the generating thread every preview_every-th sampler step of every image (steps
+ * preview_every, 2 * preview_every, ...), after the progress callback of that step, with the model's
+ * TAESD decode of the step's denoised estimate: an RGB image of the generation's width x height
+ * (preview->seed is 0). `preview` and its pixels belong to the library and are valid only during
+ * the call: copy what you keep. Return 0 to continue, non-zero to stop (the generation then fails
+ * with SDR_ERR_CANCELLED). Needs a model loaded with sdr_model_params.taesd_path (there is no
+ * TAESD-free approximation in this API); the same restrictions as sdr_progress_fn. A preview whose
+ * decode fails is skipped (logged), not an error. Cost: one TAESD decode per preview, about 105
+ * GFLOP at 512x512 (seconds on a CPU), so on a CPU preview every few steps. */
+struct sdr_image;
+typedef int (*sdr_preview_fn)(int image, int step, int total_steps, const struct sdr_image* preview, void* user);
+
 typedef struct sdr_generate_params {
   const char* prompt;           /* UTF-8, A1111 weight syntax "(word:1.2)"; NULL = "" */
   const char* negative_prompt;  /* NULL = "" */
@@ -290,11 +314,19 @@ typedef struct sdr_generate_params {
                                    blur and the init image pasted back outside the mask, as A1111 */
   const char* lora_dir;         /* folder of NAME.safetensors for "<lora:NAME:WEIGHT>" prompt tags; NULL = none
                                    (sdr_generate; the Generator takes SD_LORA_DIR) */
+  /* TAESD (needs a model loaded with sdr_model_params.taesd_path, else SDR_ERR_INVALID_PARAMS naming
+   * the field; sdr_generate only: the Generator refuses them). */
+  int taesd_decode;             /* non-zero: decode the final images with the TAESD instead of the VAE
+                                   (fast, rough); default 0 */
+  sdr_preview_fn preview;       /* optional (NULL, default): per-step TAESD previews */
+  void* preview_user;           /* passed to `preview` unchanged */
+  int preview_every;            /* steps between previews, >= 0; 0 = 1 (every step); default 1; ignored
+                                   without `preview` */
 } sdr_generate_params;
 
 /* width 512, height 512, steps 20, cfg_scale 7.5, sampler "dpm++2m", scheduler "discrete",
  * seed -1, rng "cuda", clip_skip 1, batch_count 1, vae_tiling 0, strength 0.75, mask_blur 0,
- * prompts, progress, init_image and mask NULL. */
+ * taesd_decode 0, preview_every 1, prompts, progress, preview, init_image and mask NULL. */
 SDR_API sdr_generate_params sdr_generate_params_default(void);
 
 /* An 8-bit RGB image, rows top to bottom, pixels interleaved: data[(y * width + x) * 3 + c]. */
@@ -309,8 +341,9 @@ typedef struct sdr_image {
 /* Text to image on an acquired context. On success *images is a new array of *count
  * (= params->batch_count) images, in batch order, that the caller frees with sdr_images_free.
  * Errors: SDR_ERR_INVALID_PARAMS (NULL argument, a setting out of range or unknown: the message
- * names it, e.g. "width 100 must be a multiple of 8 in [64, 2048]"; checked before any heavy
- * work), SDR_ERR_CANCELLED (progress returned non-zero, sdr_context_cancel, sdr_pool_free),
+ * names it, e.g. "width 100 must be a multiple of 8 in [64, 2048]"; preview or taesd_decode
+ * without a TAESD; checked before any heavy work), SDR_ERR_CANCELLED (progress or preview returned
+ * non-zero, sdr_context_cancel, sdr_pool_free),
  * SDR_ERR_GENERATION_TIMEOUT, SDR_ERR_OUT_OF_MEMORY, SDR_ERR_GENERATION_FAILED. Whatever the
  * outcome, the context is ready for the next generation. One generation per context at a time. */
 SDR_API sdr_error_code sdr_generate(sdr_context* ctx, const sdr_generate_params* params, sdr_image** images,

@@ -5,12 +5,15 @@
 #include <algorithm>
 #include <cstring>
 #include <exception>
+#include <memory>
 #include <new>
 #include <string>
+#include <vector>
 
 #include "core/enum_names.h"
 #include "runtime/errors.h"
 #include "runtime/generate_params.h"
+#include "runtime/tensor_rgb.h"
 #include "runtime/txt2img.h"
 #include "sdr/sdr.h"
 
@@ -147,18 +150,47 @@ inline sdr::Status ToParams(const sdr_generate_params& c, sdr::GenerateParams* p
   p->strength = c.strength;
   p->mask_blur = c.mask_blur;
   p->lora_dir = Str(c.lora_dir);
+  p->taesd_decode = c.taesd_decode != 0;
   SDR_RETURN_IF_ERROR(ToRgbImage(c.init_image, "init_image", &p->init_image));
   SDR_RETURN_IF_ERROR(ToRgbImage(c.mask, "mask", &p->mask));
   return sdr::ValidateParams(*p);
 }
 
+// The C progress and preview callbacks as one ProgressFn (empty when neither is set): progress
+// first, then the step's preview when the runtime made one; either returning non-zero stops.
 inline sdr::ProgressFn ToProgress(const sdr_generate_params& c) {
-  if (c.progress == nullptr) return {};
+  if (c.progress == nullptr && c.preview == nullptr) return {};
   sdr_progress_fn fn = c.progress;
   void* user = c.progress_user;
-  return [fn, user](const sdr::StepProgress& p) {
-    return fn(p.image, p.step, p.total_steps, p.elapsed_s, user) == 0;
+  sdr_preview_fn preview = c.preview;
+  void* preview_user = c.preview_user;
+  auto rgb = std::make_shared<std::vector<uint8_t>>();  // reused from preview to preview
+  return [fn, user, preview, preview_user, rgb](const sdr::StepProgress& p) {
+    if (fn != nullptr && fn(p.image, p.step, p.total_steps, p.elapsed_s, user) != 0) return false;
+    if (preview == nullptr || p.preview == nullptr) return true;
+    sdr::ImageTensorToRgb8(*p.preview, rgb.get());
+    sdr_image img{};
+    img.width = static_cast<int>(p.preview->dim(3));
+    img.height = static_cast<int>(p.preview->dim(2));
+    img.channels = 3;
+    img.data = rgb->data();
+    return preview(p.image, p.step, p.total_steps, &img, preview_user) == 0;
   };
+}
+
+// The preview and TAESD settings checked against the model (InvalidArgument naming the field);
+// *every = the preview interval the context should use (0 = no previews).
+inline sdr::Status CheckPreview(const sdr_generate_params& c, bool model_has_taesd, int* every) {
+  *every = 0;
+  const char* kHint = ": the model was loaded without a TAESD decoder (sdr_model_params.taesd_path)";
+  if (c.taesd_decode != 0 && !model_has_taesd) return sdr::InvalidArgument(std::string("taesd_decode") + kHint);
+  if (c.preview == nullptr) return sdr::Status::Ok();
+  if (c.preview_every < 0) {
+    return sdr::InvalidArgument("preview_every " + std::to_string(c.preview_every) + " must be >= 0 (0 = every step)");
+  }
+  if (!model_has_taesd) return sdr::InvalidArgument(std::string("preview") + kHint);
+  *every = c.preview_every == 0 ? 1 : c.preview_every;
+  return sdr::Status::Ok();
 }
 
 }  // namespace sdr::capi

@@ -50,6 +50,11 @@ sdr_error_code RunGenerate(sdr_context* ctx, const sdr_generate_params* params, 
   if (required_batch > 0 && p.batch_count != required_batch) {
     return Invalid(err, "batch_count " + std::to_string(p.batch_count) + " must be 1 for sdr_generate_into");
   }
+  int preview_every = 0;
+  if (sdr::Status s = CheckPreview(*params, ctx->lease->model().has_taesd(), &preview_every); !s.ok()) {
+    return FromStatus(err, s, sdr::Operation::kGenerate);
+  }
+  ctx->lease->set_preview_every(preview_every);  // per generation: the context keeps it
   auto result = ctx->lease->Generate(p, ToProgress(*params));
   if (!result.ok()) return FromStatus(err, result.status(), sdr::Operation::kGenerate);
   *out = std::move(result).value();
@@ -113,7 +118,11 @@ void sdr_free(void* ptr) { std::free(ptr); }
 
 // ----- Model --------------------------------------------------------------------------------
 
-sdr_model_params sdr_model_params_default(void) { return sdr_model_params{nullptr, nullptr, nullptr, nullptr}; }
+sdr_model_params sdr_model_params_default(void) {
+  sdr_model_params p;
+  std::memset(&p, 0, sizeof(p));  // every field NULL
+  return p;
+}
 
 sdr_error_code sdr_model_load(const sdr_model_params* params, sdr_model** out, sdr_error* err) {
   return Guard(err, [&] {
@@ -126,6 +135,7 @@ sdr_error_code sdr_model_load(const sdr_model_params* params, sdr_model** out, s
     opts.vae_path = Str(params->vae_path);
     opts.tokenizer_path = Str(params->tokenizer_path);
     if (!Empty(params->device)) opts.device = params->device;
+    opts.taesd_path = Str(params->taesd_path);
     auto model = sdr::SdModel::Load(opts);
     if (!model.ok()) {
       // SdModel::Load tags its errors (model not found / load failed / out of memory).
@@ -243,6 +253,8 @@ sdr_generate_params sdr_generate_params_default(void) {
   p.batch_count = d.batch_count;
   p.vae_tiling = d.vae_tiling ? 1 : 0;
   p.strength = d.strength;
+  p.taesd_decode = d.taesd_decode ? 1 : 0;
+  p.preview_every = 1;
   return p;
 }
 

@@ -37,6 +37,11 @@ sdr::Status ToRequest(const sdr_generate_params& c, sdr::ImageRequest* r) {
     return sdr::InvalidArgument("init_image: img2img is not offered through the Generator yet; use sdr_generate on a "
                                 "context of a local model");
   }
+  if (c.preview != nullptr || c.taesd_decode != 0) {
+    return sdr::InvalidArgument(std::string(c.preview != nullptr ? "preview" : "taesd_decode") +
+                                ": TAESD previews and decoding are offered through sdr_generate only (the "
+                                "Generator has none)");
+  }
   r->prompt = Str(c.prompt);
   r->negative_prompt = Str(c.negative_prompt);
   r->width = c.width;

@@ -1,6 +1,7 @@
 #include "runtime/sd_model.h"
 
 #include <cstdlib>
+#include <filesystem>
 #include <new>
 
 #include "core/log.h"
@@ -144,7 +145,16 @@ Result<std::unique_ptr<SdModel>> SdModel::Finish(const SdModelOptions& opts, std
     // out-of-memory, never a crash.
     s = OutOfMemory("an allocation failed (the model needs more memory than is available)");
   }
-  if (!s.ok()) return TagLoadError(s.WithContext("loading model '" + opts.model_path + "'"), opts.model_path, opts.vae_path);
+  if (!s.ok()) {
+    s = TagLoadError(s.WithContext("loading model '" + opts.model_path + "'"), opts.model_path, opts.vae_path);
+    // A missing TAESD file is a missing file as a missing model or VAE is (TagLoadError checks those two).
+    std::error_code ec;
+    if (ClassifyError(s) == ErrorCode::kModelLoadFailed && !opts.taesd_path.empty() &&
+        !std::filesystem::exists(opts.taesd_path, ec)) {
+      s = WithErrorCode(std::move(s), ErrorCode::kModelNotFound);
+    }
+    return s;
+  }
   return m;
 }
 

@@ -14,6 +14,7 @@
 #include "runtime/device_scratch.h"
 #include "runtime/image_fit.h"
 #include "runtime/inpaint_mask.h"
+#include "runtime/tensor_rgb.h"
 #include "tokenizer/lora_tags.h"
 #include "runtime/vae_tiling.h"
 
@@ -424,12 +425,7 @@ class ImageRun {
     timings->decode_s += decode_s;
     if (!p_.vae_tiling && !p_.taesd_decode && decode_s > 0) model_.RecordDecodeRate(model_.vae().DecodeFlops(shape_[2], shape_[3]) / decode_s);
     SDR_RETURN_IF_ERROR(dump_.Write("decoded", out.image));
-    const int64_t h = out.image.dim(2), w = out.image.dim(3);
-    out.rgb.resize(static_cast<size_t>(h * w * 3));
-    const float* img = out.image.data<float>();
-    for (int64_t ch = 0; ch < 3; ++ch)
-      for (int64_t i = 0; i < h * w; ++i)
-        out.rgb[static_cast<size_t>(i * 3 + ch)] = static_cast<uint8_t>(std::lround(img[ch * h * w + i] * 255.0f));
+    ImageTensorToRgb8(out.image, &out.rgb);
     return out;
   }
 

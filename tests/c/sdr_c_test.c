@@ -17,6 +17,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "c_check.h"
 #include "sdr/sdr.h"
 
 #ifndef SDR_BIN_DIR
@@ -26,30 +27,6 @@
 #define SDR_SHARED_DIR "../shared"
 #endif
 
-static int g_passed = 0;
-static int g_failed = 0;
-static int g_current_failed = 0;
-
-/* Fails the current test (and returns from it) when `cond` is false, printing the message. */
-#define CHECK(cond, ...)                                                          \
-  do {                                                                            \
-    if (!(cond)) {                                                                \
-      fprintf(stderr, "%s:%d: CHECK(%s) failed: ", __FILE__, __LINE__, #cond);    \
-      fprintf(stderr, __VA_ARGS__);                                               \
-      fputc('\n', stderr);                                                        \
-      g_current_failed = 1;                                                       \
-      return;                                                                     \
-    }                                                                             \
-  } while (0)
-
-/* CHECK that an sdr call returned `want`, printing the error on mismatch. */
-#define CHECK_CODE(call, want, err)                                                              \
-  do {                                                                                           \
-    sdr_error_code got_ = (call);                                                                \
-    CHECK(got_ == (want), "%s returned %s (%s), want %s", #call, sdr_error_code_name(got_),     \
-          (err).message, sdr_error_code_name(want));                                            \
-  } while (0)
-
 typedef struct {
   sdr_pool* pool;
 } fixture;
@@ -57,13 +34,7 @@ typedef struct {
 static void run_test(const char* name, void (*fn)(fixture*), fixture* f) {
   g_current_failed = 0;
   fn(f);
-  if (g_current_failed) {
-    ++g_failed;
-    fprintf(stderr, "[FAILED] %s\n", name);
-  } else {
-    ++g_passed;
-    printf("[ok] %s\n", name);
-  }
+  count_test(name);
 }
 
 static sdr_generate_params small_params(int64_t seed) {
@@ -153,6 +124,11 @@ static int count_generator_steps(int image, int step, int total_steps, double el
   return 0;
 }
 
+static int refuse_preview(int image, int step, int total_steps, const sdr_image* preview, void* user) {
+  (void)image, (void)step, (void)total_steps, (void)preview, (void)user;
+  return 1;
+}
+
 static void test_generator_local(fixture* f) {
   (void)f;
   clear_generator_env();
@@ -197,6 +173,15 @@ static void test_generator_local(fixture* f) {
   gp.sampler = "nope";
   CHECK_CODE(sdr_generator_generate(gen, &gp, NULL, &images, &count, &err), SDR_ERR_INVALID_PARAMS, err);
   gp.sampler = NULL;
+  /* TAESD previews and decoding are sdr_generate's only: refused, naming the field. */
+  gp.taesd_decode = 1;
+  CHECK_CODE(sdr_generator_generate(gen, &gp, NULL, &images, &count, &err), SDR_ERR_INVALID_PARAMS, err);
+  CHECK(strstr(err.message, "taesd_decode") != NULL, "message '%s'", err.message);
+  gp.taesd_decode = 0;
+  gp.preview = refuse_preview;
+  CHECK_CODE(sdr_generator_generate(gen, &gp, NULL, &images, &count, &err), SDR_ERR_INVALID_PARAMS, err);
+  CHECK(strstr(err.message, "preview") != NULL, "message '%s'", err.message);
+  gp.preview = NULL;
   sdr_cancel* cancel = sdr_cancel_create();
   CHECK(cancel != NULL, "sdr_cancel_create");
   sdr_cancel_request(cancel);

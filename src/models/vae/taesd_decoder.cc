@@ -30,8 +30,9 @@ std::string FindPrefix(const TensorIndex& index) {
 }  // namespace
 
 Result<std::unique_ptr<TaesdDecoder>> TaesdDecoder::Load(const std::string& path, Backend& backend) {
-  SDR_ASSIGN_OR_RETURN(TensorIndex index, OpenModelFile(path));
-  auto d = Load(index, backend);
+  auto index = OpenModelFile(path);
+  if (!index.ok()) return index.status().WithContext("loading TAESD '" + path + "'");
+  auto d = Load(*index, backend);
   if (!d.ok()) return d.status().WithContext("loading TAESD '" + path + "'");
   return d;
 }
