@@ -33,10 +33,10 @@ char* CopyString(const std::string& s) {
 
 // sdr_generate_params -> ImageRequest: 0 / NULL means the provider's default.
 sdr::Status ToRequest(const sdr_generate_params& c, sdr::ImageRequest* r) {
-  if (c.init_image != nullptr || c.mask != nullptr) {
-    return sdr::InvalidArgument("init_image: img2img is not offered through the Generator yet; use sdr_generate on a "
-                                "context of a local model");
-  }
+  SDR_RETURN_IF_ERROR(ToRgbImage(c.init_image, "init_image", &r->init_image));
+  SDR_RETURN_IF_ERROR(ToRgbImage(c.mask, "mask", &r->mask));
+  r->strength = c.strength;
+  r->mask_blur = c.mask_blur;
   r->prompt = Str(c.prompt);
   r->negative_prompt = Str(c.negative_prompt);
   r->width = c.width;
