@@ -73,7 +73,8 @@ Command RegisterServe(CLI::App& app) {
   CLI::App* sub = app.add_subcommand("serve", "Serve images over HTTP (OpenAI- and A1111-compatible, async jobs)");
   cmd->config_flags = std::make_unique<ConfigFlags>(
       sub, std::initializer_list<std::string_view>{"host", "port", "api_key", "max_queue", "model_path", "vae_path",
-                                                   "tokenizer_path", "image_size", "steps", "guidance_scale",
+                                                   "tokenizer_path", "taesd_path", "preview_every", "image_size",
+                                                   "steps", "guidance_scale",
                                                    "negative_prompt", "sampler", "scheduler", "timeout_seconds",
                                                    "max_concurrent", "vae_tiling", "threads", "device"});
   return {sub, [cmd] { return RunServe(*cmd); }};

@@ -418,7 +418,10 @@ SDR_API sdr_error_code sdr_generator_ready(const sdr_generator* gen, sdr_error* 
  * height, steps, cfg_scale, clip_skip 0; sampler, scheduler, rng, prompts NULL; seed -1;
  * batch_count 1. For the generator, 0 / NULL in those fields always means "the default" (local:
  * the SD_* settings; cloud: the model's first size). Engine settings (negative prompt, steps,
- * cfg_scale, sampler, scheduler, seed, rng, clip_skip) are ignored by the cloud providers. */
+ * cfg_scale, sampler, scheduler, seed, rng, clip_skip) are ignored by the cloud providers.
+ * init_image, strength, mask and mask_blur (img2img, inpainting) are taken by the local provider;
+ * without a width and height the output takes the init image's size (rounded down to a multiple
+ * of 8); the cloud providers refuse an init image (SDR_ERR_INVALID_PARAMS naming init_image). */
 SDR_API sdr_generate_params sdr_generator_params_default(void);
 
 /* A cancellation flag for sdr_generator_generate, raised from any thread. */

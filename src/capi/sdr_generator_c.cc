@@ -33,15 +33,15 @@ char* CopyString(const std::string& s) {
 
 // sdr_generate_params -> ImageRequest: 0 / NULL means the provider's default.
 sdr::Status ToRequest(const sdr_generate_params& c, sdr::ImageRequest* r) {
-  if (c.init_image != nullptr || c.mask != nullptr) {
-    return sdr::InvalidArgument("init_image: img2img is not offered through the Generator yet; use sdr_generate on a "
-                                "context of a local model");
-  }
   if (c.preview != nullptr || c.taesd_decode != 0) {
     return sdr::InvalidArgument(std::string(c.preview != nullptr ? "preview" : "taesd_decode") +
                                 ": TAESD previews and decoding are offered through sdr_generate only (the "
                                 "Generator has none)");
   }
+  SDR_RETURN_IF_ERROR(ToRgbImage(c.init_image, "init_image", &r->init_image));
+  SDR_RETURN_IF_ERROR(ToRgbImage(c.mask, "mask", &r->mask));
+  r->strength = c.strength;
+  r->mask_blur = c.mask_blur;
   r->prompt = Str(c.prompt);
   r->negative_prompt = Str(c.negative_prompt);
   r->width = c.width;

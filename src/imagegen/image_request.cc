@@ -1,5 +1,6 @@
 #include "imagegen/image_request.h"
 
+#include <algorithm>
 #include <cmath>
 
 #include "runtime/generate_params.h"
@@ -15,11 +16,28 @@ std::string SizesText(const std::vector<std::pair<int, int>>& sizes) {
   return s;
 }
 
+std::string ImageText(const RgbImage& img) {
+  return std::to_string(img.width) + "x" + std::to_string(img.height) + " (" + std::to_string(img.rgb.size()) +
+         " bytes)";
+}
+
 }  // namespace
 
+std::string_view ToString(InpaintingFill fill) {
+  switch (fill) {
+    case InpaintingFill::kFill: return "fill";
+    case InpaintingFill::kOriginal: return "original";
+    case InpaintingFill::kLatentNoise: return "latent noise";
+    case InpaintingFill::kLatentNothing: return "latent nothing";
+  }
+  return "unknown";
+}
+
 std::pair<int, int> RequestedSize(const ImageRequest& r, const ProviderCapabilities& caps) {
-  if (r.width == 0 && r.height == 0) return caps.default_size;
-  return {r.width, r.height};
+  if (r.width != 0 || r.height != 0) return {r.width, r.height};
+  if (!r.has_init_image() || !caps.sizes.empty()) return caps.default_size;
+  const auto side = [&](int v) { return std::clamp(v / 8 * 8, caps.min_side, caps.max_side / 8 * 8); };
+  return {side(r.init_image.width), side(r.init_image.height)};
 }
 
 Status ValidateImageRequest(const ImageRequest& r, const ProviderCapabilities& caps) {
@@ -55,6 +73,31 @@ Status ValidateImageRequest(const ImageRequest& r, const ProviderCapabilities& c
   if (r.clip_skip < 0 || r.clip_skip > GenerateParams::kMaxClipSkip) {
     return InvalidArgument("clip_skip " + std::to_string(r.clip_skip) + " must be in [1, " +
                            std::to_string(GenerateParams::kMaxClipSkip) + "] (0 = default)");
+  }
+  return ValidateImageInput(r, caps);
+}
+
+Status ValidateImageInput(const ImageRequest& r, const ProviderCapabilities& caps) {
+  if (!r.has_init_image()) {
+    if (!r.mask.empty()) return InvalidArgument("mask: inpainting needs an init image too");
+    return Status::Ok();
+  }
+  if (!caps.image_input) {
+    return InvalidArgument("init_image: this provider does not take input images (image to image, edits)");
+  }
+  if (!r.init_image.valid()) return InvalidArgument("init_image: " + ImageText(r.init_image) + " is not an RGB image");
+  if (!r.mask.empty() && !r.mask.valid()) return InvalidArgument("mask: " + ImageText(r.mask) + " is not an RGB image");
+  if (!std::isfinite(r.strength) || r.strength < 0 || r.strength > 1) {
+    return InvalidArgument("strength " + std::to_string(r.strength) + " must be a number in [0, 1]");
+  }
+  if (r.mask_blur < 0 || r.mask_blur > GenerateParams::kMaxMaskBlur) {
+    return InvalidArgument("mask_blur " + std::to_string(r.mask_blur) + " must be in [0, " +
+                           std::to_string(GenerateParams::kMaxMaskBlur) + "] pixels");
+  }
+  if (!r.mask.empty() && r.inpainting_fill != InpaintingFill::kOriginal) {
+    return InvalidArgument("inpainting_fill " + std::to_string(static_cast<int>(r.inpainting_fill)) + " (" +
+                           std::string(ToString(r.inpainting_fill)) +
+                           ") is not supported: only 1 (original, the masked area starts from the init image)");
   }
   return Status::Ok();
 }

@@ -8,6 +8,10 @@
 // by providers whose capabilities say `engine_settings`; the cloud providers ignore them (their
 // APIs have no such fields), so one request works against any provider.
 //
+// Image to image (A1111 img2img, OpenAI images/edits): a decoded init image, the denoising
+// strength, and for inpainting a mask (white = repaint). Only providers whose capabilities say
+// `image_input` take them; the others refuse such a request (invalid_params naming init_image).
+//
 // Thread-safety: plain values.
 #pragma once
 
@@ -20,11 +24,18 @@
 #include <vector>
 
 #include "core/status.h"
+#include "runtime/generate_params.h"
+#include "runtime/rgb_image.h"
 #include "sampling/rng.h"
 #include "sampling/sampler.h"
 #include "sampling/schedule.h"
 
 namespace sdr {
+
+// A1111's inpainting_fill: what the masked area starts from before it is denoised. The engine
+// starts from the init image's own latent ("original"); the others are refused by name.
+enum class InpaintingFill { kFill = 0, kOriginal = 1, kLatentNoise = 2, kLatentNothing = 3 };
+std::string_view ToString(InpaintingFill fill);  // "fill", "original", "latent noise", "latent nothing"
 
 struct ImageRequest {
   std::string prompt;                  // required, non-empty (UTF-8)
@@ -39,6 +50,17 @@ struct ImageRequest {
   int64_t seed = -1;                   // < 0: random (local reports the seed used)
   std::optional<RngKind> rng;          // unset = "cuda" (A1111's GPU noise)
   int clip_skip = 0;                   // 0 = 1 (last CLIP layer)
+
+  // img2img: empty = text to image. Any size: fitted to the output size (runtime/image_fit.h);
+  // with no size given, the output takes the init image's size (RequestedSize).
+  RgbImage init_image;
+  float strength = GenerateParams{}.strength;  // denoising strength, 0..1 (A1111 denoising_strength); 1 = the whole schedule
+  // Inpainting (needs init_image): white = repaint, black = keep; any size, fitted like init_image.
+  RgbImage mask;                       // empty: no inpainting
+  int mask_blur = 0;                   // pixels, 0..GenerateParams::kMaxMaskBlur (generate_params.h says how)
+  InpaintingFill inpainting_fill = InpaintingFill::kOriginal;  // what the masked area starts from
+
+  bool has_init_image() const { return !init_image.empty(); }
 };
 
 struct GeneratedPng {
@@ -77,6 +99,11 @@ struct ImageProgress {
   int total_steps = 0;
   double elapsed_s = 0;  // since the provider call began
   LatentView latent;     // local provider only; empty otherwise
+  // The TAESD decode of this step's denoised estimate, image-sized: made by a local provider
+  // loaded with a TAESD decoder (SD_TAESD_PATH) every SD_PREVIEW_EVERY steps; null otherwise.
+  // Valid during the call only.
+  const RgbImage* preview = nullptr;
+  double preview_ms = 0;  // what decoding `preview` cost
 };
 using ImageProgressFn = std::function<bool(const ImageProgress&)>;
 
@@ -91,13 +118,19 @@ struct ProviderCapabilities {
   std::vector<std::string> samplers;       // names SamplerKind parses (engine_settings only)
   std::vector<std::string> schedulers;     // names Scheduler parses (engine_settings only)
   int max_steps = 0;                       // engine_settings only
+  bool image_input = false;                // takes init_image, strength and mask (img2img, inpainting)
+  int preview_every = 0;                   // steps between image-sized previews (ImageProgress::preview); 0 = none
 };
 
 // InvalidArgument naming the field (and the allowed values) when `request` does not fit `caps`.
 // Engine settings are range-checked even where they are ignored.
 Status ValidateImageRequest(const ImageRequest& request, const ProviderCapabilities& caps);
+// The image-to-image part of it: init_image, mask, strength, mask_blur, inpainting_fill.
+Status ValidateImageInput(const ImageRequest& request, const ProviderCapabilities& caps);
 
-// The size the provider will produce for `request` (its own or the default).
+// The size the provider will produce for `request`: its own; else, with an init image, the init
+// image's size with each side rounded down to a multiple of 8 and clamped to the provider's
+// [min_side, max_side] (or the default size where the provider has a fixed list); else the default.
 std::pair<int, int> RequestedSize(const ImageRequest& request, const ProviderCapabilities& caps);
 
 }  // namespace sdr

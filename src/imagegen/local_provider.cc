@@ -1,6 +1,8 @@
 #include "imagegen/local_provider.h"
 
+#include <algorithm>
 #include <chrono>
+#include <cmath>
 #include <filesystem>
 
 #include "core/enum_names.h"
@@ -12,12 +14,31 @@
 namespace sdr {
 namespace {
 using Clock = std::chrono::steady_clock;
+
+// [1, 3, H, W] in [0, 1] -> 8-bit RGB.
+RgbImage ToRgb(const Tensor& image) {
+  RgbImage out;
+  out.height = static_cast<int>(image.dim(2));
+  out.width = static_cast<int>(image.dim(3));
+  const size_t plane = static_cast<size_t>(out.width) * static_cast<size_t>(out.height);
+  out.rgb.resize(plane * 3);
+  const float* v = image.data<float>();
+  for (size_t i = 0; i < plane; ++i) {
+    for (size_t c = 0; c < 3; ++c) {
+      const float x = std::clamp(v[c * plane + i], 0.0f, 1.0f);
+      out.rgb[i * 3 + c] = static_cast<uint8_t>(std::lround(x * 255.0f));
+    }
+  }
+  return out;
+}
+
 }  // namespace
 
 Result<std::unique_ptr<LocalProvider>> LocalProvider::Load(const RuntimeConfig& config) {
   if (config.model_path.empty()) return WithErrorCode(InvalidArgument("no model: SD_MODEL_PATH is empty"), ErrorCode::kInvalidParams);
   SDR_ASSIGN_OR_RETURN(std::unique_ptr<SdModel> model,
-                       SdModel::Load({config.model_path, config.vae_path, config.tokenizer_path, config.device, ""}));
+                       SdModel::Load({config.model_path, config.vae_path, config.tokenizer_path, config.device, "",
+                                      config.taesd_path}));
   return Create(std::shared_ptr<const SdModel>(std::move(model)), config);
 }
 
@@ -31,6 +52,7 @@ Result<std::unique_ptr<LocalProvider>> LocalProvider::Create(std::shared_ptr<con
   SDR_ASSIGN_OR_RETURN(p->pool_, ContextPool::Create(model, pool));
   p->model_ = std::move(model);
   p->defaults_ = ParamsFromConfig(config);
+  p->preview_every_ = p->model_->has_taesd() ? config.preview_every : 0;
   p->model_name_ = std::filesystem::path(p->model_->path()).stem().string();
   p->hash_ = CachedModelHashAsync(p->model_->path());  // overlaps loading and the first generation
   ProviderCapabilities& c = p->caps_;
@@ -42,6 +64,8 @@ Result<std::unique_ptr<LocalProvider>> LocalProvider::Create(std::shared_ptr<con
   for (SamplerKind k : AllSamplerKinds()) c.samplers.emplace_back(ToString(k));
   for (Scheduler s : AllSchedulers()) c.schedulers.emplace_back(ToString(s));
   c.max_steps = GenerateParams::kMaxSteps;
+  c.image_input = true;
+  c.preview_every = p->preview_every_;
   return p;
 }
 
@@ -67,6 +91,10 @@ GenerateParams LocalProvider::ParamsFor(const ImageRequest& r) const {
   if (r.rng) p.rng = *r.rng;
   if (r.clip_skip > 0) p.clip_skip = r.clip_skip;
   p.batch_count = r.n;
+  p.init_image = r.init_image;
+  p.strength = r.strength;
+  p.mask = r.mask;
+  p.mask_blur = r.mask_blur;
   return p;
 }
 
@@ -78,6 +106,7 @@ Result<ImageResult> LocalProvider::Generate(const ImageRequest& request, const I
   // The Generator admits at most max_concurrent requests, so a context is normally free at once.
   SDR_ASSIGN_OR_RETURN(ContextLease lease, pool_->Acquire(std::chrono::seconds(5)));
   lease->options().timeout_s = timeout_s;
+  lease->set_preview_every(progress ? preview_every_ : 0);
   ProgressFn step_progress;
   if (progress) {
     const int h = params.height / 8, w = params.width / 8;
@@ -87,7 +116,10 @@ Result<ImageResult> LocalProvider::Generate(const ImageRequest& request, const I
       if (plane > 0 && !s.latent.empty() && s.latent.size() % plane == 0) {
         latent = {s.latent, static_cast<int>(s.latent.size() / plane), h, w};
       }
-      return progress({s.image, s.step, s.total_steps, s.elapsed_s, latent});
+      RgbImage preview;
+      if (s.preview != nullptr) preview = ToRgb(*s.preview);
+      return progress({s.image, s.step, s.total_steps, s.elapsed_s, latent, s.preview != nullptr ? &preview : nullptr,
+                       s.preview_s * 1000.0});
     };
   }
   SDR_ASSIGN_OR_RETURN(GenerateResult generated, lease->Generate(params, step_progress, cancel));

@@ -262,6 +262,15 @@ std::vector<ConfigField> MakeFields() {
      },
      [](const RuntimeConfig& c) { return c.taesd_path; },
      {{"--taesd", "TAESD decoder file for per-step previews", nullptr}}},
+    {"preview_every", "SD_PREVIEW_EVERY", "5",
+     "with a TAESD decoder, `sdr serve` sends a TAESD preview every N sampler steps, 1..1000 (each costs a small "
+     "decode)",
+     ConfigKind::kInt,
+     [](std::string_view l, std::string_view t, RuntimeConfig& c) {
+       return ParseIntIn(l, t, 1, RuntimeConfig::kMaxSteps, &c.preview_every);
+     },
+     [](const RuntimeConfig& c) { return FormatInt(c.preview_every); },
+     {{"--preview-every", "", nullptr}}},
     {"lora_dir", "SD_LORA_DIR", "", "folder of LoRA .safetensors files named by <lora:NAME:WEIGHT> prompt tags",
      ConfigKind::kPath,
      [](std::string_view, std::string_view t, RuntimeConfig& c) {

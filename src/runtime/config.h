@@ -47,6 +47,10 @@ inline constexpr std::string_view kDefaultOpenAiImageModel = "dall-e-3";
 inline constexpr std::string_view kDefaultAzureDeployment = "dall-e-3";   // the name Azure's quickstarts use
 inline constexpr std::string_view kDefaultAzureApiVersion = "2024-02-01";  // the images GA api-version
 
+// TAESD previews of a served generation: one every this many steps. A 512x512 preview costs about
+// 105 GFLOP (3.6 s on a 2-core CPU), a sizeable part of a UNet step, so not every step.
+inline constexpr int kDefaultPreviewEvery = 5;
+
 // Defaults of the HTTP server's settings (`sdr serve`, src/server), declared once.
 inline constexpr std::string_view kDefaultServerHost = "127.0.0.1";  // loopback: nothing else reaches it
 inline constexpr int kDefaultServerPort = 7860;                      // A1111's port, so its clients just work
@@ -67,6 +71,7 @@ struct RuntimeConfig {
   std::string vae_path;        // SD_VAE_PATH: external VAE replacing the model's; "" = the model's
   std::string tokenizer_path;  // SD_TOKENIZER_PATH: CLIP merges.txt or a folder; "" = search
   std::string taesd_path;      // SD_TAESD_PATH: TAESD decoder for per-step previews; "" = none
+  int preview_every = kDefaultPreviewEvery;  // SD_PREVIEW_EVERY: steps between TAESD previews (server), 1..kMaxSteps
   std::string lora_dir;        // SD_LORA_DIR: folder of LoRA .safetensors for <lora:NAME:W> tags; "" = none
   int width = GenerateParams{}.width;    // SD_IMAGE_SIZE: pixels, multiple of 8 in [kMinSide, kMaxSide]
   int height = GenerateParams{}.height;  // SD_IMAGE_SIZE: pixels, same rule

@@ -47,8 +47,9 @@ Status ValidateParams(const GenerateParams& p) {
     }
     if (p.init_image.empty()) return InvalidArgument("mask: inpainting needs an init image too");
   }
-  if (p.mask_blur < 0 || p.mask_blur > 64) {
-    return InvalidArgument("mask_blur " + std::to_string(p.mask_blur) + " must be in [0, 64] pixels");
+  if (p.mask_blur < 0 || p.mask_blur > GenerateParams::kMaxMaskBlur) {
+    return InvalidArgument("mask_blur " + std::to_string(p.mask_blur) + " must be in [0, " +
+                           std::to_string(GenerateParams::kMaxMaskBlur) + "] pixels");
   }
   if (!p.dump_dir.empty()) {
     std::error_code ec;

@@ -42,7 +42,7 @@ struct GenerateParams {
   // Inpainting (needs init_image): white = repaint, black = keep; any size, fitted like the init
   // image (runtime/inpaint_mask.h says how it becomes the latent blend mask).
   RgbImage mask;                                // empty: no inpainting
-  int mask_blur = 0;                            // pixels, 0..64; 0 = stable-diffusion.cpp (a hard mask);
+  int mask_blur = 0;                            // pixels, 0..kMaxMaskBlur; 0 = stable-diffusion.cpp (a hard mask);
                                                 // > 0 = A1111 (Gaussian blur + final overlay on the init image)
 
   static constexpr int kMinSide = 64;
@@ -51,6 +51,7 @@ struct GenerateParams {
   static constexpr float kMaxCfg = 100.0f;
   static constexpr int kMaxClipSkip = 12;
   static constexpr int kMaxBatch = 64;
+  static constexpr int kMaxMaskBlur = 64;       // pixels
 };
 
 // Defaults of the settings of a context pool (PoolOptions / ContextOptions, the SD_* table,

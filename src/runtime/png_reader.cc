@@ -8,7 +8,7 @@
 
 namespace sdr {
 
-Result<RgbImage> DecodePng(std::string_view bytes) {
+Result<PngWithAlpha> DecodePngWithAlpha(std::string_view bytes) {
   static const std::string_view kSignature("\x89PNG\r\n\x1a\n", 8);
   if (bytes.substr(0, 8) != kSignature) {
     if (bytes.substr(0, 3) == std::string_view("\xff\xd8\xff", 3)) {
@@ -37,7 +37,11 @@ Result<RgbImage> DecodePng(std::string_view bytes) {
   if (int rc = spng_decode_image(ctx.get(), rgba.data(), rgba.size(), SPNG_FMT_RGBA8, SPNG_DECODE_TRNS); rc != 0) {
     return InvalidArgument(std::string("PNG does not decode: ") + spng_strerror(rc));
   }
-  RgbImage img;
+  spng_trns trns{};
+  const bool has_alpha = ihdr.color_type == SPNG_COLOR_TYPE_GRAYSCALE_ALPHA ||
+                         ihdr.color_type == SPNG_COLOR_TYPE_TRUECOLOR_ALPHA || spng_get_trns(ctx.get(), &trns) == 0;
+  PngWithAlpha out;
+  RgbImage& img = out.rgb;
   img.width = static_cast<int>(ihdr.width);
   img.height = static_cast<int>(ihdr.height);
   const size_t n = static_cast<size_t>(img.width) * static_cast<size_t>(img.height);
@@ -47,7 +51,16 @@ Result<RgbImage> DecodePng(std::string_view bytes) {
     img.rgb[i * 3 + 1] = rgba[i * 4 + 1];
     img.rgb[i * 3 + 2] = rgba[i * 4 + 2];
   }
-  return img;
+  if (has_alpha) {
+    out.alpha.resize(n);
+    for (size_t i = 0; i < n; ++i) out.alpha[i] = rgba[i * 4 + 3];
+  }
+  return out;
+}
+
+Result<RgbImage> DecodePng(std::string_view bytes) {
+  SDR_ASSIGN_OR_RETURN(PngWithAlpha png, DecodePngWithAlpha(bytes));
+  return std::move(png.rgb);
 }
 
 Result<RgbImage> ReadPng(const std::string& path) {

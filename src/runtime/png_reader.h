@@ -9,6 +9,7 @@
 
 #include <string>
 #include <string_view>
+#include <vector>
 
 #include "core/result.h"
 #include "runtime/rgb_image.h"
@@ -19,5 +20,12 @@ namespace sdr {
 // invalid_params) when the bytes are not a decodable PNG, naming JPEG/WebP/GIF when they are one.
 Result<RgbImage> ReadPng(const std::string& path);
 Result<RgbImage> DecodePng(std::string_view bytes);
+
+// A PNG with its transparency kept (masks that mark areas by alpha, as OpenAI's edits do).
+struct PngWithAlpha {
+  RgbImage rgb;
+  std::vector<uint8_t> alpha;  // [height, width]; empty when the PNG has no alpha channel nor tRNS chunk
+};
+Result<PngWithAlpha> DecodePngWithAlpha(std::string_view bytes);
 
 }  // namespace sdr

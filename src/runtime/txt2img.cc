@@ -389,19 +389,22 @@ class ImageRun {
     const StepCallback on_step = [&](int step, int total, std::span<const float> xv) {
       if (!control_.progress) return true;
       Tensor preview;
+      double preview_s = 0;
       if (control_.preview_every > 0 && model_.has_taesd() && step % control_.preview_every == 0 &&
           !last_denoised_.empty()) {
         const auto p0 = Clock::now();
         auto pv = Preview();
         if (pv.ok()) {
           preview = std::move(pv).value();
-          timings->preview_s += Since(p0);
+          preview_s = Since(p0);
+          timings->preview_s += preview_s;
           ++timings->previews;
         } else {
           SDR_LOG_WARN("TAESD preview failed: {}", pv.status().ToString());
         }
       }
-      return control_.progress({index, step, total, Since(start_), xv, preview.defined() ? &preview : nullptr});
+      return control_.progress(
+          {index, step, total, Since(start_), xv, preview.defined() ? &preview : nullptr, preview_s});
     };
     SDR_RETURN_IF_ERROR(CheckRun(control_.run));
     SDR_RETURN_IF_ERROR(Sample(p_.sampler, denoiser, sigmas, xs, noise, on_step));

@@ -63,6 +63,7 @@ struct StepProgress {
   // (GenerateControl::preview_every and a model loaded with a TAESD); else null. Valid during
   // the call only.
   const Tensor* preview = nullptr;
+  double preview_s = 0;  // what decoding `preview` took (seconds; 0 without one)
 };
 using ProgressFn = std::function<bool(const StepProgress&)>;
 

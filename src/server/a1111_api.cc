@@ -6,6 +6,7 @@
 #include "imagegen/base64.h"
 #include "runtime/infotext.h"
 #include "runtime/png_text_reader.h"
+#include "server/input_image.h"
 #include "server/json_fields.h"
 
 namespace sdr {
@@ -31,14 +32,9 @@ std::string SchedulerDisplayName(const ImageRequest& r) {
   return r.scheduler ? std::string(A1111ScheduleName(*r.scheduler)) : std::string();
 }
 
-}  // namespace
-
-MaybeError ParseA1111Txt2Img(std::string_view body, const RequestLimits& limits, const ProviderCapabilities& caps,
-                             const GenerateParams& defaults, A1111Txt2ImgRequest* out) {
-  auto parsed = ParseJsonObject(body);
-  if (auto* e = std::get_if<ApiError>(&parsed)) return *e;
-  const json& object = std::get<json>(parsed);
-  const JsonFields f(object);
+// The fields txt2img and img2img share (everything but the images).
+MaybeError ParseA1111Common(const JsonFields& f, const RequestLimits& limits, const GenerateParams& defaults,
+                            A1111Request* out) {
   ImageRequest& r = out->image;
   if (auto e = ReadPrompt(f, "prompt", limits, &r.prompt)) return e;
   const char* sampler_field = f.Has("sampler_name") || !f.Has("sampler_index") ? "sampler_name" : "sampler_index";
@@ -70,11 +66,79 @@ MaybeError ParseA1111Txt2Img(std::string_view body, const RequestLimits& limits,
     }
   }
   if (auto e = f.Bool("send_images", &out->send_images)) return e;
-  ResolveDefaults(caps, defaults, &r);
-  return CheckAgainstProvider(r, caps);
+  return std::nullopt;
 }
 
-json A1111Txt2ImgResponse(const A1111Txt2ImgRequest& request, const JobSnapshot& s) {
+// init_images (one), denoising_strength, mask, mask_blur, inpainting_fill, inpainting_mask_invert.
+MaybeError ParseA1111ImageInput(const JsonFields& f, const RequestLimits& limits, A1111Request* out) {
+  ImageRequest& r = out->image;
+  const json* init_images = nullptr;
+  if (auto e = f.Array("init_images", &init_images)) return e;
+  if (init_images == nullptr || init_images->empty()) {
+    return FieldError("init_images", "init_images is required: a list of one base64 PNG");
+  }
+  if (init_images->size() > 1) {
+    return FieldError("init_images", "init_images holds " + std::to_string(init_images->size()) +
+                                         " images: one is supported (every image of the batch starts from it)");
+  }
+  if (!(*init_images)[0].is_string()) {
+    return FieldError("init_images", "init_images[0] must be a base64 PNG string, got " +
+                                         std::string(JsonTypeName((*init_images)[0])));
+  }
+  PngWithAlpha init;
+  if (auto e = DecodeBase64Png("init_images", (*init_images)[0].get_ref<const std::string&>(), &init)) return e;
+  r.init_image = std::move(init.rgb);
+  double strength = r.strength;
+  if (auto e = f.Number("denoising_strength", 0, 1, &strength)) return e;
+  r.strength = static_cast<float>(strength);
+  std::string mask;
+  if (auto e = f.String("mask", limits.max_image_body_bytes, &mask)) return e;
+  if (!mask.empty()) {
+    PngWithAlpha m;
+    if (auto e = DecodeBase64Png("mask", mask, &m)) return e;
+    r.mask = std::move(m.rgb);  // A1111 reads the mask's grey level (PIL convert("L")): alpha is ignored
+  }
+  r.mask_blur = kDefaultServerMaskBlur;
+  if (auto e = f.Int("mask_blur", 0, GenerateParams::kMaxMaskBlur, &r.mask_blur)) return e;
+  int fill = static_cast<int>(InpaintingFill::kOriginal);
+  if (auto e = f.Int("inpainting_fill", 0, 3, &fill)) return e;
+  r.inpainting_fill = static_cast<InpaintingFill>(fill);
+  bool invert = false;  // A1111 sends 0 / 1; a boolean is taken too
+  if (f.Bool("inpainting_mask_invert", &invert)) {
+    int v = 0;
+    if (auto e = f.Int("inpainting_mask_invert", 0, 1, &v)) return e;
+    invert = v == 1;
+  }
+  out->inpainting_mask_invert = invert;
+  if (out->inpainting_mask_invert && !r.mask.empty()) InvertMask(&r.mask);
+  out->img2img = true;
+  return std::nullopt;
+}
+
+}  // namespace
+
+MaybeError ParseA1111Txt2Img(std::string_view body, const RequestLimits& limits, const ProviderCapabilities& caps,
+                             const GenerateParams& defaults, A1111Request* out) {
+  auto parsed = ParseJsonObject(body);
+  if (auto* e = std::get_if<ApiError>(&parsed)) return *e;
+  const JsonFields f(std::get<json>(parsed));
+  if (auto e = ParseA1111Common(f, limits, defaults, out)) return e;
+  ResolveDefaults(caps, defaults, &out->image);
+  return CheckAgainstProvider(out->image, caps);
+}
+
+MaybeError ParseA1111Img2Img(std::string_view body, const RequestLimits& limits, const ProviderCapabilities& caps,
+                             const GenerateParams& defaults, A1111Request* out) {
+  auto parsed = ParseJsonObject(body);
+  if (auto* e = std::get_if<ApiError>(&parsed)) return *e;
+  const JsonFields f(std::get<json>(parsed));
+  if (auto e = ParseA1111Common(f, limits, defaults, out)) return e;
+  if (auto e = ParseA1111ImageInput(f, limits, out)) return e;
+  ResolveDefaults(caps, defaults, &out->image);
+  return CheckAgainstProvider(out->image, caps);
+}
+
+json A1111ImagesResponse(const A1111Request& request, const JobSnapshot& s) {
   const ImageRequest& r = request.image;
   json images = json::array(), seeds = json::array(), infotexts = json::array(), prompts = json::array(),
        negatives = json::array();
@@ -103,6 +167,15 @@ json A1111Txt2ImgResponse(const A1111Txt2ImgRequest& request, const JobSnapshot&
                            {"override_settings", {{"CLIP_stop_at_last_layers", r.clip_skip > 0 ? r.clip_skip : 1}}},
                            {"send_images", request.send_images},
                            {"save_images", false}};
+  json params = parameters;
+  if (request.img2img) {  // as A1111 answers img2img: the images themselves are not echoed
+    params["init_images"] = nullptr;
+    params["mask"] = nullptr;
+    params["denoising_strength"] = r.strength;
+    params["mask_blur"] = r.mask_blur;
+    params["inpainting_fill"] = static_cast<int>(r.inpainting_fill);
+    params["inpainting_mask_invert"] = request.inpainting_mask_invert ? 1 : 0;
+  }
   const json info = {{"prompt", r.prompt},
                      {"all_prompts", prompts},
                      {"negative_prompt", r.negative_prompt},
@@ -127,7 +200,9 @@ json A1111Txt2ImgResponse(const A1111Txt2ImgRequest& request, const JobSnapshot&
                      {"styles", json::array()},
                      {"job_timestamp", Timestamp(s.started_at > 0 ? s.started_at : s.created_at)},
                      {"version", "sdruntime"}};
-  return {{"images", std::move(images)}, {"parameters", parameters}, {"info", DumpJson(info)}};
+  json info_json = info;
+  if (request.img2img) info_json["denoising_strength"] = r.strength;
+  return {{"images", std::move(images)}, {"parameters", params}, {"info", DumpJson(info_json)}};
 }
 
 json A1111ProgressResponse(const JobSnapshot* running, const std::string& job_id, int job_count,
@@ -162,14 +237,8 @@ MaybeError A1111PngInfo(std::string_view body, const RequestLimits& limits, json
   std::string image;
   if (auto e = f.String("image", limits.max_image_body_bytes, &image)) return e;
   if (image.empty()) return FieldError("image", "image is required: a base64 PNG (or a data:image/png;base64 URI)");
-  std::string_view b64 = image;
-  if (b64.substr(0, 5) == "data:") {
-    const size_t comma = b64.find(',');
-    if (comma == std::string_view::npos || b64.substr(0, comma).find(";base64") == std::string_view::npos) {
-      return FieldError("image", "image: a data: URI must be base64 (data:image/png;base64,...)");
-    }
-    b64.remove_prefix(comma + 1);
-  }
+  std::string_view b64;
+  if (auto e = StripDataUri("image", image, &b64)) return e;
   auto bytes = DecodeBase64(b64);
   if (!bytes.ok()) return FieldError("image", "image is not base64: " + bytes.status().message());
   auto chunks = ReadPngTextChunks(*bytes);

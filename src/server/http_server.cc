@@ -74,7 +74,7 @@ struct HttpServer::Impl {
   std::mutex log_mu;
 
   size_t BodyLimit(const std::string& path) const {
-    return path == "/sdapi/v1/png-info" ? options.limits.max_image_body_bytes : options.limits.max_body_bytes;
+    return CarriesImages(path) ? options.limits.max_image_body_bytes : options.limits.max_body_bytes;
   }
   void WriteAccessLine(const std::string& line) {
     if (options.access_log) return options.access_log(line);

@@ -2,6 +2,8 @@
 
 #include <random>
 
+#include "imagegen/base64.h"
+#include "runtime/png_writer.h"
 #include "server/job_json.h"
 #include "server/latent_preview.h"
 
@@ -44,9 +46,9 @@ double UnixNow() {
   return std::chrono::duration<double>(std::chrono::system_clock::now().time_since_epoch()).count();
 }
 
-Job::Job(std::string id, ImageRequest request, std::string origin, double preview_interval_s)
+Job::Job(std::string id, ImageRequest request, std::string origin, double preview_interval_s, bool image_previews)
     : id_(std::move(id)), request_(std::move(request)), origin_(std::move(origin)),
-      preview_interval_s_(preview_interval_s) {
+      preview_interval_s_(preview_interval_s), image_previews_(image_previews) {
   s_.created_at = UnixNow();
   s_.progress.n = request_.n;
 }
@@ -100,19 +102,35 @@ void Job::MarkStarted() {
 
 void Job::RecordProgress(const ImageProgress& p) {
   const auto now = Clock::now();
-  bool want_preview = false;
+  bool want_latent = false;
   {
     std::lock_guard<std::mutex> lock(mu_);
     if (s_.state != JobState::kRunning) return;
-    want_preview = !p.latent.empty() && p.step < p.total_steps &&
-                   (s_.progress.preview.empty() || Seconds(now - last_preview_) >= preview_interval_s_);
+    want_latent = !image_previews_ && !p.latent.empty() && p.step < p.total_steps &&
+                  (s_.progress.preview.empty() || Seconds(now - last_preview_) >= preview_interval_s_);
   }
-  // The projection runs outside the lock (readers never wait for it); the latent is only valid
-  // during this call, which is where we are.
+  // Previews are made outside the lock (readers never wait for them); the latent and the TAESD
+  // image are only valid during this call, which is where we are. A TAESD preview is always
+  // taken: the provider already spaced them (SD_PREVIEW_EVERY) and paid for the decode.
   std::string preview;
-  if (want_preview) {
+  const char* kind = "";
+  double cost_ms = 0;
+  if (p.preview != nullptr && p.preview->valid()) {
+    const auto t0 = Clock::now();
+    auto png = EncodePng(p.preview->rgb.data(), p.preview->width, p.preview->height);
+    if (png.ok()) {
+      preview = "data:image/png;base64," + EncodeBase64(*png);
+      kind = "taesd";
+      cost_ms = p.preview_ms + Seconds(Clock::now() - t0) * 1000;
+    }
+  } else if (want_latent) {
+    const auto t0 = Clock::now();
     auto uri = LatentPreviewDataUri(p.latent);
-    if (uri.ok()) preview = std::move(uri).value();
+    if (uri.ok()) {
+      preview = std::move(uri).value();
+      kind = "latent";
+      cost_ms = Seconds(Clock::now() - t0) * 1000;
+    }
   }
   std::lock_guard<std::mutex> lock(mu_);
   if (s_.state != JobState::kRunning) return;
@@ -128,6 +146,8 @@ void Job::RecordProgress(const ImageProgress& p) {
   const bool fresh_preview = !preview.empty();
   if (fresh_preview) {
     g.preview = std::move(preview);
+    g.preview_kind = kind;
+    g.preview_ms = cost_ms;
     g.preview_step = g.steps_done;
     last_preview_ = now;
   }
@@ -153,6 +173,9 @@ void Job::FinishLocked(JobState state, std::shared_ptr<const ImageResult> result
 void Job::Finish(const Result<ImageResult>& result) {
   std::lock_guard<std::mutex> lock(mu_);
   if (IsFinished(s_.state)) return;
+  // The input images are not needed any more; a kept result should not keep megabytes of them.
+  std::vector<uint8_t>().swap(request_.init_image.rgb);
+  std::vector<uint8_t>().swap(request_.mask.rgb);
   if (result.ok()) {
     FinishLocked(JobState::kSucceeded, std::make_shared<const ImageResult>(*result), std::nullopt);
     return;

@@ -7,7 +7,9 @@
 //
 //   queued     position changes while waiting          (consecutive ones are coalesced)
 //   started    a worker took it
-//   step       one sampler step, with a throttled live preview now and then (coalesced)
+//   step       one sampler step, with a live preview now and then (coalesced): the provider's
+//              TAESD preview when it makes them (every SD_PREVIEW_EVERY steps), else a latent
+//              projection throttled to one per preview_interval_s
 //   completed / failed / cancelled   the end; nothing follows
 //
 // Coalescing keeps the history short (a 150-step, 8-image job does not keep 1200 step events):
@@ -52,6 +54,8 @@ struct JobProgress {
   double elapsed_s = 0;   // since the job started
   double eta_s = -1;      // estimated seconds to the end of sampling; -1 = unknown yet
   std::string preview;    // the latest live preview, a PNG data URI; "" until one is made
+  std::string preview_kind;  // "taesd" (the TAESD decode, image-sized) or "latent" (latent_preview.h, latent-sized)
+  double preview_ms = 0;  // what making `preview` cost: the decode (taesd) or projection, plus the PNG encoding
   int preview_step = 0;   // the step of `preview` (overall, 1-based)
   int steps_done = 0;     // steps sampled so far, over all images
 };
@@ -72,9 +76,13 @@ struct JobSnapshot {
 class Job {
  public:
   // `origin` names the API that made it ("jobs", "openai", "a1111"): logs and A1111's interrupt.
-  Job(std::string id, ImageRequest request, std::string origin, double preview_interval_s);
+  // `image_previews`: the provider sends image previews (ImageProgress::preview, TAESD); they
+  // replace the latent projection.
+  Job(std::string id, ImageRequest request, std::string origin, double preview_interval_s,
+      bool image_previews = false);
 
   const std::string& id() const { return id_; }
+  // The request; once the job has finished, its input images keep their size but not their pixels.
   const ImageRequest& request() const { return request_; }
   const std::string& origin() const { return origin_; }
   const CancelToken* cancel_token() const { return &cancel_; }
@@ -97,9 +105,10 @@ class Job {
   void FinishLocked(JobState state, std::shared_ptr<const ImageResult> result, std::optional<ApiError> error);
 
   const std::string id_;
-  const ImageRequest request_;
+  ImageRequest request_;  // only the input images' pixels change (released on Finish)
   const std::string origin_;
   const double preview_interval_s_;
+  const bool image_previews_;
   CancelToken cancel_;
 
   mutable std::mutex mu_;

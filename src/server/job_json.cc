@@ -17,7 +17,11 @@ json ProgressJson(const JobProgress& p, bool with_preview) {
             {"step", p.step},           {"total_steps", p.total_steps},
             {"progress", Round3(p.fraction)}, {"elapsed_s", Round3(p.elapsed_s)},
             {"eta_s", p.eta_s < 0 ? json(-1) : Round3(p.eta_s)}};
-  if (with_preview && !p.preview.empty()) j["preview"] = p.preview;
+  if (with_preview && !p.preview.empty()) {
+    j["preview"] = p.preview;
+    j["preview_kind"] = p.preview_kind;
+    j["preview_ms"] = std::round(p.preview_ms * 10) / 10;
+  }
   return j;
 }
 
@@ -33,7 +37,13 @@ json RequestJson(const ImageRequest& r) {
           {"seed", r.seed},
           {"sampler", r.sampler ? json(ToString(*r.sampler)) : json(nullptr)},
           {"scheduler", r.scheduler ? json(ToString(*r.scheduler)) : json(nullptr)},
-          {"clip_skip", or_null(r.clip_skip, r.clip_skip > 0)}};
+          {"clip_skip", or_null(r.clip_skip, r.clip_skip > 0)},
+          {"init_image", r.has_init_image() ? json(std::to_string(r.init_image.width) + "x" +
+                                                   std::to_string(r.init_image.height))
+                                            : json(nullptr)},
+          {"strength", r.has_init_image() ? json(Round3(r.strength)) : json(nullptr)},
+          {"mask", !r.mask.empty()},
+          {"mask_blur", r.mask_blur}};
 }
 
 }  // namespace

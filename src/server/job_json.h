@@ -5,8 +5,10 @@
 //   queued     {id, status: "queued", queue_position (1 = next), queue_length}
 //   started    {id, status: "running", n, width, height, steps, queue_seconds}
 //   step       {id, status: "running", image, n, step, total_steps, progress (0..1 over all images),
-//               elapsed_s, eta_s (-1 = unknown), preview? ("data:image/png;base64,...", latent-sized,
-//               present only when a new one was made: at most every preview_interval_s)}
+//               elapsed_s, eta_s (-1 = unknown), preview? ("data:image/png;base64,...", present only
+//               when a new one was made), preview_kind? ("taesd": the TAESD decode, image-sized, every
+//               SD_PREVIEW_EVERY steps; "latent": the latent projection, latent-sized, at most every
+//               preview_interval_s), preview_ms? (what making it cost: decode + PNG)}
 //   completed  {id, status: "succeeded", created, seconds, images: [Image]}
 //   failed     {id, status: "failed", error: {message, type, param, code}}
 //   cancelled  {id, status: "cancelled", error: {message, type, param, code: "cancelled"}}
@@ -38,7 +40,7 @@ nlohmann::json JobImagesJson(const std::string& job_id, const ImageResult& resul
 // GET /v1/jobs/{id}: {id, object: "image.job", origin, status, created_at, started_at, finished_at
 // (unix seconds or null), queue_position, cancel_requested, request {prompt, negative_prompt, n,
 // width, height, steps, cfg_scale, seed, sampler, scheduler, clip_skip: null = the server's
-// default}, progress {image, n, step, total_steps, progress, elapsed_s, eta_s, preview?}, result
+// default; init_image "WxH" | null, strength | null, mask, mask_blur}, progress {image, n, step, total_steps, progress, elapsed_s, eta_s, preview?}, result
 // {created, seconds, provider, model, images: [Image]} (succeeded), error (failed, cancelled)}.
 nlohmann::json JobJson(const Job& job, const JobSnapshot& s);
 

@@ -36,7 +36,8 @@ Result<std::shared_ptr<Job>> JobQueue::Submit(ImageRequest request, std::string 
                                     std::to_string(options_.max_queue) + "); retry later"),
                   ErrorCode::kQueueFull);
   }
-  auto job = std::make_shared<Job>(NewJobId(), std::move(request), std::move(origin), options_.preview_interval_s);
+  auto job = std::make_shared<Job>(NewJobId(), std::move(request), std::move(origin), options_.preview_interval_s,
+                                   generator_.capabilities().preview_every > 0);
   jobs_[job->id()] = job;
   queue_.push_back(job);
   job->SetQueuePosition(static_cast<int>(queue_.size()), static_cast<int>(queue_.size()));

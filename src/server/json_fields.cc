@@ -178,4 +178,15 @@ MaybeError JsonFields::Object(std::string_view name, const nlohmann::json** out)
   return std::nullopt;
 }
 
+MaybeError JsonFields::Array(std::string_view name, const nlohmann::json** out) const {
+  const nlohmann::json* v = Find(name);
+  *out = nullptr;
+  if (v == nullptr) return std::nullopt;
+  if (!v->is_array()) {
+    return FieldError(std::string(name), fmt::format("{} must be an array, got {} {}", name, JsonTypeName(*v), Shown(*v)));
+  }
+  *out = v;
+  return std::nullopt;
+}
+
 }  // namespace sdr

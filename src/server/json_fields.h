@@ -44,6 +44,8 @@ class JsonFields {
   MaybeError Bool(std::string_view name, bool* out) const;
   // An object (nested settings, e.g. A1111's override_settings); nullptr when absent or null.
   MaybeError Object(std::string_view name, const nlohmann::json** out) const;
+  // An array (A1111's init_images); nullptr when absent or null.
+  MaybeError Array(std::string_view name, const nlohmann::json** out) const;
 
  private:
   const nlohmann::json* Find(std::string_view name) const;  // null when absent or null

@@ -137,7 +137,7 @@ MaybeError CheckAgainstProvider(const ImageRequest& r, const ProviderCapabilitie
 }
 
 void ResolveDefaults(const ProviderCapabilities& caps, const GenerateParams& defaults, ImageRequest* r) {
-  if (r->width == 0 && r->height == 0) std::tie(r->width, r->height) = caps.default_size;
+  if (r->width == 0 && r->height == 0) std::tie(r->width, r->height) = RequestedSize(*r, caps);
   if (!caps.engine_settings) return;
   if (r->steps == 0) r->steps = defaults.steps;
   if (r->cfg_scale == 0) r->cfg_scale = defaults.cfg_scale;

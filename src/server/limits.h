@@ -26,6 +26,10 @@
 
 namespace sdr {
 
+// mask_blur (pixels) of an inpainting request that gives none: A1111's API default. Over 0 it also
+// pastes the init image back outside the mask (runtime/inpaint_mask.h), so unmasked pixels stay.
+inline constexpr int kDefaultServerMaskBlur = 4;
+
 // The prompt field `name` (required: absent, null and "" are errors).
 MaybeError ReadPrompt(const JsonFields& f, std::string_view name, const RequestLimits& limits, std::string* out);
 
@@ -48,7 +52,7 @@ MaybeError ParseSamplerName(std::string_view field, std::string_view name, bool 
 MaybeError CheckAgainstProvider(const ImageRequest& r, const ProviderCapabilities& caps);
 
 // Unset fields become what the provider would use, so that jobs, events and answers show the
-// real values: the default size; with engine settings also steps, cfg_scale, sampler, scheduler,
+// real values: the default size (with an init image, its size: RequestedSize); with engine settings also steps, cfg_scale, sampler, scheduler,
 // clip_skip and the negative prompt from `defaults` (the configuration's, ParamsFromConfig).
 void ResolveDefaults(const ProviderCapabilities& caps, const GenerateParams& defaults, ImageRequest* r);
 

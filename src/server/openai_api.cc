@@ -23,8 +23,14 @@ MaybeError ParseOpenAiImageRequest(std::string_view body, const RequestLimits& l
                                    const GenerateParams& defaults, bool allow_width_height, OpenAiImageRequest* out) {
   auto parsed = ParseJsonObject(body);
   if (auto* e = std::get_if<ApiError>(&parsed)) return *e;
-  const json& object = std::get<json>(parsed);
-  const JsonFields f(object);
+  const JsonFields f(std::get<json>(parsed));
+  if (auto e = ParseOpenAiImageFields(f, limits, allow_width_height, out)) return e;
+  ResolveDefaults(caps, defaults, &out->image);
+  return CheckAgainstProvider(out->image, caps);
+}
+
+MaybeError ParseOpenAiImageFields(const JsonFields& f, const RequestLimits& limits, bool allow_width_height,
+                                  OpenAiImageRequest* out) {
   ImageRequest& r = out->image;
   if (auto e = ReadPrompt(f, "prompt", limits, &r.prompt)) return e;
   std::string ignored;
@@ -62,9 +68,7 @@ MaybeError ParseOpenAiImageRequest(std::string_view body, const RequestLimits& l
   }
   if (auto e = f.Bool("stream", &out->stream)) return e;
   if (auto e = f.Int("partial_images", 0, 3, &out->partial_images)) return e;
-  if (auto e = ReadEngineSettings(f, limits, "sampler", &r)) return e;
-  ResolveDefaults(caps, defaults, &r);
-  return CheckAgainstProvider(r, caps);
+  return ReadEngineSettings(f, limits, "sampler", &r);
 }
 
 json OpenAiImagesResponse(const Job& job, const JobSnapshot& s, bool as_url, const std::string& base_url) {
@@ -88,8 +92,11 @@ json OpenAiImagesResponse(const Job& job, const JobSnapshot& s, bool as_url, con
           {"size", SizeOf(s, job.request())}};
 }
 
-std::string PartialImageEventJson(const JobSnapshot& s, const std::string& preview_png_b64, int index) {
-  return DumpJson({{"type", "image_generation.partial_image"},
+std::string_view StreamEventPrefix(const OpenAiImageRequest& r) { return r.edit ? "image_edit" : "image_generation"; }
+
+std::string PartialImageEventJson(std::string_view prefix, const JobSnapshot& s, const std::string& preview_png_b64,
+                                  int index) {
+  return DumpJson({{"type", std::string(prefix) + ".partial_image"},
                    {"b64_json", preview_png_b64},
                    {"created_at", static_cast<int64_t>(UnixNow())},
                    {"size", "auto"},
@@ -97,8 +104,8 @@ std::string PartialImageEventJson(const JobSnapshot& s, const std::string& previ
                    {"partial_image_index", index}});
 }
 
-std::string CompletedImageEventJson(const JobSnapshot& s, const GeneratedPng& image) {
-  return DumpJson({{"type", "image_generation.completed"},
+std::string CompletedImageEventJson(std::string_view prefix, const JobSnapshot& s, const GeneratedPng& image) {
+  return DumpJson({{"type", std::string(prefix) + ".completed"},
                    {"b64_json", EncodeBase64(image.png)},
                    {"created_at", static_cast<int64_t>(s.finished_at)},
                    {"size", std::to_string(image.width) + "x" + std::to_string(image.height)},

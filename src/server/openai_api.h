@@ -13,9 +13,10 @@
 //
 // Streaming (stream: true) sends OpenAI's events:
 //   event: image_generation.partial_image  data: {type, b64_json, created_at, size, output_format,
-//                                                 partial_image_index}   (a live latent preview)
+//                                                 partial_image_index}   (a live preview: TAESD or latent)
 //   event: image_generation.completed      data: {type, b64_json, created_at, size, output_format,
 //                                                 usage}                 (one per image)
+//   (image_edit.partial_image and image_edit.completed for /v1/images/edits)
 //   event: error                           data: {type: "error", error: {message, type, param, code}}
 //
 // Thread-safety: pure functions.
@@ -27,6 +28,7 @@
 #include <nlohmann/json.hpp>
 
 #include "server/job.h"
+#include "server/json_fields.h"
 #include "server/limits.h"
 
 namespace sdr {
@@ -36,17 +38,24 @@ struct OpenAiImageRequest {
   bool response_url = false;  // response_format "url"
   bool stream = false;
   int partial_images = 0;
+  bool edit = false;          // /v1/images/edits (openai_edits.h): stream events are image_edit.*
 };
 
 // `allow_width_height`: the jobs API's width + height fields (instead of size).
 MaybeError ParseOpenAiImageRequest(std::string_view body, const RequestLimits& limits, const ProviderCapabilities& caps,
                                    const GenerateParams& defaults, bool allow_width_height, OpenAiImageRequest* out);
+// The fields alone, unresolved and unchecked against the provider (the edits' form reuses them).
+MaybeError ParseOpenAiImageFields(const JsonFields& f, const RequestLimits& limits, bool allow_width_height,
+                                  OpenAiImageRequest* out);
 
 // `base_url`: "http://host:port" the client reached us at (for url answers).
 nlohmann::json OpenAiImagesResponse(const Job& job, const JobSnapshot& s, bool as_url, const std::string& base_url);
 
-std::string PartialImageEventJson(const JobSnapshot& s, const std::string& preview_png_b64, int index);
-std::string CompletedImageEventJson(const JobSnapshot& s, const GeneratedPng& image);
+// The stream events' type prefix: "image_generation", or "image_edit" for edits.
+std::string_view StreamEventPrefix(const OpenAiImageRequest& r);
+std::string PartialImageEventJson(std::string_view prefix, const JobSnapshot& s, const std::string& preview_png_b64,
+                                  int index);
+std::string CompletedImageEventJson(std::string_view prefix, const JobSnapshot& s, const GeneratedPng& image);
 
 // GET /v1/models: {object: "list", data: [{id, object: "model", created, owned_by}]}.
 nlohmann::json OpenAiModelsResponse(const std::string& model_name, std::string_view provider);

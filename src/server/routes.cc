@@ -48,6 +48,10 @@ bool PatternMatches(const std::string& pattern, const std::string& path) {
 
 }  // namespace
 
+bool CarriesImages(const std::string& path) {
+  return path == "/sdapi/v1/png-info" || path == "/sdapi/v1/img2img" || path == "/v1/images/edits";
+}
+
 ApiFamily FamilyOf(const std::string& path) {
   return path.rfind("/sdapi/", 0) == 0 ? ApiFamily::kA1111 : ApiFamily::kOpenAi;
 }

@@ -81,10 +81,14 @@ httplib::ContentProviderWithoutLength SafeProvider(httplib::ContentProviderWitho
 bool AwaitJob(ServerContext& ctx, const std::shared_ptr<Job>& job);
 
 void AddSystemRoutes(Router& router, ServerContext& ctx);  // /health /ready /metrics /v1/models /v1/capabilities
-void AddOpenAiRoutes(Router& router, ServerContext& ctx);  // /v1/images/generations
+void AddOpenAiRoutes(Router& router, ServerContext& ctx);  // /v1/images/generations, /v1/images/edits
 void AddJobRoutes(Router& router, ServerContext& ctx);     // /v1/jobs...
 void AddA1111Routes(Router& router, ServerContext& ctx);   // /sdapi/v1/...
 void AddWebRoutes(Router& router);                         // / (the web page), /app.js, /style.css
+
+// The routes whose bodies carry images (png-info, img2img, images/edits): their body limit is
+// RequestLimits::max_image_body_bytes instead of max_body_bytes.
+bool CarriesImages(const std::string& path);
 
 // The web page's own files: served without the API key (the page asks for it, then sends it).
 bool IsWebAssetPath(const std::string& path);

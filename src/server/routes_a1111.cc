@@ -1,14 +1,20 @@
-// The A1111 web UI's API: POST /sdapi/v1/txt2img, /interrupt, /png-info; GET /progress,
+// The A1111 web UI's API: POST /sdapi/v1/txt2img, /img2img, /interrupt, /png-info; GET /progress,
 // /samplers, /schedulers, /sd-models, /options.
 #include "server/a1111_api.h"
 #include "server/routes.h"
 
 namespace sdr {
+namespace {
 
-void AddA1111Routes(Router& router, ServerContext& ctx) {
-  router.Post("/sdapi/v1/txt2img", [&ctx](const httplib::Request& req, httplib::Response& res) {
-    A1111Txt2ImgRequest r;
-    if (auto e = ParseA1111Txt2Img(req.body, ctx.options.limits, ctx.generator.capabilities(), ctx.defaults, &r)) {
+
+using A1111Parser = MaybeError (*)(std::string_view, const RequestLimits&, const ProviderCapabilities&,
+                                   const GenerateParams&, A1111Request*);
+
+// txt2img and img2img: parse, one job, wait, answer.
+Router::Handler ImagesHandler(ServerContext& ctx, A1111Parser parse) {
+  return [&ctx, parse](const httplib::Request& req, httplib::Response& res) {
+    A1111Request r;
+    if (auto e = parse(req.body, ctx.options.limits, ctx.generator.capabilities(), ctx.defaults, &r)) {
       return SendError(res, *e, ApiFamily::kA1111);
     }
     auto job = ctx.jobs.Submit(r.image, "a1111");
@@ -21,8 +27,15 @@ void AddA1111Routes(Router& router, ServerContext& ctx) {
       return SendError(res, s.error.value_or(ApiError{ErrorCode::kGenerationFailed, "generation failed", ""}),
                        ApiFamily::kA1111);
     }
-    SendJson(res, 200, A1111Txt2ImgResponse(r, s));
-  });
+    SendJson(res, 200, A1111ImagesResponse(r, s));
+  };
+}
+
+}  // namespace
+
+void AddA1111Routes(Router& router, ServerContext& ctx) {
+  router.Post("/sdapi/v1/txt2img", ImagesHandler(ctx, ParseA1111Txt2Img));
+  router.Post("/sdapi/v1/img2img", ImagesHandler(ctx, ParseA1111Img2Img));
   // The oldest running job (A1111 runs one at a time; we may run several).
   router.Get("/sdapi/v1/progress", [&ctx](const httplib::Request& req, httplib::Response& res) {
     const auto running = ctx.jobs.Running();
@@ -32,7 +45,7 @@ void AddA1111Routes(Router& router, ServerContext& ctx) {
     const JobSnapshot s = running.front()->Snapshot();
     SendJson(res, 200, A1111ProgressResponse(&s, running.front()->id(), job_count, skip));
   });
-  // Interrupts what A1111 clients started: the running txt2img jobs (jobs of the async API are
+  // Interrupts what A1111 clients started: the running txt2img and img2img jobs (jobs of the async API are
   // cancelled by their own DELETE).
   router.Post("/sdapi/v1/interrupt", [&ctx](const httplib::Request&, httplib::Response& res) {
     for (const auto& job : ctx.jobs.Running()) {

@@ -1,11 +1,12 @@
-// POST /v1/images/generations: OpenAI's images API, answered when the job is done, or streamed
-// (stream: true) as OpenAI's image_generation.* events.
+// POST /v1/images/generations and /v1/images/edits: OpenAI's images API, answered when the job is
+// done, or streamed (stream: true) as OpenAI's image_generation.* (image_edit.*) events.
 #include <chrono>
 
 #include "imagegen/base64.h"
 #include "server/http_connection.h"
 #include "server/job_json.h"
 #include "server/openai_api.h"
+#include "server/openai_edits.h"
 #include "server/routes.h"
 #include "server/sse.h"
 
@@ -16,7 +17,8 @@ using namespace std::chrono_literals;
 
 // The stream of one job in OpenAI's events: up to `partial_images` previews spread over the run,
 // then one completed event per image (or an error event). The client going away cancels the job.
-void StreamOpenAi(ServerContext& ctx, httplib::Response& res, std::shared_ptr<Job> job, int partial_images) {
+void StreamOpenAi(ServerContext& ctx, httplib::Response& res, std::shared_ptr<Job> job, int partial_images,
+                  std::string_view prefix) {
   struct State {
     uint64_t seq = 0;
     int partials_sent = 0;
@@ -27,7 +29,7 @@ void StreamOpenAi(ServerContext& ctx, httplib::Response& res, std::shared_ptr<Jo
   res.set_header("X-Accel-Buffering", "no");
   res.set_chunked_content_provider(
       "text/event-stream", SafeProvider(
-      [&ctx, job, state, partial_images](size_t, httplib::DataSink& sink) {
+      [&ctx, job, state, partial_images, prefix](size_t, httplib::DataSink& sink) {
         if (CurrentPeerClosed()) {  // nobody to stream to: the generation is not wanted any more
           ctx.jobs.Cancel(job);
           return false;
@@ -42,14 +44,14 @@ void StreamOpenAi(ServerContext& ctx, httplib::Response& res, std::shared_ptr<Jo
             const std::string& uri = s.progress.preview;
             const size_t comma = uri.find(',');
             if (s.progress.fraction >= due && comma != std::string::npos) {
-              out = SseEvent("image_generation.partial_image",
-                             PartialImageEventJson(s, uri.substr(comma + 1), state->partials_sent++));
+              out = SseEvent(std::string(prefix) + ".partial_image",
+                             PartialImageEventJson(prefix, s, uri.substr(comma + 1), state->partials_sent++));
             }
           } else if (e.name == "completed") {
             const JobSnapshot s = job->Snapshot();
             if (s.result != nullptr) {
               for (const GeneratedPng& img : s.result->images) {
-                out += SseEvent("image_generation.completed", CompletedImageEventJson(s, img));
+                out += SseEvent(std::string(prefix) + ".completed", CompletedImageEventJson(prefix, s, img));
               }
             }
           } else if (e.name == "failed" || e.name == "cancelled") {
@@ -82,6 +84,22 @@ void StreamOpenAi(ServerContext& ctx, httplib::Response& res, std::shared_ptr<Jo
       }));
 }
 
+// One parsed request: a job, then the stream or the answer once it is done.
+void Answer(ServerContext& ctx, const httplib::Request& req, httplib::Response& res, const OpenAiImageRequest& r) {
+  auto job = ctx.jobs.Submit(r.image, "openai");
+  if (!job.ok()) return SendSubmitError(res, ctx, job.status(), ApiFamily::kOpenAi);
+  NoteJob((*job)->id());
+  res.set_header("X-Job-Id", (*job)->id());
+  if (r.stream) return StreamOpenAi(ctx, res, *job, r.partial_images, StreamEventPrefix(r));
+  if (!AwaitJob(ctx, *job)) return SendError(res, {ErrorCode::kCancelled, "the client went away", ""}, ApiFamily::kOpenAi);
+  const JobSnapshot s = (*job)->Snapshot();
+  if (s.state != JobState::kSucceeded) {
+    return SendError(res, s.error.value_or(ApiError{ErrorCode::kGenerationFailed, "generation failed", ""}),
+                     ApiFamily::kOpenAi);
+  }
+  SendJson(res, 200, OpenAiImagesResponse(**job, s, r.response_url, BaseUrl(req)));
+}
+
 }  // namespace
 
 void AddOpenAiRoutes(Router& router, ServerContext& ctx) {
@@ -91,18 +109,15 @@ void AddOpenAiRoutes(Router& router, ServerContext& ctx) {
                                          /*allow_width_height=*/false, &r)) {
       return SendError(res, *e, ApiFamily::kOpenAi);
     }
-    auto job = ctx.jobs.Submit(r.image, "openai");
-    if (!job.ok()) return SendSubmitError(res, ctx, job.status(), ApiFamily::kOpenAi);
-    NoteJob((*job)->id());
-    res.set_header("X-Job-Id", (*job)->id());
-    if (r.stream) return StreamOpenAi(ctx, res, *job, r.partial_images);
-    if (!AwaitJob(ctx, *job)) return SendError(res, {ErrorCode::kCancelled, "the client went away", ""}, ApiFamily::kOpenAi);
-    const JobSnapshot s = (*job)->Snapshot();
-    if (s.state != JobState::kSucceeded) {
-      return SendError(res, s.error.value_or(ApiError{ErrorCode::kGenerationFailed, "generation failed", ""}),
-                       ApiFamily::kOpenAi);
+    Answer(ctx, req, res, r);
+  });
+  router.Post("/v1/images/edits", [&ctx](const httplib::Request& req, httplib::Response& res) {
+    OpenAiImageRequest r;
+    if (auto e = ParseOpenAiEditRequest(req.get_header_value("Content-Type"), req.files, ctx.options.limits,
+                                        ctx.generator.capabilities(), ctx.defaults, &r)) {
+      return SendError(res, *e, ApiFamily::kOpenAi);
     }
-    SendJson(res, 200, OpenAiImagesResponse(**job, s, r.response_url, BaseUrl(req)));
+    Answer(ctx, req, res, r);
   });
 }
 

@@ -47,9 +47,13 @@ json Capabilities(const ServerContext& ctx) {
             {"max_n", std::min(limits.max_n, caps.max_n)},
             {"max_prompt_bytes", limits.max_prompt_bytes},
             {"max_body_bytes", limits.max_body_bytes},
+            {"max_image_body_bytes", limits.max_image_body_bytes},
             {"max_queue", ctx.jobs.max_queue()},
             {"max_concurrent", ctx.jobs.workers()}}},
-          {"previews", {{"kind", "latent_rgb_png"}, {"interval_s", ctx.options.preview_interval_s}}},
+          {"image_input", caps.image_input},
+          {"previews", caps.preview_every > 0
+                           ? json{{"kind", "taesd"}, {"every_steps", caps.preview_every}}
+                           : json{{"kind", "latent"}, {"interval_s", ctx.options.preview_interval_s}}},
           {"results", {{"ttl_s", ctx.options.result_ttl_s}, {"max", ctx.options.max_results}}}};
 }
 

@@ -16,7 +16,8 @@ namespace sdr {
 // What one request may ask for; each violation is a 400 naming the field (limits.h).
 struct RequestLimits {
   size_t max_body_bytes = 1u << 20;          // request body; larger: 413, answered before it is read
-  size_t max_image_body_bytes = 32u << 20;   // the same for bodies that carry an image (png-info)
+  size_t max_image_body_bytes = 32u << 20;   // the same for bodies that carry images (png-info, img2img,
+                                             // images/edits: a 2048x2048 PNG is at most 12 MiB, 16 in base64)
   size_t max_prompt_bytes = 8192;      // prompt and negative prompt, each, in UTF-8 bytes
   int min_side = 64;                   // pixels; width and height are multiples of 8 in [min_side, max_side]
   int max_side = 2048;                 // pixels

@@ -54,8 +54,15 @@ Status FuzzServerRequest(std::string_view input) {
       SDR_CHECK(r.partial_images >= 0 && r.partial_images <= 3);
       return Status::Ok();
     }
-    case 2: {  // POST /sdapi/v1/txt2img
-      A1111Txt2ImgRequest r;
+    case 2: {  // POST /sdapi/v1/txt2img, and the same body as /sdapi/v1/img2img
+      A1111Request i2i;
+      if (auto e = ParseA1111Img2Img(body, limits, caps, defaults, &i2i)) {
+        FromError(*e).IgnoreError();
+      } else {
+        CheckRequest(i2i.image, limits);
+        SDR_CHECK(i2i.image.init_image.valid());
+      }
+      A1111Request r;
       if (auto e = ParseA1111Txt2Img(body, limits, caps, defaults, &r)) return FromError(*e);
       CheckRequest(r.image, limits);
       SDR_CHECK(r.batch_size * r.n_iter == r.image.n);

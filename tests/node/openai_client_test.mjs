@@ -1,9 +1,9 @@
 // The official OpenAI Node client (npm `openai`, pinned in package-lock.json) against `sdr serve`,
-// unchanged but for its base URL: models.list, images.generate (b64_json), and the streamed
-// variant (stream: true) with its image_generation.* events. Run by ctest (openai_node_client_test)
+// unchanged but for its base URL: models.list, images.generate (b64_json), the streamed
+// variant (stream: true) with its image_generation.* events, and images.edit (multipart). Run by ctest (openai_node_client_test)
 // as `node openai_client_test.mjs http://127.0.0.1:PORT [API_KEY]`; exits non-zero on any failure.
 import assert from 'node:assert/strict';
-import OpenAI from 'openai';
+import OpenAI, { toFile } from 'openai';
 
 const [serverUrl, apiKey = 'unused-by-the-server'] = process.argv.slice(2);
 assert.ok(serverUrl, 'usage: node openai_client_test.mjs http://HOST:PORT [API_KEY]');
@@ -29,6 +29,21 @@ const image = await client.images.generate({
 assert.equal(image.data.length, 1);
 assert.deepEqual(pngSize(Buffer.from(image.data[0].b64_json, 'base64')), [64, 64]);
 assert.ok(image.created > 1_600_000_000, 'created is a unix time');
+
+// images.edit: the client's multipart upload of a PNG (the image just made), extensions as form fields.
+const edited = await client.images.edit({
+  model: ids[0], prompt: 'the lighthouse in snow', n: 1, size: '64x64', response_format: 'b64_json', steps: 2,
+  image: await toFile(Buffer.from(image.data[0].b64_json, 'base64'), 'lighthouse.png', { type: 'image/png' }),
+});
+assert.equal(edited.data.length, 1);
+assert.deepEqual(pngSize(Buffer.from(edited.data[0].b64_json, 'base64')), [64, 64]);
+await assert.rejects(client.images.edit({
+  prompt: 'x', image: await toFile(Buffer.from('not a png'), 'x.png', { type: 'image/png' }),
+}), (err) => {
+  assert.equal(err.status, 400);
+  assert.match(err.message, /image/);
+  return true;
+});
 
 const stream = await client.images.generate({
   model: ids[0], prompt: 'a lighthouse at dawn', size: '64x64', stream: true, partial_images: 1, steps: 4,

@@ -92,7 +92,7 @@ TEST(ConfigTest, TableMatchesTheStructDefaults) {
     EXPECT_EQ(FindConfigField(f.name), &f);
     EXPECT_EQ(FindConfigField(f.env_var), &f);
   }
-  EXPECT_EQ(ConfigFields().size(), 29u);
+  EXPECT_EQ(ConfigFields().size(), 30u);
   EXPECT_EQ(FindConfigField("SD_NOPE"), nullptr);
   // The help lists every sampler and scheduler the parsers accept.
   for (SamplerKind k : AllSamplerKinds()) EXPECT_NE(FindConfigField("sampler")->help.find(ToString(k)), std::string_view::npos);
@@ -109,6 +109,7 @@ TEST(ConfigTest, EveryFieldParsedFromTheEnvironment) {
       {"SD_TOKENIZER_PATH", dir.path().string()},  // a folder is fine
       {"SD_LORA_DIR", dir.path().string()},
       {"SD_TAESD_PATH", dir.File("vae.safetensors")},
+      {"SD_PREVIEW_EVERY", "3"},
       {"SD_IMAGE_SIZE", "768x512"},
       {"SD_INFERENCE_STEPS", " 7 "},
       {"SD_GUIDANCE_SCALE", "3.25"},
@@ -138,6 +139,7 @@ TEST(ConfigTest, EveryFieldParsedFromTheEnvironment) {
   auto c = LoadConfigFromEnv(FakeEnv(vars));
   ASSERT_TRUE(c.ok()) << c.status().ToString();
   EXPECT_EQ(c->model_path, dir.File("model.safetensors"));
+  EXPECT_EQ(c->preview_every, 3);
   EXPECT_EQ(c->vae_path, dir.File("vae.safetensors"));
   EXPECT_EQ(c->lora_dir, dir.path().string());
   EXPECT_EQ(ParamsFromConfig(*c).lora_dir, dir.path().string());
@@ -259,6 +261,7 @@ TEST(ConfigTest, NumbersOutOfRangeOrMalformed) {
       {"SD_PORT=65536", "SD_PORT=65536: must be in [0, 65535]"},
       {"SD_PORT=-1", "SD_PORT=-1: must be in [0, 65535]"},
       {"SD_MAX_QUEUE=1025", "SD_MAX_QUEUE=1025: must be in [0, 1024]"},
+      {"SD_PREVIEW_EVERY=0", "SD_PREVIEW_EVERY=0: must be in [1, 1000]"},
       {"SD_HOST=a b", "SD_HOST=\"a b\" is not a name (no blanks, '/', '?', '#' or '&')"},
   };
   for (const auto& [assignment, want] : cases) {

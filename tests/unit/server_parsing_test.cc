@@ -195,7 +195,7 @@ TEST(ServerParsingTest, CloudSizesAreCheckedAgainstTheProvider) {
 }
 
 TEST(ServerParsingTest, A1111Txt2ImgShape) {
-  A1111Txt2ImgRequest r;
+  A1111Request r;
   auto e = ParseA1111Txt2Img(R"({"prompt": "a cat", "negative_prompt": "dog", "steps": 7, "cfg_scale": 6,
       "width": 256, "height": 128, "sampler_name": "DPM++ 2M Karras", "seed": 5, "batch_size": 2, "n_iter": 3,
       "override_settings": {"CLIP_stop_at_last_layers": 2, "sd_model_checkpoint": "x"}, "save_images": true,
@@ -210,7 +210,7 @@ TEST(ServerParsingTest, A1111Txt2ImgShape) {
   EXPECT_EQ(r.image.clip_skip, 2);
   EXPECT_EQ(r.image.seed, 5);
   // A1111's old sampler_index, and each side defaulting on its own.
-  r = A1111Txt2ImgRequest{};
+  r = A1111Request{};
   e = ParseA1111Txt2Img(R"({"prompt": "x", "sampler_index": "Euler a", "width": 256})", RequestLimits{}, LocalCaps(),
                         GenerateParams{}, &r);
   ASSERT_FALSE(e.has_value()) << e->message;
@@ -222,7 +222,7 @@ TEST(ServerParsingTest, A1111Txt2ImgShape) {
   ASSERT_TRUE(e.has_value());
   EXPECT_EQ(e->param, "batch_size");
   EXPECT_EQ(e->message, "batch_size * n_iter = 12 images: at most 8");
-  r = A1111Txt2ImgRequest{};
+  r = A1111Request{};
   e = ParseA1111Txt2Img(R"({"prompt": "x", "override_settings": {"CLIP_stop_at_last_layers": "two"}})",
                         RequestLimits{}, LocalCaps(), GenerateParams{}, &r);
   ASSERT_TRUE(e.has_value());

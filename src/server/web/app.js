@@ -304,6 +304,9 @@ class JobView {
     if (e.preview) {
       const img = $('.job-preview', this.el);
       img.src = e.preview;
+      // "taesd": the image-sized TAESD decode; "latent": the latent-sized projection (drawn pixelated).
+      img.dataset.kind = e.preview_kind || 'latent';
+      img.title = img.dataset.kind === 'taesd' ? 'TAESD preview' : 'Latent preview';
       img.hidden = false;
     }
   }
