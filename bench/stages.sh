@@ -19,8 +19,8 @@ sizes=("${@:-256 512}")
 sizes=(${sizes[*]})
 q8="$cache/sd15-rand-q8_0.gguf"
 if [ ! -f "$q8" ]; then
-  "$bin/sdr" convert "$cache/sd15-rand-f32.safetensors" "$q8.tmp" --type q8_0 >/dev/null
-  mv "$q8.tmp" "$q8"
+  "$bin/sdr" convert "$cache/sd15-rand-f32.safetensors" "$cache/q8_0.tmp.gguf" --type q8_0 >/dev/null
+  mv "$cache/q8_0.tmp.gguf" "$q8"
 fi
 echo "load average: $(cut -d' ' -f1-3 /proc/loadavg)"
 peak_line=$("$bin/sdr_bench_stages" --peak)
