@@ -94,10 +94,9 @@ Status ValidateImageInput(const ImageRequest& r, const ProviderCapabilities& cap
     return InvalidArgument("mask_blur " + std::to_string(r.mask_blur) + " must be in [0, " +
                            std::to_string(GenerateParams::kMaxMaskBlur) + "] pixels");
   }
-  if (!r.mask.empty() && r.inpainting_fill != InpaintingFill::kOriginal) {
-    return InvalidArgument("inpainting_fill " + std::to_string(static_cast<int>(r.inpainting_fill)) + " (" +
-                           std::string(ToString(r.inpainting_fill)) +
-                           ") is not supported: only 1 (original, the masked area starts from the init image)");
+  if (!r.mask.empty() && r.inpainting_fill == InpaintingFill::kFill) {
+    return InvalidArgument("inpainting_fill 0 (fill) is not supported: use 1 (original), 2 (latent noise) or 3 "
+                           "(latent nothing)");
   }
   return Status::Ok();
 }

@@ -32,9 +32,7 @@
 
 namespace sdr {
 
-// A1111's inpainting_fill: what the masked area starts from before it is denoised. The engine
-// starts from the init image's own latent ("original"); the others are refused by name.
-enum class InpaintingFill { kFill = 0, kOriginal = 1, kLatentNoise = 2, kLatentNothing = 3 };
+// InpaintingFill (runtime/generate_params.h) as A1111 names it; fill (0) is refused by name.
 std::string_view ToString(InpaintingFill fill);  // "fill", "original", "latent noise", "latent nothing"
 
 struct ImageRequest {

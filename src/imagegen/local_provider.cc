@@ -95,6 +95,7 @@ GenerateParams LocalProvider::ParamsFor(const ImageRequest& r) const {
   p.strength = r.strength;
   p.mask = r.mask;
   p.mask_blur = r.mask_blur;
+  p.inpainting_fill = r.inpainting_fill;
   return p;
 }
 

@@ -15,6 +15,12 @@
 
 namespace sdr {
 
+// A1111's inpainting_fill: what the masked area starts from before it is noised and denoised.
+// original: the init image's latent; latent noise: the image's noise draw (the same draw that
+// noises it, as A1111's create_random_tensors with the image's seed); latent nothing: zeros.
+// fill (A1111 blurs the surrounding colours into the masked pixels) is not implemented.
+enum class InpaintingFill { kFill = 0, kOriginal = 1, kLatentNoise = 2, kLatentNothing = 3 };
+
 struct GenerateParams {
   std::string prompt;
   std::string negative_prompt;
@@ -44,6 +50,7 @@ struct GenerateParams {
   RgbImage mask;                                // empty: no inpainting
   int mask_blur = 0;                            // pixels, 0..kMaxMaskBlur; 0 = stable-diffusion.cpp (a hard mask);
                                                 // > 0 = A1111 (Gaussian blur + final overlay on the init image)
+  InpaintingFill inpainting_fill = InpaintingFill::kOriginal;  // with a mask: what the masked latent starts from
 
   static constexpr int kMinSide = 64;
   static constexpr int kMaxSide = 2048;

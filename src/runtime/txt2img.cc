@@ -375,10 +375,21 @@ class ImageRun {
     gen->Randn(xs);
     SDR_RETURN_IF_ERROR(dump_.Write("noise", x));
     SDR_RETURN_IF_ERROR(dump_.Write("sigmas", sigmas, {static_cast<int64_t>(sigmas.size())}));
-    for (float& v : xs) v *= sigmas[0];
-    if (init_ != nullptr) {  // img2img: init_latent + noise * sigma_0
-      const float* z = init_->latent.data<float>();
-      for (int64_t i = 0; i < n_; ++i) xs[static_cast<size_t>(i)] += z[i];
+    // img2img: x_T = init_latent + noise * sigma_0. With a mask and inpainting_fill latent noise /
+    // latent nothing, the masked cells of init_latent are the noise draw itself / zero (A1111).
+    const InpaintingFill fill =
+        init_ != nullptr && init_->masked ? p_.inpainting_fill : InpaintingFill::kOriginal;
+    const float* z = init_ != nullptr ? init_->latent.data<float>() : nullptr;
+    const float* m = fill != InpaintingFill::kOriginal ? init_->mask.latent.data<float>() : nullptr;  // 1 = repaint
+    const int64_t plane = m != nullptr ? init_->mask.latent.numel() : 1;
+    for (int64_t i = 0; i < n_; ++i) {
+      const float eps = xs[static_cast<size_t>(i)];
+      float start = z != nullptr ? z[i] : 0.0f;
+      if (m != nullptr) {
+        const float r = m[i % plane];
+        start = start * (1.0f - r) + (fill == InpaintingFill::kLatentNoise ? eps * r : 0.0f);
+      }
+      xs[static_cast<size_t>(i)] = eps * sigmas[0] + start;
     }
     SDR_RETURN_IF_ERROR(dump_.Write("x_T", x));
 

@@ -11,8 +11,8 @@
 //   POST img2img  txt2img's fields and init_images: [one base64 PNG, a data: URI too],
 //                 denoising_strength (0..1, default 0.75), mask (base64 PNG, white = repaint; its
 //                 grey level, alpha ignored), mask_blur (pixels, 0..64, default 4 as A1111),
-//                 inpainting_fill (1 original only, the default: 0 fill, 2 latent noise and 3 latent
-//                 nothing are refused by name), inpainting_mask_invert (0/1); without width and
+//                 inpainting_fill (1 original, the default; 2 latent noise; 3 latent nothing; 0 fill
+//                 is refused by name), inpainting_mask_invert (0/1); without width and
 //                 height the output takes the init image's size (multiples of 8). Others
 //                 (resize_mode, inpaint_full_res, ...) are ignored: the init image is centre-cropped
 //                 to the output's aspect and resized (runtime/image_fit.h).

@@ -165,7 +165,7 @@ TEST_F(ServerImg2ImgE2eTest, A1111Img2ImgBadInputIs400NamingTheField) {
       {{{"prompt", "x"}, {"init_images", {EncodeBase64("\xff\xd8\xff\xe0 a jpeg")}}}, "init_images"},
       {{{"prompt", "x"}, {"init_images", {b64}}, {"denoising_strength", 1.5}}, "denoising_strength"},
       {{{"prompt", "x"}, {"init_images", {b64}}, {"mask", EncodeBase64("GIF89a")}}, "mask"},
-      {{{"prompt", "x"}, {"init_images", {b64}}, {"mask", b64}, {"inpainting_fill", 2}}, "inpainting_fill"},
+      {{{"prompt", "x"}, {"init_images", {b64}}, {"mask", b64}, {"inpainting_fill", 0}}, "inpainting_fill"},
   };
   for (const auto& [body, field] : cases) {
     const HttpReply r = HttpCall("POST", Url("/sdapi/v1/img2img"), body.dump());

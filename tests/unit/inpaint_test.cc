@@ -118,6 +118,43 @@ TEST(Inpaint, RegularModelKeepsTheUnmaskedLatentAndRepaintsTheRest) {
   EXPECT_GT(repainted, 0.1) << "the masked region should change";
 }
 
+// inpainting_fill (A1111): x_T = start + noise * sigma_0, where start is the init latent in kept
+// cells and, in masked ones, the init latent (original), the noise draw (latent noise) or 0.
+TEST(Inpaint, FillModesChooseWhatTheMaskedLatentStartsFrom) {
+  auto model = testing::TinySdModel();
+  for (InpaintingFill fill : {InpaintingFill::kOriginal, InpaintingFill::kLatentNoise, InpaintingFill::kLatentNothing}) {
+    testing::TempDir dump;
+    GenerateParams p = Inpaint();
+    p.inpainting_fill = fill;
+    p.dump_dir = dump.path().string();
+    auto r = Generate(*model, p);
+    ASSERT_TRUE(r.ok()) << r.status().ToString();
+    const Tensor z = Npy(dump, "init_latent"), noise = Npy(dump, "noise"), xt = Npy(dump, "x_T"),
+                 lm = Npy(dump, "latent_mask"), sigmas = Npy(dump, "sigmas");
+    const float s0 = sigmas.data<float>()[0];
+    int64_t masked = 0;
+    for (int64_t c = 0; c < 4; ++c)
+      for (int64_t i = 0; i < 64; ++i) {
+        const int64_t k = c * 64 + i;
+        const float e = noise.data<float>()[k], zk = z.data<float>()[k];
+        const bool repaint = lm.data<float>()[i] != 0.0f;
+        masked += repaint;
+        const float start = !repaint || fill == InpaintingFill::kOriginal ? zk
+                            : fill == InpaintingFill::kLatentNoise     ? e
+                                                                       : 0.0f;
+        ASSERT_NEAR(xt.data<float>()[k], e * s0 + start, 1e-4f * (1 + std::fabs(e * s0)))
+            << static_cast<int>(fill) << " at " << c << "," << i;
+      }
+    EXPECT_EQ(masked, 4 * 32);
+  }
+  // The fill changes the image (same seed): latent nothing differs from original.
+  GenerateParams a = Inpaint(), b = Inpaint();
+  b.inpainting_fill = InpaintingFill::kLatentNothing;
+  auto ra = Generate(*model, a), rb = Generate(*model, b);
+  ASSERT_TRUE(ra.ok() && rb.ok());
+  EXPECT_NE(ra->images[0].rgb, rb->images[0].rgb);
+}
+
 // mask_blur > 0 (A1111): pixels beyond the blur's reach of the mask are the init image's exactly.
 TEST(Inpaint, MaskBlurPastesTheInitImageBackOutsideTheMask) {
   auto model = testing::TinySdModel();

@@ -130,13 +130,16 @@ TEST(ServerImageInputTest, A1111Img2ImgBadInputNamesTheField) {
     EXPECT_EQ(e.param, c.param) << e.message;
     EXPECT_NE(e.message.find(c.message_part), std::string::npos) << e.message;
   }
-  // Unsupported fills are refused by name (with a mask); without one the field does nothing.
-  ApiError e = Img2ImgError({{"prompt", "x"},
-                             {"init_images", {b64}},
-                             {"mask", EncodeBase64(Png(LeftHalfMask()))},
-                             {"inpainting_fill", 2}});
+  // fill (0) is refused by name with a mask; 1-3 are taken; without a mask the field does nothing.
+  const std::string mask = EncodeBase64(Png(LeftHalfMask()));
+  ApiError e = Img2ImgError({{"prompt", "x"}, {"init_images", {b64}}, {"mask", mask}, {"inpainting_fill", 0}});
   EXPECT_EQ(e.code, ErrorCode::kInvalidParams);
-  EXPECT_NE(e.message.find("inpainting_fill 2 (latent noise) is not supported"), std::string::npos) << e.message;
+  EXPECT_NE(e.message.find("inpainting_fill 0 (fill) is not supported"), std::string::npos) << e.message;
+  for (int fill : {1, 2, 3}) {
+    EXPECT_EQ(Img2ImgError({{"prompt", "x"}, {"init_images", {b64}}, {"mask", mask}, {"inpainting_fill", fill}}).code,
+              ErrorCode::kOk)
+        << fill;
+  }
   EXPECT_EQ(Img2ImgError({{"prompt", "x"}, {"init_images", {b64}}, {"inpainting_fill", 0}}).code, ErrorCode::kOk);
   // A provider without image input refuses it, naming init_image.
   ProviderCapabilities cloud = LocalCaps();
