@@ -100,23 +100,22 @@ void ToChannelsLast(const float* x, int64_t c, int64_t hw, int64_t w, int64_t c8
 
 // Rows [r.r0, r.r1) of x upsampled 2x (nearest; x is NCHW [c, (h/2) * (w/2)], one image) ->
 // channels-last [(r1 - r0) * w, c8]: each source row is transposed into the right half of its
-// output row, then every pixel is written twice, left to right (a pixel is read before any write
-// reaches it).
+// output row, then source pixel j (at w/2 + j) is copied to 2j and 2j + 1, left to right: no write
+// reaches a pixel not yet read, and only the last copy lands on its own source.
 void ToChannelsLastUp2(const float* x, int64_t c, int64_t src_hw, int64_t w, int64_t c8, Rows r, float* out) {
   const int64_t sw = w / 2;
   ThreadPool::Shared().ParallelFor(
       r.r1 - r.r0,
       [&](int64_t i0, int64_t i1) {
-        std::vector<float> pixel(static_cast<size_t>(c8));
+        const size_t bytes = static_cast<size_t>(c8) * sizeof(float);
         for (int64_t i = i0; i < i1; ++i) {
           const int64_t row = r.r0 + i, src_row = row / 2;
           float* dst = out + i * w * c8;
           float* half = dst + sw * c8;
           ChannelsLastRows(x, c, src_hw, c8, src_row * sw, (src_row + 1) * sw, src_row * sw, half);
           for (int64_t j = 0; j < sw; ++j) {
-            std::memcpy(pixel.data(), half + j * c8, static_cast<size_t>(c8) * sizeof(float));
-            std::memcpy(dst + (2 * j) * c8, pixel.data(), static_cast<size_t>(c8) * sizeof(float));
-            std::memcpy(dst + (2 * j + 1) * c8, pixel.data(), static_cast<size_t>(c8) * sizeof(float));
+            std::memcpy(dst + (2 * j) * c8, half + j * c8, bytes);
+            if (2 * j + 1 != sw + j) std::memcpy(dst + (2 * j + 1) * c8, half + j * c8, bytes);
           }
         }
       },

@@ -26,6 +26,18 @@ Result<VaeResBlock> LoadVaeRes(const WeightLoader& wl, const std::string& p, int
   return r;
 }
 
+Result<std::vector<VaeResBlock>> LoadVaeResBlocks(const WeightLoader& wl, const std::string& level, int64_t* ch) {
+  SDR_ASSIGN_OR_RETURN(const int count, CountNumbered(wl.index(), level + ".block."));
+  if (count == 0) return NotFound("no '" + level + ".block.0' layers");
+  std::vector<VaeResBlock> blocks;
+  for (int j = 0; j < count; ++j) {
+    SDR_ASSIGN_OR_RETURN(VaeResBlock r, LoadVaeRes(wl, level + ".block." + std::to_string(j), *ch));
+    *ch = r.conv1.cout;
+    blocks.push_back(std::move(r));
+  }
+  return blocks;
+}
+
 Result<VaeAttention> LoadVaeAttention(const WeightLoader& wl, const std::string& p, int64_t c) {
   VaeAttention a;
   SDR_ASSIGN_OR_RETURN(a.norm, GroupNormLayer::Load(wl, p + ".norm", c, kEps));
@@ -51,6 +63,14 @@ Result<Act> RunVaeRes(Executor& ex, const VaeResBlock& r, Act x) {
   SDR_ASSIGN_OR_RETURN(h, r.conv1.Forward(ex, h));
   SDR_ASSIGN_OR_RETURN(h, r.norm2.ForwardInPlace(ex, std::move(h), /*silu=*/true));
   return r.conv2.Forward(ex, h, nullptr, /*residual=*/&s);
+}
+
+Result<Act> RunVaeResBlocks(Executor& ex, const std::vector<VaeResBlock>& blocks, Act x) {
+  for (const VaeResBlock& r : blocks) {
+    SDR_RETURN_IF_ERROR(ex.Check());
+    SDR_ASSIGN_OR_RETURN(x, RunVaeRes(ex, r, std::move(x)));
+  }
+  return x;
 }
 
 // Single-head attention over the h*w positions.

@@ -6,6 +6,7 @@
 #pragma once
 
 #include <string>
+#include <vector>
 
 #include "models/layers/layers.h"
 
@@ -29,9 +30,14 @@ struct VaeAttention {
 // without one.
 Result<VaeResBlock> LoadVaeRes(const WeightLoader& wl, const std::string& p, int64_t cin);
 Result<VaeAttention> LoadVaeAttention(const WeightLoader& wl, const std::string& p, int64_t c);
+// The ResBlocks "<level>.block.0", ".1", ... of one encoder/decoder level, in order, starting
+// from *ch channels; *ch becomes the last block's output channels. NotFound when there is none.
+Result<std::vector<VaeResBlock>> LoadVaeResBlocks(const WeightLoader& wl, const std::string& level, int64_t* ch);
 
 // x: [B, cin, h, w] -> [B, cout, h, w]
 Result<Act> RunVaeRes(Executor& ex, const VaeResBlock& r, Act x);  // x: hand over with std::move
+// The blocks one after another (checking for cancellation before each).
+Result<Act> RunVaeResBlocks(Executor& ex, const std::vector<VaeResBlock>& blocks, Act x);
 // x: [B, c, h, w] -> [B, c, h, w] (x + attention)
 Result<Act> RunVaeAttention(Executor& ex, const VaeAttention& a, const Act& x);
 

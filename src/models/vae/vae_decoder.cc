@@ -39,13 +39,7 @@ Result<std::unique_ptr<VaeDecoder>> VaeDecoder::Load(const TensorIndex& index, B
     for (int i = levels - 1; i >= 0; --i) {  // the order they run in
       VaeUpLevel& level = m->up_[static_cast<size_t>(i)];
       const std::string up = d + "up." + std::to_string(i);
-      SDR_ASSIGN_OR_RETURN(const int blocks, CountNumbered(index, up + ".block."));
-      if (blocks == 0) return NotFound("no '" + up + ".block.0' layers");
-      for (int j = 0; j < blocks; ++j) {
-        SDR_ASSIGN_OR_RETURN(VaeResBlock r, LoadVaeRes(wl, up + ".block." + std::to_string(j), ch));
-        ch = r.conv1.cout;
-        level.blocks.push_back(std::move(r));
-      }
+      SDR_ASSIGN_OR_RETURN(level.blocks, LoadVaeResBlocks(wl, up, &ch));
       level.has_upsample = HasTensorsUnder(index, up + ".upsample.");
       if (level.has_upsample) {
         SDR_ASSIGN_OR_RETURN(level.upsample, Conv2dLayer::Load(wl, up + ".upsample.conv", ch, 3, 1, ch));
@@ -75,10 +69,7 @@ Result<Act> VaeDecoder::Decode(Executor& ex, const Act& latent) const {
   SDR_RETURN_IF_ERROR(ex.Check());
   SDR_ASSIGN_OR_RETURN(h, RunVaeRes(ex, mid2_, std::move(h)));
   for (size_t i = up_.size(); i-- > 0;) {
-    for (const VaeResBlock& r : up_[i].blocks) {
-      SDR_RETURN_IF_ERROR(ex.Check());
-      SDR_ASSIGN_OR_RETURN(h, RunVaeRes(ex, r, std::move(h)));
-    }
+    SDR_ASSIGN_OR_RETURN(h, RunVaeResBlocks(ex, up_[i].blocks, std::move(h)));
     SDR_RETURN_IF_ERROR(ex.Check());
     if (up_[i].has_upsample) {
       SDR_ASSIGN_OR_RETURN(h, up_[i].upsample.ForwardUpsampled(ex, h));

@@ -54,13 +54,7 @@ Result<std::unique_ptr<VaeEncoder>> VaeEncoder::Load(const TensorIndex& index, B
     for (int i = 0; i < levels; ++i) {
       VaeDownLevel& level = m->down_[static_cast<size_t>(i)];
       const std::string down = e + "down." + std::to_string(i);
-      SDR_ASSIGN_OR_RETURN(const int blocks, CountNumbered(index, down + ".block."));
-      if (blocks == 0) return NotFound("no '" + down + ".block.0' layers");
-      for (int j = 0; j < blocks; ++j) {
-        SDR_ASSIGN_OR_RETURN(VaeResBlock r, LoadVaeRes(wl, down + ".block." + std::to_string(j), ch));
-        ch = r.conv1.cout;
-        level.blocks.push_back(std::move(r));
-      }
+      SDR_ASSIGN_OR_RETURN(level.blocks, LoadVaeResBlocks(wl, down, &ch));
       level.has_downsample = HasTensorsUnder(index, down + ".downsample.");
       if (level.has_downsample) {
         SDR_ASSIGN_OR_RETURN(level.downsample, LoadDownsample(wl, down + ".downsample.conv", ch));
@@ -94,10 +88,7 @@ Result<Act> VaeEncoder::Encode(Executor& ex, const Act& image) const {
   SDR_ASSIGN_OR_RETURN(Act h, ex.Affine(image, 2.0f, -1.0f));  // [0, 1] -> [-1, 1]
   SDR_ASSIGN_OR_RETURN(h, conv_in_.Forward(ex, h));
   for (const VaeDownLevel& level : down_) {
-    for (const VaeResBlock& r : level.blocks) {
-      SDR_RETURN_IF_ERROR(ex.Check());
-      SDR_ASSIGN_OR_RETURN(h, RunVaeRes(ex, r, std::move(h)));
-    }
+    SDR_ASSIGN_OR_RETURN(h, RunVaeResBlocks(ex, level.blocks, std::move(h)));
     if (level.has_downsample) {
       SDR_ASSIGN_OR_RETURN(h, level.downsample.Forward(ex, h));  // [B, c, H/2, W/2]
     }
