@@ -13,6 +13,7 @@
 #include <vector>
 
 #include "backends/cpu/ops.h"
+#include "bench_util.h"
 #include "backends/cpu/tile_gemm.h"
 #include "backends/cpu/winograd.h"
 #include "core/half.h"
@@ -22,14 +23,7 @@ namespace {
 
 using Clock = std::chrono::steady_clock;
 
-std::string CpuLine() {
-  std::ifstream in("/proc/cpuinfo");
-  std::string line;
-  while (std::getline(in, line)) {
-    if (line.rfind("model name", 0) == 0) return line.substr(line.find(':') + 2);
-  }
-  return "unknown CPU";
-}
+using sdr::bench::CpuLine;
 
 double CpuSeconds() {
   rusage u{};

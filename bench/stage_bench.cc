@@ -18,32 +18,16 @@
 #include <vector>
 
 #include "backends/cpu/ops.h"
+#include "bench_util.h"
 #include "runtime/context.h"
 
 namespace {
 
-using Clock = std::chrono::steady_clock;
-double Since(Clock::time_point t0) { return std::chrono::duration<double>(Clock::now() - t0).count(); }
-
-int Fail(const sdr::Status& s) {
-  std::fprintf(stderr, "error: %s\n", s.ToString().c_str());
-  return 1;
-}
-
-double PeakRssMb() {
-  rusage u{};
-  getrusage(RUSAGE_SELF, &u);
-  return static_cast<double>(u.ru_maxrss) / 1024.0;
-}
-
-std::string CpuLine() {
-  std::ifstream in("/proc/cpuinfo");
-  std::string line;
-  while (std::getline(in, line)) {
-    if (line.rfind("model name", 0) == 0) return line.substr(line.find(':') + 2);
-  }
-  return "unknown CPU";
-}
+using sdr::bench::Clock;
+using sdr::bench::CpuLine;
+using sdr::bench::Fail;
+using sdr::bench::PeakRssMb;
+using sdr::bench::Since;
 
 // OpenBLAS SGEMM on a 2048-cube with every BLAS thread, best of 5 wall times: the machine's
 // practical f32 peak, the yardstick for every stage's fraction.
