@@ -17,13 +17,6 @@
 #include "c_check.h"
 #include "sdr/sdr.h"
 
-#ifndef SDR_BIN_DIR
-#define SDR_BIN_DIR "build/bin"
-#endif
-#ifndef SDR_SHARED_DIR
-#define SDR_SHARED_DIR "../shared"
-#endif
-
 typedef struct {
   sdr_pool* taesd;  /* contexts on the model loaded with the TAESD */
   sdr_pool* plain;  /* contexts on the same model without one */
@@ -264,12 +257,6 @@ static void test_missing_taesd_file(fixture* f) {
   CHECK(strstr(err.message, "TAESD") != NULL, "message '%s'", err.message);
 }
 
-static int run(const char* cmd) {
-  if (system(cmd) == 0) return 0;
-  fprintf(stderr, "failed: %s\n", cmd);
-  return 1;
-}
-
 static sdr_pool* load_pool(const char* taesd) {
   sdr_model_params mp = sdr_model_params_default();
   mp.model_path = g_model;
@@ -295,17 +282,11 @@ int main(void) {
     perror("mkdtemp");
     return 1;
   }
-  const char* bin = getenv("SDR_BIN");
-  if (bin == NULL || bin[0] == '\0') bin = SDR_BIN_DIR "/sdr";
-  g_merges = getenv("SDR_TEST_MERGES");
-  if (g_merges == NULL || g_merges[0] == '\0') g_merges = SDR_SHARED_DIR "/data/clip-vit-l-14-merges.txt";
+  g_merges = test_merges();
   snprintf(g_model, sizeof(g_model), "%s/tiny.safetensors", dir);
   snprintf(g_taesd, sizeof(g_taesd), "%s/taesd.safetensors", dir);
-  char cmd[9000];
-  snprintf(cmd, sizeof(cmd), "'%s' make-test-model '%s' > /dev/null", bin, g_model);
-  int failed = run(cmd);
-  snprintf(cmd, sizeof(cmd), "'%s' make-test-taesd '%s' > /dev/null", bin, g_taesd);
-  failed = failed || run(cmd);
+  int failed = write_fixture("make-test-model", g_model);
+  failed = failed || write_fixture("make-test-taesd", g_taesd);
   fixture f = {NULL, NULL};
   if (!failed) {
     f.taesd = load_pool(g_taesd);

@@ -20,13 +20,6 @@
 #include "c_check.h"
 #include "sdr/sdr.h"
 
-#ifndef SDR_BIN_DIR
-#define SDR_BIN_DIR "build/bin"
-#endif
-#ifndef SDR_SHARED_DIR
-#define SDR_SHARED_DIR "../shared"
-#endif
-
 typedef struct {
   sdr_pool* pool;
 } fixture;
@@ -640,24 +633,18 @@ int main(void) {
   if (env_model != NULL && env_model[0] != '\0') {
     snprintf(model_path, sizeof(model_path), "%s", env_model);
   } else {
-    const char* bin = getenv("SDR_BIN");
-    if (bin == NULL || bin[0] == '\0') bin = SDR_BIN_DIR "/sdr";
     if (mkdtemp(tmpdir) == NULL) {
       perror("mkdtemp");
       return 1;
     }
     snprintf(model_path, sizeof(model_path), "%s/tiny.safetensors", tmpdir);
-    char cmd[8192];
-    snprintf(cmd, sizeof(cmd), "'%s' make-test-model '%s' > /dev/null", bin, model_path);
-    if (system(cmd) != 0) {
-      fprintf(stderr, "failed: %s\n", cmd);
+    if (write_fixture("make-test-model", model_path) != 0) {
       rmdir(tmpdir);
       return 1;
     }
     wrote_model = 1;
   }
-  const char* merges = getenv("SDR_TEST_MERGES");
-  if (merges == NULL || merges[0] == '\0') merges = SDR_SHARED_DIR "/data/clip-vit-l-14-merges.txt";
+  const char* merges = test_merges();
 
   snprintf(g_model_path, sizeof(g_model_path), "%s", model_path);
   g_merges = merges;

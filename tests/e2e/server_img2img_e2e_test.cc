@@ -62,7 +62,9 @@ class ServerImg2ImgE2eTest : public ::testing::Test {
                                 {{"SD_THREADS", "1"}, {"SDR_LOG_LEVEL", "warn"}});
   }
   static void TearDownTestSuite() {
-    if (server_ != nullptr) EXPECT_EQ(server_->Stop(SIGTERM), 0);
+    if (server_ != nullptr) {
+      EXPECT_EQ(server_->Stop(SIGTERM), 0);
+    }
     delete server_;
     delete dir_;
     server_ = nullptr;
