@@ -7,11 +7,13 @@
 
 #include <algorithm>
 #include <chrono>
+#include <cmath>
 #include <cstdio>
 #include <fstream>
 #include <string>
 #include <vector>
 
+#include "backends/cpu/flash_attention.h"
 #include "backends/cpu/ops.h"
 #include "bench_util.h"
 #include "backends/cpu/tile_gemm.h"
@@ -126,6 +128,31 @@ int main() {
     const double wino = BestSeconds([&] { sdr::cpu::WinogradConv3x3(wc, wscratch.data()); });
     std::printf("%-46s OpenBLAS f32 %6.1f | Tile f32 %6.1f  f16 %6.1f | Winograd f16 %6.1f effective GFLOP/core-s\n",
                 c.what, flop / blas * 1e-9, flop / t32 * 1e-9, flop / t16 * 1e-9, flop / wino * 1e-9);
+  }
+  // Attention of one image: softmax(q k^T / sqrt(d)) v per head, 4 lq lk c FLOP (both products).
+  struct Att {
+    const char* what;
+    int64_t lq, lk, c, heads;
+  };
+  for (const Att& a : {Att{"attention 4096x4096, 8 x 40 (64x64 self)", 4096, 4096, 320, 8},
+                       Att{"attention 1024x1024, 8 x 80 (32x32 self)", 1024, 1024, 640, 8},
+                       Att{"attention 4096x77, 8 x 40 (64x64 cross)", 4096, 77, 320, 8},
+                       Att{"attention 256x256, 8 x 160 (16x16 self)", 256, 256, 1280, 8}}) {
+    const int64_t d = a.c / a.heads;
+    const auto q = Filled(a.lq * a.c, 1.0f), k = Filled(a.lk * a.c, 1.0f), v = Filled(a.lk * a.c, 1.0f);
+    std::vector<float> y(static_cast<size_t>(a.lq * a.c));
+    const double flop = 4.0 * a.lq * a.lk * a.c;
+    const float scale = 1.0f / std::sqrt(static_cast<float>(d));
+    const double blas = BestSeconds([&] {
+      sdr::cpu::Attention(q.data(), a.c, k.data(), v.data(), a.c, y.data(), a.heads, a.lq, a.lk, d, scale, false);
+    });
+    std::vector<float> scratch(static_cast<size_t>(sdr::cpu::FlashAttentionScratchFloats(a.heads, a.lq, a.lk, d)));
+    const double flash = BestSeconds([&] {
+      sdr::cpu::FlashAttention(q.data(), a.c, k.data(), v.data(), a.c, y.data(), a.heads, a.lq, a.lk, d, scale, false,
+                               scratch.data());
+    });
+    std::printf("%-46s OpenBLAS blocks %6.1f | flash %6.1f GFLOP/core-s\n", a.what, flop / blas * 1e-9,
+                flop / flash * 1e-9);
   }
   return 0;
 }

@@ -1,12 +1,12 @@
 #include "backends/cpu/flash_attention.h"
 
+#include <immintrin.h>
+
 #include <algorithm>
 #include <cmath>
-#include <cstring>
 #include <limits>
 #include <vector>
 
-#include "backends/cpu/fast_math.h"
 #include "backends/cpu/tile_gemm.h"
 #include "backends/cpu/tile_gemm_kernel.h"
 #include "core/thread_pool.h"
@@ -16,175 +16,172 @@ namespace {
 
 using namespace tile;
 
-constexpr int64_t kQb = 48;   // query rows per block (a multiple of kMr)
-constexpr int64_t kKb = 256;  // keys per chunk (a multiple of kNr; <= kKc for PackA)
+// The block is computed transposed: S^T = K Q^T (rows: keys, columns: queries), so that each
+// query's softmax runs down a column: the row maxima and sums of the online softmax are whole
+// vectors across 16 queries (no horizontal reductions), and exp(S^T) is already the packed B
+// panel of O^T += V^T P^T, the second product.
+constexpr int64_t kQb = 64;   // queries per block (a multiple of kNr)
+constexpr int64_t kKb = 252;  // keys per chunk (a multiple of kMr)
+constexpr float kLog2e = 1.44269504088896341f;
 
 int64_t Up(int64_t v, int64_t m) { return (v + m - 1) / m * m; }
 
 struct Sizes {
-  int64_t lk16, lkb, d16, kpanel, vpanel, per_task;
+  int64_t lk6, d6, kpanel, vpanel, per_task;
 };
 
-Sizes MakeSizes(int64_t heads, int64_t lk, int64_t d) {
+Sizes MakeSizes(int64_t lk, int64_t d) {
   Sizes s;
-  s.lk16 = Up(lk, kNr);
-  s.lkb = Up(lk, kKb);  // P v reads whole chunks of kKb keys: V is zero up to there, never unset
-  s.d16 = Up(d, kNr);
-  s.kpanel = s.lk16 * d;     // K^T of one head: lk16 / 16 panels of d x 16
-  s.vpanel = s.d16 * s.lkb;  // V of one head: d16 / 16 panels of lkb x 16
-  // Per task: the Q panel (kQb x d), S (kQb x kKb), the P panel (kQb x kKb), O (kQb x d16),
-  // row max and sum (kQb each), alignment slack.
-  s.per_task = kQb * Up(d, kKc) + kQb * kKb + kQb * kKb + kQb * s.d16 + 2 * kQb + 64;
+  s.lk6 = Up(lk, kMr);
+  s.d6 = Up(d, kMr);
+  s.kpanel = s.lk6 * d;  // K of one head: lk6 / 6 panels of d x 6 keys
+  s.vpanel = s.d6 * lk;  // V^T of one head: d6 / 6 panels of lk keys x 6 dims
+  // Per task: Q^T panels (d x kQb), S^T (kQb / 16 panels of kKb x 16), O^T (d6 x kQb), the
+  // running max, sum and rescale factor (kQb each), alignment slack.
+  s.per_task = d * kQb + kKb * kQb + s.d6 * kQb + 3 * kQb + 64;
   return s;
 }
 
 float* Align(float* p) { return reinterpret_cast<float*>((reinterpret_cast<uintptr_t>(p) + 31) & ~uintptr_t{31}); }
 
-// K^T of head h into kNr-key panels (d x 16 each), zero past lk.
+// 2^x for x <= 127: x = n + f, |f| <= 1/2, 2^f by its Taylor polynomial in f ln2 to degree 6
+// (relative error < 2e-7), 2^n inserted as the exponent. x <= -127 (and NaN) gives exactly 0.
+__attribute__((target("avx2,fma"))) inline __m256 Exp2(__m256 x) {
+  x = _mm256_min_ps(_mm256_max_ps(x, _mm256_set1_ps(-127.0f)), _mm256_set1_ps(127.0f));
+  const __m256 n = _mm256_round_ps(x, _MM_FROUND_TO_NEAREST_INT | _MM_FROUND_NO_EXC);
+  const __m256 f = _mm256_sub_ps(x, n);
+  __m256 p = _mm256_set1_ps(1.5403530393381609e-4f);  // ln2^6 / 720
+  p = _mm256_fmadd_ps(p, f, _mm256_set1_ps(1.3333558146428443e-3f));  // ln2^5 / 120
+  p = _mm256_fmadd_ps(p, f, _mm256_set1_ps(9.6181291076284772e-3f));  // ln2^4 / 24
+  p = _mm256_fmadd_ps(p, f, _mm256_set1_ps(5.5504108664821580e-2f));  // ln2^3 / 6
+  p = _mm256_fmadd_ps(p, f, _mm256_set1_ps(2.4022650695910071e-1f));  // ln2^2 / 2
+  p = _mm256_fmadd_ps(p, f, _mm256_set1_ps(6.9314718055994531e-1f));  // ln2
+  p = _mm256_fmadd_ps(p, f, _mm256_set1_ps(1.0f));
+  const __m256i e = _mm256_slli_epi32(_mm256_add_epi32(_mm256_cvtps_epi32(n), _mm256_set1_epi32(127)), 23);
+  return _mm256_mul_ps(p, _mm256_castsi256_ps(e));
+}
+
+// K of head h as A panels of 6 keys: panel p holds d x 6 floats, keys past lk zero.
 void PackKeys(const float* k, int64_t ldk, int64_t lk, int64_t d, int64_t h, const Sizes& s, float* out) {
-  const GemmOperand ko = GemmOperand::Columns(k + h * d, DType::kF32, ldk);
-  for (int64_t j0 = 0; j0 < s.lk16; j0 += kKc) {
-    // PackB takes depth blocks of at most kKc; here the depth is d (<= kKc in SD's heads) and the
-    // columns are keys.
-    const int64_t nc = std::min(kKc, s.lk16 - j0);
-    for (int64_t k0 = 0; k0 < d; k0 += kKc) {
-      const int64_t kc = std::min(kKc, d - k0);
-      // Panels of keys [j0, j0 + nc), depth [k0, k0 + kc): panel p of the whole lives at
-      // out + (j0 / 16 + p) * 16 * d; PackB writes nc/16 panels of kc x 16 contiguously.
-      std::vector<float> tmp(static_cast<size_t>(nc * kc));
-      PackB(ko, lk, k0, kc, j0, nc, tmp.data());
-      for (int64_t p = 0; p < nc / kNr; ++p) {
-        std::memcpy(out + ((j0 / kNr + p) * d + k0) * kNr, tmp.data() + p * kc * kNr,
-                    static_cast<size_t>(kc * kNr) * sizeof(float));
-      }
-    }
+  for (int64_t j = 0; j < s.lk6; ++j) {
+    float* dst = out + j / kMr * d * kMr + j % kMr;
+    const float* src = k + j * ldk + h * d;
+    for (int64_t c = 0; c < d; ++c) dst[c * kMr] = j < lk ? src[c] : 0.0f;
   }
 }
 
-// V of head h into kNr-dim panels (lkb x 16 each), zero past lk and d: P (zero past lk) times
-// V must never meet unset memory, which may hold inf or NaN.
+// V^T of head h as A panels of 6 dims: panel p holds lk x 6 floats, dims past d zero.
 void PackValues(const float* v, int64_t ldk, int64_t lk, int64_t d, int64_t h, const Sizes& s, float* out) {
-  for (int64_t p = 0; p < s.d16 / kNr; ++p) {
-    float* panel = out + p * s.lkb * kNr;
-    const int64_t c0 = p * kNr, cols = std::min<int64_t>(kNr, d - c0);
-    for (int64_t j = 0; j < s.lkb; ++j) {
-      float* dst = panel + j * kNr;
-      if (j >= lk) {
-        std::fill_n(dst, kNr, 0.0f);
-        continue;
-      }
-      const float* src = v + j * ldk + h * d + c0;
-      for (int64_t c = 0; c < kNr; ++c) dst[c] = c < cols ? src[c] : 0.0f;
-    }
+  for (int64_t j = 0; j < lk; ++j) {
+    const float* src = v + j * ldk + h * d;
+    for (int64_t c = 0; c < s.d6; ++c) out[c / kMr * lk * kMr + j * kMr + c % kMr] = c < d ? src[c] : 0.0f;
   }
 }
 
-// Online softmax over one chunk of scores: rows [0, rows), valid keys [0, keys) of kKb columns.
-// s: scores in, exp(scale s - new max) out (zero past `keys`); o rows rescaled by exp(old - new).
-SDR_VECTOR_CLONES void SoftmaxChunk(float* s, int64_t rows, int64_t keys, int64_t q0, int64_t j0, bool causal,
-                                    float scale, float* row_max, float* row_sum, float* o, int64_t d16) {
-  for (int64_t i = 0; i < rows; ++i) {
-    float* r = s + i * kKb;
-    // Keys past the causal limit (and past lk) do not exist for this row.
-    const int64_t valid = causal ? std::clamp<int64_t>(q0 + i - j0 + 1, 0, keys) : keys;
-    float mx = row_max[i];
-    for (int64_t j = 0; j < valid; ++j) {
-      r[j] *= scale;
-      mx = std::max(mx, r[j]);
-    }
-    if (valid == 0) {
-      std::fill_n(r, kKb, 0.0f);
-      continue;
-    }
-    const float alpha = ExpF(row_max[i] - mx);  // 0 for the first chunk (row_max = -inf)
-    float sum = 0.0f;
-    for (int64_t j = 0; j < valid; ++j) {
-      r[j] = ExpF(r[j] - mx);
-      sum += r[j];
-    }
-    std::fill(r + valid, r + kKb, 0.0f);
-    row_sum[i] = row_sum[i] * alpha + sum;
-    row_max[i] = mx;
-    float* orow = o + i * d16;
-    for (int64_t c = 0; c < d16; ++c) orow[c] *= alpha;
-  }
-}
-
-// One block of query rows [q0, q0 + rows) of head h.
-void QueryBlock(const float* q, int64_t ldq, int64_t lk, int64_t d, int64_t h, int64_t q0, int64_t rows, float scale,
-                bool causal, const Sizes& s, const float* kp, const float* vp, float* y, int64_t ldy, float* scratch) {
-  float* qpanel = Align(scratch);  // depth chunks of kKc: chunk c at qpanel + c * kQb * kKc
-  float* sblock = Align(qpanel + kQb * Up(d, kKc));
-  float* ppanel = Align(sblock + kQb * kKb);
-  float* o = Align(ppanel + kQb * kKb);
-  float* row_max = o + kQb * s.d16;
+// One block of query rows [q0, q0 + rows) of head h. kp, vp: the head's packed K and V^T.
+__attribute__((target("avx2,fma"))) void QueryBlock(const float* q, int64_t ldq, int64_t lk, int64_t d, int64_t h,
+                                                    int64_t q0, int64_t rows, float scale, bool causal,
+                                                    const Sizes& s, const float* kp, const float* vp, float* y,
+                                                    int64_t ldy, float* scratch) {
+  const int64_t panels = Up(rows, kNr) / kNr;
+  float* qt = Align(scratch);                // Q^T panel p: d x 16 at qt + p * d * 16
+  float* st = Align(qt + d * kQb);           // S^T / P^T panel p: kKb x 16 at st + p * kKb * 16
+  float* ot = Align(st + kKb * kQb);         // O^T: d6 x kQb, row stride kQb
+  float* row_max = Align(ot + s.d6 * kQb);   // per query
   float* row_sum = row_max + kQb;
-  for (int64_t c0 = 0; c0 < d; c0 += kKc) {
-    PackA(GemmOperand::Rows(q, DType::kF32, ldq), q0 + rows, q0, rows, h * d + c0, std::min(kKc, d - c0),
-          qpanel + c0 / kKc * kQb * kKc);
+  float* alpha = row_sum + kQb;
+  // Q^T scaled by scale * log2(e): the softmax then runs on powers of two.
+  const float qs = scale * kLog2e;
+  for (int64_t p = 0; p < panels; ++p) {
+    for (int64_t i = 0; i < kNr; ++i) {
+      const int64_t r = p * kNr + i;
+      const float* src = q + (q0 + r) * ldq + h * d;
+      for (int64_t c = 0; c < d; ++c) qt[(p * d + c) * kNr + i] = r < rows ? src[c] * qs : 0.0f;
+    }
   }
-  std::fill_n(o, kQb * s.d16, 0.0f);
+  std::fill_n(ot, s.d6 * kQb, 0.0f);
   std::fill_n(row_max, kQb, -std::numeric_limits<float>::infinity());
   std::fill_n(row_sum, kQb, 0.0f);
-  const int64_t rows6 = Up(rows, kMr);
   const int64_t key_end = causal ? std::min(lk, q0 + rows) : lk;  // later keys are masked for every row
   for (int64_t j0 = 0; j0 < key_end; j0 += kKb) {
     const int64_t keys = std::min(kKb, lk - j0);
-    // S = q k^T over this chunk (whole 16-key panels; scores past lk are ignored), depth in
-    // chunks of kKc.
-    for (int64_t jr = 0; jr < Up(keys, kNr); jr += kNr) {
-      for (int64_t c0 = 0; c0 < d; c0 += kKc) {
-        const int64_t kc = std::min(kKc, d - c0);
-        const float* qc = qpanel + c0 / kKc * kQb * kKc;
-        const float* kc_panel = kp + ((j0 + jr) / kNr) * d * kNr + c0 * kNr;
-        for (int64_t ir = 0; ir < rows6; ir += kMr) {
-          MicroKernel(kc, qc + ir * kc, kc_panel, sblock + ir * kKb + jr, kKb, c0 > 0);
+    // S^T = K Q^T over this chunk: whole 6-key panels (rows past lk are zero and never read).
+    for (int64_t p = 0; p < panels; ++p) {
+      for (int64_t ir = 0; ir < keys; ir += kMr) {
+        MicroKernel(d, kp + (j0 + ir) / kMr * d * kMr, qt + p * d * kNr, st + p * kKb * kNr + ir * kNr, kNr, false);
+      }
+    }
+    if (causal && j0 + keys - 1 > q0) {
+      for (int64_t p = 0; p < panels; ++p) {
+        for (int64_t jj = 0; jj < keys; ++jj) {
+          for (int64_t i = 0; i < kNr; ++i) {
+            if (j0 + jj > q0 + p * kNr + i) st[(p * kKb + jj) * kNr + i] = -std::numeric_limits<float>::infinity();
+          }
         }
       }
     }
-    SoftmaxChunk(sblock, rows, keys, q0, j0, causal, scale, row_max, row_sum, o, s.d16);
-    // O += P v over this chunk.
-    PackA(GemmOperand::Rows(sblock, DType::kF32, kKb), rows, 0, rows, 0, kKb, ppanel);
-    for (int64_t c0 = 0; c0 < s.d16; c0 += kNr) {
-      const float* vchunk = vp + (c0 / kNr) * s.lkb * kNr + j0 * kNr;
-      for (int64_t ir = 0; ir < rows6; ir += kMr) {
-        if (ir + kMr <= rows) {
-          MicroKernel(kKb, ppanel + ir * kKb, vchunk, o + ir * s.d16 + c0, s.d16, true);
-        } else {
-          alignas(32) float edge[kMr * kNr];
-          for (int64_t r = 0; r < kMr; ++r)
-            for (int64_t c = 0; c < kNr; ++c) edge[r * kNr + c] = ir + r < rows ? o[(ir + r) * s.d16 + c0 + c] : 0.0f;
-          MicroKernel(kKb, ppanel + ir * kKb, vchunk, edge, kNr, true);
-          for (int64_t r = 0; ir + r < rows; ++r)
-            for (int64_t c = 0; c < kNr; ++c) o[(ir + r) * s.d16 + c0 + c] = edge[r * kNr + c];
+    // Online softmax down each column: new max, P^T = 2^(S^T - max) in place, sums; O^T and the
+    // running sums rescaled by 2^(old max - new max).
+    for (int64_t p = 0; p < panels; ++p) {
+      float* sp = st + p * kKb * kNr;
+      for (int64_t half = 0; half < kNr; half += 8) {
+        const __m256 old_max = _mm256_loadu_ps(row_max + p * kNr + half);
+        __m256 mx = old_max;
+        for (int64_t jj = 0; jj < keys; ++jj) mx = _mm256_max_ps(_mm256_load_ps(sp + jj * kNr + half), mx);
+        __m256 sum = _mm256_setzero_ps();
+        for (int64_t jj = 0; jj < keys; ++jj) {
+          const __m256 e = Exp2(_mm256_sub_ps(_mm256_load_ps(sp + jj * kNr + half), mx));
+          _mm256_store_ps(sp + jj * kNr + half, e);
+          sum = _mm256_add_ps(sum, e);
         }
+        // A column with every key so far masked has max -inf: its factor is Exp2(NaN) = 0.
+        const __m256 a = Exp2(_mm256_sub_ps(old_max, mx));
+        _mm256_storeu_ps(alpha + p * kNr + half, a);
+        _mm256_storeu_ps(row_max + p * kNr + half, mx);
+        _mm256_storeu_ps(row_sum + p * kNr + half, _mm256_fmadd_ps(_mm256_loadu_ps(row_sum + p * kNr + half), a, sum));
+      }
+    }
+    if (j0 > 0) {
+      for (int64_t c = 0; c < d; ++c) {
+        float* orow = ot + c * kQb;
+        for (int64_t i = 0; i < panels * kNr; i += 8) {
+          _mm256_storeu_ps(orow + i, _mm256_mul_ps(_mm256_loadu_ps(orow + i), _mm256_loadu_ps(alpha + i)));
+        }
+      }
+    }
+    // O^T += V^T P^T over this chunk.
+    for (int64_t p = 0; p < panels; ++p) {
+      for (int64_t ir = 0; ir < s.d6; ir += kMr) {
+        MicroKernel(keys, vp + ir / kMr * lk * kMr + j0 * kMr, st + p * kKb * kNr, ot + ir * kQb + p * kNr, kQb,
+                    true);
       }
     }
   }
   for (int64_t i = 0; i < rows; ++i) {
     const float inv = row_sum[i] > 0.0f ? 1.0f / row_sum[i] : 0.0f;
     float* dst = y + (q0 + i) * ldy + h * d;
-    for (int64_t c = 0; c < d; ++c) dst[c] = o[i * s.d16 + c] * inv;
+    for (int64_t c = 0; c < d; ++c) dst[c] = ot[c * kQb + i] * inv;
   }
 }
 
 }  // namespace
 
 int64_t FlashAttentionScratchFloats(int64_t heads, int64_t lq, int64_t lk, int64_t d) {
-  const Sizes s = MakeSizes(heads, lk, d);
+  (void)lq;
+  const Sizes s = MakeSizes(lk, d);
   return heads * (s.kpanel + s.vpanel) + ThreadPool::Shared().num_threads() * s.per_task + 64;
 }
 
 void FlashAttention(const float* q, int64_t ldq, const float* k, const float* v, int64_t ldk, float* y, int64_t heads,
                     int64_t lq, int64_t lk, int64_t d, float scale, bool causal, float* scratch) {
-  const Sizes s = MakeSizes(heads, lk, d);
+  const Sizes s = MakeSizes(lk, d);
   std::vector<float> own;
   if (scratch == nullptr) {
     own.resize(static_cast<size_t>(FlashAttentionScratchFloats(heads, lq, lk, d)));
     scratch = own.data();
   }
   float* kp = Align(scratch);
-  float* vp = kp + heads * s.kpanel;  // kpanel and vpanel are multiples of 16 floats: stays aligned
+  float* vp = kp + heads * s.kpanel;
   float* tasks = vp + heads * s.vpanel;
   ThreadPool& pool = ThreadPool::Shared();
   pool.ParallelFor(
