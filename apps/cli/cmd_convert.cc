@@ -1,4 +1,5 @@
-// sdr convert IN OUT [--type T]: rewrite a model in another format and/or element type.
+// sdr convert IN OUT [--type T] [--ggml-compatible]: rewrite a model in another format and/or
+// element type.
 #include <cstdio>
 #include <string>
 
@@ -13,6 +14,9 @@ namespace {
 
 struct ConvertOptions {
   std::string in, out, type;
+  // Quantize only tensors whose innermost dim is whole blocks (what ggml readers accept); else
+  // convolution kernels are quantized by [cout, cin*kh*kw] rows too.
+  bool ggml_compatible = false;
 };
 
 Status RunConvert(const ConvertOptions& o) {
@@ -26,20 +30,29 @@ Status RunConvert(const ConvertOptions& o) {
   }
   std::vector<NamedTensor> tensors;
   tensors.reserve(index.size());
+  int64_t beyond_ggml = 0;  // quantized tensors ggml cannot read
   for (const TensorEntry& e : index.entries()) {
     DType d = e.tensor.dtype();
     // Only float weights change type; 1-D tensors (biases, norms) stay unquantized as f32.
     if (target && GetDTypeInfo(d).is_float) {
       d = *target;
-      if (GetDTypeInfo(d).is_quantized && !CanQuantizeRows(d, e.tensor.shape())) {
+      const Shape& shape = e.tensor.shape();
+      if (GetDTypeInfo(d).is_quantized &&
+          (!CanQuantizeRows(d, shape) || (o.ggml_compatible && !GgmlQuantRowsValid(d, shape)))) {
         d = e.tensor.rank() >= 2 ? DType::kF16 : DType::kF32;
       }
+      if (!GgmlQuantRowsValid(d, shape)) ++beyond_ggml;
     }
     SDR_ASSIGN_OR_RETURN(Tensor t, ConvertTensor(e.tensor, d));
     tensors.push_back({e.name, std::move(t)});
   }
   SDR_RETURN_IF_ERROR(WriteModelByExtension(o.out, tensors, {{"converted_from", o.in}}));
   std::printf("wrote %s: %zu tensors\n", o.out.c_str(), tensors.size());
+  if (beyond_ggml > 0) {
+    std::printf("note: %lld convolution kernels quantized by [cout, cin*kh*kw] rows; stable-diffusion.cpp and other "
+                "ggml readers cannot load this file (--ggml-compatible keeps them f16)\n",
+                static_cast<long long>(beyond_ggml));
+  }
   return Status::Ok();
 }
 
@@ -51,6 +64,8 @@ Command RegisterConvert(CLI::App& app) {
   sub->add_option("in", opts->in, "input model file or diffusers folder")->required();
   sub->add_option("out", opts->out, "output file; its extension names the format")->required();
   sub->add_option("--type", opts->type, "element type of float weights: f32, f16, bf16, q8_0, q4_0, ...");
+  sub->add_flag("--ggml-compatible", opts->ggml_compatible,
+                "quantize only what ggml readers (stable-diffusion.cpp) can load: convolution kernels stay f16");
   return {sub, [opts] { return RunConvert(*opts); }};
 }
 

@@ -7,10 +7,25 @@
 
 namespace sdr {
 
-bool CanQuantizeRows(DType dtype, const Shape& shape) {
-  const DTypeInfo& info = GetDTypeInfo(dtype);
-  return shape.size() >= 2 && shape.back() % info.block_elems == 0;
+int64_t QuantRowElems(const Shape& shape) {
+  int64_t n = 1;
+  for (size_t i = shape.size() > 1 ? 1 : 0; i < shape.size(); ++i) n *= shape[i];
+  return n;
 }
+
+bool QuantRowsValid(DType dtype, const Shape& shape) {
+  const DTypeInfo& info = GetDTypeInfo(dtype);
+  if (!info.is_quantized) return true;
+  return !shape.empty() && QuantRowElems(shape) % info.block_elems == 0;
+}
+
+bool GgmlQuantRowsValid(DType dtype, const Shape& shape) {
+  const DTypeInfo& info = GetDTypeInfo(dtype);
+  if (!info.is_quantized) return true;
+  return !shape.empty() && shape.back() % info.block_elems == 0;
+}
+
+bool CanQuantizeRows(DType dtype, const Shape& shape) { return shape.size() >= 2 && QuantRowsValid(dtype, shape); }
 
 Result<Tensor> ConvertTensor(const Tensor& t, DType target) {
   if (t.dtype() == target) return t;

@@ -12,6 +12,7 @@
 #include <string_view>
 #include <vector>
 
+#include "core/convert.h"
 #include "core/mapped_file.h"
 #include "formats/gguf.h"
 #include "formats/gguf_types.h"
@@ -192,10 +193,11 @@ Result<TensorInfo> ReadTensorInfo(Cursor* c, uint64_t i) {
   if (!dtype) return Unsupported(fmt::format("{} has ggml type id {}, which is not supported", label, type_id));
   info.dtype = *dtype;
   const DTypeInfo& dt = GetDTypeInfo(info.dtype);
-  // ggml quantizes rows: the innermost dim must be a whole number of blocks.
-  if (dt.is_quantized && (dims.empty() || dims[0] % static_cast<uint64_t>(dt.block_elems) != 0)) {
+  // Quantized rows are whole blocks: ggml's rows run along the innermost dim; ours may span a
+  // kernel's inner dims (QuantRowsValid: [cout, cin, kh, kw] by rows of cin*kh*kw).
+  if (dt.is_quantized && !QuantRowsValid(info.dtype, info.shape)) {
     return CorruptData(fmt::format("{}: {} rows of {} values are not a whole number of {}-value "
-                                   "blocks", label, dt.name, dims.empty() ? 1 : dims[0],
+                                   "blocks", label, dt.name, info.shape.empty() ? 1 : QuantRowElems(info.shape),
                                    dt.block_elems));
   }
   const auto nbytes = DTypeBytes(info.dtype, static_cast<uint64_t>(*numel));

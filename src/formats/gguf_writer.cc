@@ -9,6 +9,7 @@
 #include <string>
 #include <string_view>
 
+#include "core/convert.h"
 #include "formats/gguf.h"
 #include "formats/gguf_types.h"
 
@@ -137,7 +138,7 @@ Status WriteGguf(const std::string& path, const std::vector<NamedTensor>& tensor
           .WithContext(where);
     }
     const DTypeInfo& dt = GetDTypeInfo(t.dtype());
-    if (dt.is_quantized && (t.rank() == 0 || t.shape().back() % dt.block_elems != 0)) {
+    if (dt.is_quantized && !QuantRowsValid(t.dtype(), t.shape())) {
       return InvalidArgument(fmt::format("{} shape {}: {} rows must be whole {}-value blocks",
                                          label, ShapeToString(t.shape()), dt.name, dt.block_elems))
           .WithContext(where);

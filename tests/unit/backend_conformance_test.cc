@@ -10,6 +10,7 @@
 #include <algorithm>
 #include <cstdio>
 #include <functional>
+#include <iterator>
 #include <map>
 #include <memory>
 #include <string>
@@ -57,14 +58,18 @@ Tensor Random(const Shape& shape, uint32_t seed, float scale = 1.0f) {
   return *t;
 }
 
-// Weights as the model file stores them: f32, or f16 (the backend may read f16 in place).
+// Weights as the model file stores them: f32, f16 or q8_0 (the backend may read them in place).
 Result<Tensor> RunCase(Backend& backend, const Case& c, DType weight_dtype) {
   std::vector<Weight> weights;
   for (size_t i = 0; i < c.weights.size(); ++i) {
     const WeightRole role = c.weights[i].rank() == 4 ? WeightRole::kConvKernel
                             : c.weights[i].rank() == 2 ? WeightRole::kMatrix
                                                        : WeightRole::kVector;
-    SDR_ASSIGN_OR_RETURN(Tensor stored, ConvertTensor(c.weights[i], weight_dtype));
+    // Quantized: what a converter quantizes (matrices, kernels with whole-block rows); the rest f32.
+    const DType dt = !GetDTypeInfo(weight_dtype).is_quantized || CanQuantizeRows(weight_dtype, c.weights[i].shape())
+                         ? weight_dtype
+                         : DType::kF32;
+    SDR_ASSIGN_OR_RETURN(Tensor stored, ConvertTensor(c.weights[i], dt));
     SDR_ASSIGN_OR_RETURN(Weight w, backend.PrepareWeight(stored, role));
     weights.push_back(std::move(w));
   }
@@ -272,9 +277,11 @@ TEST(BackendConformanceTest, EveryOpOfEveryBackendMatchesTheReference) {
         std::printf("[ skipped ] %s: %s unsupported\n", target.label, c.name.c_str());
         continue;
       }
-      for (DType wd : {DType::kF32, DType::kF16}) {
+      const DType weight_dtypes[] = {DType::kF32, DType::kF16, DType::kQ8_0};
+      for (size_t wi = 0; wi < std::size(weight_dtypes); ++wi) {
+        const DType wd = weight_dtypes[wi];
         if (wd != DType::kF32 && c.weights.empty()) continue;
-        const size_t key = 2 * i + (wd == DType::kF32 ? 0 : 1);
+        const size_t key = std::size(weight_dtypes) * i + wi;
         auto cached = wants.find(key);
         if (cached == wants.end()) {
           auto want = RunCase(**reference, c, wd);

@@ -5,12 +5,15 @@
 
 #include <algorithm>
 #include <chrono>
+#include <cmath>
+#include <filesystem>
 #include <string>
 
 #include "formats/safetensors.h"
 #include "formats/model_file.h"
 #include "models/lora/random_lora.h"
 #include "models/random_weights.h"
+#include "runtime/png_reader.h"
 #include "runtime/png_writer.h"
 #include "testing/model_cache.h"
 #include "testing/temp_dir.h"
@@ -63,9 +66,33 @@ TEST_F(CliTest, ConvertRoundTripsThroughEveryFormat) {
   }
   std::string out;
   ASSERT_EQ(Run("convert " + Model() + " " + dir_->File("q.gguf") + " --type q8_0", &out), 0) << out;
-  std::string info;
+  // Convolution kernels are quantized by [cout, cin*kh*kw] rows, and the converter says that ggml
+  // readers cannot load them; --ggml-compatible keeps them f16.
+  EXPECT_NE(out.find("--ggml-compatible keeps them f16"), std::string::npos) << out;
+  std::string compat_out;
+  ASSERT_EQ(Run("convert " + Model() + " " + dir_->File("qc.gguf") + " --type q8_0 --ggml-compatible", &compat_out),
+            0)
+      << compat_out;
+  EXPECT_EQ(compat_out.find("note:"), std::string::npos) << compat_out;
+  std::string info, compat_info;
   ASSERT_EQ(testing::RunCommand(kSdr + " info --json " + dir_->File("q.gguf"), &info), 0);
-  EXPECT_GT(nlohmann::json::parse(info)["components"]["unet"]["dtypes"]["q8_0"].get<int>(), 0);
+  ASSERT_EQ(testing::RunCommand(kSdr + " info --json " + dir_->File("qc.gguf"), &compat_info), 0);
+  const auto unet = nlohmann::json::parse(info)["components"]["unet"]["dtypes"];
+  const auto compat_unet = nlohmann::json::parse(compat_info)["components"]["unet"]["dtypes"];
+  EXPECT_GT(compat_unet["q8_0"].get<int>(), 0);
+  EXPECT_GT(unet["q8_0"].get<int>(), compat_unet["q8_0"].get<int>()) << info << compat_info;
+  EXPECT_GT(compat_unet.value("f16", 0), unet.value("f16", 0)) << info << compat_info;
+  EXPECT_LT(std::filesystem::file_size(dir_->File("q.gguf")), std::filesystem::file_size(dir_->File("qc.gguf")));
+  // The fully quantized file generates, close to the f32 model's image.
+  const std::string png = dir_->File("q.png"), ref_png = dir_->File("ref.png");
+  ASSERT_EQ(Run("generate -m " + dir_->File("q.gguf") + " --tokenizer " + kMerges + " -p cat -W 64 -H 64 --steps 2 --seed 5 -o " + png, &out), 0)
+      << out;
+  ASSERT_EQ(Run("generate -m " + Model() + " --tokenizer " + kMerges + " -p cat -W 64 -H 64 --steps 2 --seed 5 -o " + ref_png, &out), 0) << out;
+  auto a = ReadPng(png), b = ReadPng(ref_png);
+  ASSERT_TRUE(a.ok() && b.ok());
+  double diff = 0;
+  for (size_t i = 0; i < a->rgb.size(); ++i) diff += std::abs(int(a->rgb[i]) - int(b->rgb[i]));
+  EXPECT_LT(diff / static_cast<double>(a->rgb.size()), 8.0) << "mean pixel difference, q8_0 vs f32 weights";
 }
 
 TEST_F(CliTest, BadFilesGiveOneLineErrorsAndNonZeroExit) {

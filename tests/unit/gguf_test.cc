@@ -557,6 +557,8 @@ TEST(GgufWriteTest, RoundTripEveryDType) {
       {"q5_0", DType::kQ5_0, {3, 32}}, {"q5_1", DType::kQ5_1, {1, 1, 32}},
       {"q8_0", DType::kQ8_0, {64}}, {"q4_k", DType::kQ4_K, {256}},
       {"q5_k", DType::kQ5_K, {2, 256}}, {"q6_k", DType::kQ6_K, {1, 1, 1, 256}},
+      // A 3x3 kernel quantized by [cout, cin*9] rows: blocks span its inner dims.
+      {"conv.q8_0", DType::kQ8_0, {4, 32, 3, 3}},
       {"model_ema.decay", DType::kF32, {}},
   };
   std::mt19937 rng(5);
@@ -653,6 +655,9 @@ TEST(GgufWriteTest, RejectsWhatGgufCannotHold) {
   EXPECT_EQ(s.code(), StatusCode::kInvalidArgument);
   EXPECT_NE(s.message().find("dims"), std::string::npos) << s.message();
   s = WriteGguf(path, {{"q", *Tensor::Zeros(DType::kQ4_0, {32, 16})}});  // rows of 16
+  EXPECT_EQ(s.code(), StatusCode::kInvalidArgument);
+  EXPECT_NE(s.message().find("blocks"), std::string::npos) << s.message();
+  s = WriteGguf(path, {{"k", *Tensor::Zeros(DType::kQ8_0, {8, 4, 3, 3})}});  // rows of 4*3*3 = 36
   EXPECT_EQ(s.code(), StatusCode::kInvalidArgument);
   EXPECT_NE(s.message().find("blocks"), std::string::npos) << s.message();
   s = WriteGguf(path, {{"a", f32}}, {{"general.alignment", "64"}});

@@ -1,5 +1,5 @@
 // Winograd F(4x4, 3x3) against the direct convolution: sizes that are not multiples of 4 or 8,
-// several chunks of tiles and output channels, the fused biases and residual, f16 weights.
+// several chunks of tiles and output channels, the fused biases and residual, f16 and q8_0 weights.
 #include <gtest/gtest.h>
 
 #include <vector>
@@ -7,6 +7,7 @@
 #include "backends/cpu/tile_gemm.h"
 #include "backends/cpu/winograd.h"
 #include "core/half.h"
+#include "core/quant.h"
 #include "testing/reference_ops.h"
 
 namespace sdr::cpu {
@@ -16,23 +17,33 @@ TEST(WinogradTest, MatchesTheDirectConvolution) {
   if (!TileGemmAvailable()) GTEST_SKIP() << "no AVX2/FMA/F16C";
   struct Case {
     int64_t b, cin, h, w, cout;
-    bool extras, f16;
+    bool extras;
+    DType wdt;  // the stored weights' dtype
   };
-  for (const Case& t : {Case{1, 8, 16, 16, 16, false, false}, Case{2, 13, 17, 23, 21, true, false},
-                        Case{1, 64, 33, 31, 40, true, true}, Case{2, 320, 16, 16, 320, true, false},
-                        Case{1, 3, 20, 18, 17, false, true},
+  const DType f32 = DType::kF32, f16 = DType::kF16, q8 = DType::kQ8_0;
+  for (const Case& t : {Case{1, 8, 16, 16, 16, false, f32}, Case{2, 13, 17, 23, 21, true, f32},
+                        Case{1, 64, 33, 31, 40, true, f16}, Case{2, 320, 16, 16, 320, true, f32},
+                        Case{1, 3, 20, 18, 17, false, f16},
+                        // q8_0 kernels quantized by [cout, cin*9] rows (blocks span kernel rows)
+                        Case{1, 64, 33, 31, 40, true, q8}, Case{2, 32, 20, 24, 24, false, q8},
                         // 2048 channels at 100 wide: bands of 4 tile rows (the chunk budget), so
                         // 37 rows take three bands, the last one ragged
-                        Case{1, 2048, 37, 100, 8, true, false}}) {
+                        Case{1, 2048, 37, 100, 8, true, f32}}) {
     const int64_t hw = t.h * t.w;
     const auto x = ref::RandomVector(t.b * t.cin * hw, 1);
     auto wt = ref::RandomVector(t.cout * t.cin * 9, 2, 0.2f);
+    // The stored weights, and wt = their values as f32 for the direct convolution.
     std::vector<uint16_t> w16(wt.size());
-    if (t.f16) {
+    std::vector<uint8_t> wq;
+    if (t.wdt == f16) {
       for (size_t i = 0; i < wt.size(); ++i) {
         w16[i] = F32ToF16(wt[i]);
         wt[i] = F16ToF32(w16[i]);
       }
+    } else if (t.wdt == q8) {
+      wq.resize(*DTypeBytes(q8, wt.size()));
+      ASSERT_TRUE(Quantize(q8, wt.data(), static_cast<int64_t>(wt.size()), wq.data()).ok());
+      ASSERT_TRUE(Dequantize(q8, wq.data(), static_cast<int64_t>(wt.size()), wt.data()).ok());
     }
     const auto bias = ref::RandomVector(t.cout, 3), cb = ref::RandomVector(t.b * t.cout, 4);
     const auto res = ref::RandomVector(t.b * t.cout * hw, 5);
@@ -48,15 +59,17 @@ TEST(WinogradTest, MatchesTheDirectConvolution) {
     WinogradConv c;
     c.x = x.data();
     c.b = t.b, c.cin = t.cin, c.h = t.h, c.w = t.w, c.cout = t.cout;
-    c.weight = t.f16 ? static_cast<const void*>(w16.data()) : wt.data();
-    c.weight_dtype = t.f16 ? DType::kF16 : DType::kF32;
+    c.weight = t.wdt == f16 ? static_cast<const void*>(w16.data())
+               : t.wdt == q8 ? static_cast<const void*>(wq.data())
+                             : static_cast<const void*>(wt.data());
+    c.weight_dtype = t.wdt;
     c.bias = bias.data();
     c.channel_bias = t.extras ? cb.data() : nullptr;
     c.residual = t.extras ? res.data() : nullptr;
     c.y = got.data();
     WinogradConv3x3(c);
     EXPECT_LT(ref::RelL2(want.data(), got.data(), static_cast<int64_t>(want.size())), 2e-5)
-        << t.b << "x" << t.cin << "x" << t.h << "x" << t.w << "->" << t.cout;
+        << t.b << "x" << t.cin << "x" << t.h << "x" << t.w << "->" << t.cout << " " << DTypeName(t.wdt);
   }
 }
 
