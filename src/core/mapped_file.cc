@@ -8,6 +8,8 @@
 #include <cerrno>
 #include <cstring>
 #include <fstream>
+#include <map>
+#include <mutex>
 #include <new>
 #include <sstream>
 
@@ -15,6 +17,17 @@ namespace sdr {
 namespace {
 
 constexpr size_t kCopyAlign = 64;  // FromBytes copies, like Tensor storage (a mapping is page aligned)
+
+// The live read-only file mappings [begin, end), so that ReleaseMappedPages touches nothing else
+// (MADV_DONTNEED on heap memory, e.g. a FromBytes copy, would zero it).
+std::mutex& MapsMutex() {
+  static std::mutex mu;
+  return mu;
+}
+std::map<uintptr_t, uintptr_t>& Maps() {
+  static std::map<uintptr_t, uintptr_t> maps;
+  return maps;
+}
 
 Status ErrnoStatus(const std::string& what, const std::string& path, int err) {
   std::string msg = what + " '" + path + "': " + std::strerror(err);
@@ -48,6 +61,8 @@ Result<std::shared_ptr<const MappedFile>> MappedFile::Open(const std::string& pa
       return ErrnoStatus("cannot mmap", path, err);
     }
     f->data_ = static_cast<const std::byte*>(p);
+    std::lock_guard<std::mutex> lock(MapsMutex());
+    Maps()[reinterpret_cast<uintptr_t>(p)] = reinterpret_cast<uintptr_t>(p) + f->size_;
   }
   ::close(fd);
   return std::shared_ptr<const MappedFile>(std::move(f));
@@ -76,6 +91,10 @@ MappedFile::~MappedFile() {
   if (owned_) {
     ::operator delete(const_cast<std::byte*>(data_), std::align_val_t{kCopyAlign});
   } else {
+    {
+      std::lock_guard<std::mutex> lock(MapsMutex());
+      Maps().erase(reinterpret_cast<uintptr_t>(data_));
+    }
     ::munmap(const_cast<std::byte*>(data_), size_);
   }
 }
@@ -84,7 +103,13 @@ void ReleaseMappedPages(const void* p, size_t n) {
   const auto page = static_cast<uintptr_t>(::sysconf(_SC_PAGESIZE));
   const auto begin = reinterpret_cast<uintptr_t>(p);
   const uintptr_t first = (begin + page - 1) / page * page, last = (begin + n) / page * page;
-  if (last > first) ::madvise(reinterpret_cast<void*>(first), last - first, MADV_DONTNEED);
+  if (last <= first) return;
+  std::lock_guard<std::mutex> lock(MapsMutex());
+  auto it = Maps().upper_bound(begin);  // the mapping starting at or before `begin` precedes it
+  if (it == Maps().begin()) return;
+  --it;
+  if (begin + n > it->second) return;  // not (wholly) inside a file mapping: heap memory, leave it
+  ::madvise(reinterpret_cast<void*>(first), last - first, MADV_DONTNEED);
 }
 
 Result<std::string> ReadSmallFile(const std::string& path, uint64_t max_bytes) {

@@ -39,8 +39,10 @@ class MappedFile {
   bool owned_ = false;  // data_ is our heap copy (FromBytes), not a mapping
 };
 
-// Tells the kernel the whole pages inside [p, p + n) of a read-only file mapping are not needed
-// now: it drops them from this process's memory (they are re-read on demand). No-op elsewhere.
+// Tells the kernel the whole pages inside [p, p + n) of a read-only file mapping (a live
+// MappedFile::Open) are not needed now: it drops them from this process's memory (they are
+// re-read on demand). No-op for any other memory (FromBytes copies, heap, a range that is not
+// wholly inside one mapping).
 void ReleaseMappedPages(const void* p, size_t n);
 
 // Reads a whole (small) file into a string; NotFound / IoError on failure. Refuses files larger

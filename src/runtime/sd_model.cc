@@ -60,6 +60,18 @@ void SdModel::ReleaseUnetWeights() {
   }
 }
 
+void SdModel::ReleaseStagePages(Stage stage) const {
+  if (generations_.load(std::memory_order_relaxed) > 1) return;  // another generation may need them now
+  const char* prefix = stage == Stage::kText   ? kLdmCondStagePrefix
+                       : stage == Stage::kUnet ? kLdmUnetPrefix
+                                               : kLdmVaePrefix;
+  for (const TensorIndex* index : {&index_, &vae_index_}) {
+    for (const TensorEntry& e : index->entries()) {
+      if (!e.tensor.writable() && e.name.rfind(prefix, 0) == 0) ReleaseMappedPages(e.tensor.raw(), e.tensor.nbytes());
+    }
+  }
+}
+
 Status SdModel::LoadInto(const SdModelOptions& opts, SdModel* m) {
   SDR_ASSIGN_OR_RETURN(m->index_, OpenModelFile(opts.model_path));
   return BuildFromIndex(opts, m);

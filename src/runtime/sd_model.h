@@ -86,6 +86,28 @@ class SdModel {
   // An inpainting UNet (9 input channels): generations need an init image and a mask.
   bool is_inpainting() const { return info_.unet_in_channels == 9; }
 
+  // The stages of a generation whose weights are read in place from the model file.
+  enum class Stage { kText, kUnet, kVae };
+  // Hands the file pages `stage`'s weights were read from back to the OS once a generation is done
+  // with that stage (text encoder after the text encode, UNet before the decode, VAE after it),
+  // when that generation is the only one running on this model: the process then holds one
+  // stage's weights at a time, so its peak is the largest stage, not their sum. The pages stay
+  // in the page cache; the next use maps them again (minor faults, no disk read, same values).
+  // Weights converted into owned memory (other backends, LoRA merges) are untouched. Thread-safe.
+  void ReleaseStagePages(Stage stage) const;
+  // Counts the generations running on this model for ReleaseStagePages (held for the duration
+  // of Generate).
+  class GenerationScope {
+   public:
+    explicit GenerationScope(const SdModel& m) : m_(m) { m_.generations_.fetch_add(1, std::memory_order_relaxed); }
+    ~GenerationScope() { m_.generations_.fetch_sub(1, std::memory_order_relaxed); }
+    GenerationScope(const GenerationScope&) = delete;
+    GenerationScope& operator=(const GenerationScope&) = delete;
+
+   private:
+    const SdModel& m_;
+  };
+
   // Single-shot use (SD_FREE_PARAMS): drops the UNet's weights, converted copies freed and
   // mmapped pages handed back to the OS, so the VAE decode runs with a lower peak. The model
   // cannot sample afterwards. Not thread-safe: only for a model no other thread is using.
@@ -134,6 +156,7 @@ class SdModel {
   std::unique_ptr<TaesdDecoder> taesd_;      // null unless asked for
   mutable std::atomic<bool> unet_warm_{false};
   mutable std::atomic<double> decode_rate_{0};
+  mutable std::atomic<int> generations_{0};  // GenerationScope
   mutable std::mutex lora_mu_;
   mutable std::vector<std::shared_ptr<const LoraComponents>> lora_cache_;  // most recent last
 };

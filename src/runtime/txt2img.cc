@@ -420,7 +420,10 @@ class ImageRun {
     SDR_RETURN_IF_ERROR(CheckRun(control_.run));
     SDR_RETURN_IF_ERROR(Sample(p_.sampler, denoiser, sigmas, xs, noise, on_step));
     timings->sampling_s += Since(t0);
-    if (index + 1 == p_.batch_count && control_.after_sampling) control_.after_sampling();
+    if (index + 1 == p_.batch_count) {
+      model_.ReleaseStagePages(SdModel::Stage::kUnet);
+      if (control_.after_sampling) control_.after_sampling();
+    }
     SDR_RETURN_IF_ERROR(dump_.Write("x0", x));
     if (dump_.enabled()) {
       SDR_ASSIGN_OR_RETURN(Tensor scaled, Tensor::Allocate(DType::kF32, shape_));
@@ -438,6 +441,7 @@ class ImageRun {
     const double decode_s = Since(t0);
     timings->decode_s += decode_s;
     if (!p_.vae_tiling && !p_.taesd_decode && decode_s > 0) model_.RecordDecodeRate(model_.vae().DecodeFlops(shape_[2], shape_[3]) / decode_s);
+    if (index + 1 == p_.batch_count) model_.ReleaseStagePages(SdModel::Stage::kVae);
     SDR_RETURN_IF_ERROR(dump_.Write("decoded", out.image));
     ImageTensorToRgb8(out.image, &out.rgb);
     return out;
@@ -601,6 +605,7 @@ Result<GenerateResult> Generate(const SdModel& model, const GenerateParams& para
     return Unavailable("the UNet weights were released after an earlier generation (SD_FREE_PARAMS); reload the model");
   }
   const auto start = Clock::now();
+  const SdModel::GenerationScope running(model);
   GenerateResult result;
   result.seed = params.seed < 0 ? RandomSeed() : static_cast<uint64_t>(params.seed);
 
@@ -652,6 +657,7 @@ Result<GenerateResult> Generate(const SdModel& model, const GenerateParams& para
   SDR_RETURN_IF_ERROR(CheckRun(control.run));
   SDR_ASSIGN_OR_RETURN(Conditioning c, EncodeText(ex, parts, prompts, p.clip_skip));
   result.timings.text_s = Since(t0);
+  model.ReleaseStagePages(SdModel::Stage::kText);  // each stage's weights resident only while it runs
 
   std::optional<InitState> init;  // img2img / inpainting; none for text to image
   if (!p.init_image.empty()) {
