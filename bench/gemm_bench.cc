@@ -92,39 +92,47 @@ int main() {
     std::printf("%-46s OpenBLAS f32 %6.1f | Tile f32 %6.1f  f16 %6.1f  q8_0 %6.1f GFLOP/core-s\n", s.what,
                 flop / blas * 1e-9, flop / t32 * 1e-9, flop / t16 * 1e-9, flop / tq * 1e-9);
   }
-  // 3x3 convolution of one image: y[cout, hw] = W[cout, cin*9] im2col(x).
+  // 3x3 convolution of b images (b = 2: the CFG pair): y[cout, hw] = W[cout, cin*9] im2col(x).
   struct Conv {
     const char* what;
-    int64_t cin, h, cout;
+    int64_t b, cin, h, cout;
   };
-  for (const Conv& c : {Conv{"conv3x3 320@64x64", 320, 64, 320}, Conv{"conv3x3 640@32x32", 640, 32, 640},
-                        Conv{"conv3x3 1280@16x16", 1280, 16, 1280}, Conv{"conv3x3 128@256x256 (VAE)", 128, 256, 128}}) {
+  for (const Conv& c : {Conv{"conv3x3 320@64x64 x2", 2, 320, 64, 320}, Conv{"conv3x3 640@32x32 x2", 2, 640, 32, 640},
+                        Conv{"conv3x3 1280@32x32 x2 (upsample conv)", 2, 1280, 32, 1280},
+                        Conv{"conv3x3 1280@16x16 x2", 2, 1280, 16, 1280},
+                        Conv{"conv3x3 128@256x256 (VAE)", 1, 128, 256, 128}}) {
     const int64_t k = c.cin * 9, hw = c.h * c.h;
-    const auto x = Filled(c.cin * hw, 1.0f), w = Filled(c.cout * k, 0.05f);
+    const auto x = Filled(c.b * c.cin * hw, 1.0f), w = Filled(c.cout * k, 0.05f);
     std::vector<uint16_t> w16(w.size());
     for (size_t i = 0; i < w.size(); ++i) w16[i] = sdr::F32ToF16(w[i]);
-    std::vector<float> y(static_cast<size_t>(c.cout * hw));
-    const double flop = 2.0 * c.cout * hw * k;
-    const double blas = BestSeconds(
-        [&] { sdr::cpu::Conv2d(x.data(), c.cin, c.h, c.h, w.data(), nullptr, c.cout, 3, 3, 1, 1, y.data()); });
-    GemmOperand col;
-    col.kind = GemmOperand::Kind::kIm2col;
-    col.data = x.data();
-    col.c = c.cin, col.h = c.h, col.w = c.h, col.kh = 3, col.kw = 3, col.stride = 1, col.pad = 1, col.ho = c.h,
-    col.wo = c.h;
+    std::vector<float> y(static_cast<size_t>(c.b * c.cout * hw));
+    const double flop = 2.0 * c.b * c.cout * hw * k;
+    const double blas = BestSeconds([&] {
+      for (int64_t i = 0; i < c.b; ++i) {
+        sdr::cpu::Conv2d(x.data() + i * c.cin * hw, c.cin, c.h, c.h, w.data(), nullptr, c.cout, 3, 3, 1, 1,
+                         y.data() + i * c.cout * hw);
+      }
+    });
     auto tile = [&](const void* wd, sdr::DType dt) {
       return BestSeconds([&] {
-        sdr::cpu::TileGemm(c.cout, hw, k, GemmOperand::Rows(wd, dt, k), col, y.data(), hw, {});
+        for (int64_t i = 0; i < c.b; ++i) {
+          GemmOperand col;
+          col.kind = GemmOperand::Kind::kIm2col;
+          col.data = x.data() + i * c.cin * hw;
+          col.c = c.cin, col.h = c.h, col.w = c.h, col.kh = 3, col.kw = 3, col.stride = 1, col.pad = 1, col.ho = c.h,
+          col.wo = c.h;
+          sdr::cpu::TileGemm(c.cout, hw, k, GemmOperand::Rows(wd, dt, k), col, y.data() + i * c.cout * hw, hw, {});
+        }
       });
     };
     const double t32 = tile(w.data(), sdr::DType::kF32), t16 = tile(w16.data(), sdr::DType::kF16);
     sdr::cpu::WinogradConv wc;
     wc.x = x.data();
-    wc.b = 1, wc.cin = c.cin, wc.h = c.h, wc.w = c.h, wc.cout = c.cout;
+    wc.b = c.b, wc.cin = c.cin, wc.h = c.h, wc.w = c.h, wc.cout = c.cout;
     wc.weight = w16.data();
     wc.weight_dtype = sdr::DType::kF16;
     wc.y = y.data();
-    std::vector<float> wscratch(static_cast<size_t>(sdr::cpu::WinogradScratchFloats(1, c.cin, c.h, c.h, c.cout)));
+    std::vector<float> wscratch(static_cast<size_t>(sdr::cpu::WinogradScratchFloats(c.b, c.cin, c.h, c.h, c.cout)));
     const double wino = BestSeconds([&] { sdr::cpu::WinogradConv3x3(wc, wscratch.data()); });
     std::printf("%-46s OpenBLAS f32 %6.1f | Tile f32 %6.1f  f16 %6.1f | Winograd f16 %6.1f effective GFLOP/core-s\n",
                 c.what, flop / blas * 1e-9, flop / t32 * 1e-9, flop / t16 * 1e-9, flop / wino * 1e-9);

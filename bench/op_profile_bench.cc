@@ -1,8 +1,11 @@
 // Where a generation's time goes, op kind by op kind: one context generates `steps` euler steps
-// with CFG at each size (plus the text encode and the VAE decode) with per-op timing on, and the
-// totals are printed largest first. The tool for "optimise the biggest measured cost first".
+// with CFG (plus the text encode and the VAE decode) with per-op timing on, and the totals are
+// printed largest first; then the same with one step more, and the difference: one CFG step
+// alone (UNet only, no text encode or decode). The tool for "optimise the biggest measured cost
+// first".
 //
 // Usage: sdr_bench_op_profile MODEL [SIZE [STEPS [DEVICE]]]   (default 256, 2 steps, auto)
+#include <algorithm>
 #include <cstdio>
 #include <cstdlib>
 
@@ -23,21 +26,29 @@ int main(int argc, char** argv) {
   }
   std::shared_ptr<const sdr::SdModel> model = std::move(loaded).value();
   sdr::Context ctx(model, {.memory_budget_bytes = 0, .timeout_s = 0});
-  sdr::OpProfile profile;
-  ctx.set_profile(&profile);
   sdr::GenerateParams p;
   p.prompt = "a photograph of an astronaut riding a horse";
   p.width = p.height = size;
-  p.steps = steps;
   p.sampler = sdr::SamplerKind::kEuler;
   p.seed = 42;
-  auto r = ctx.Generate(p);
-  if (!r.ok()) {
-    std::fprintf(stderr, "error: %s\n", r.status().ToString().c_str());
-    return 1;
+  sdr::OpProfile runs[2];
+  for (int i = 0; i < 2; ++i) {
+    ctx.set_profile(&runs[i]);
+    p.steps = steps + i;
+    auto r = ctx.Generate(p);
+    if (!r.ok()) {
+      std::fprintf(stderr, "error: %s\n", r.status().ToString().c_str());
+      return 1;
+    }
+    std::printf("%dx%d, %d steps on %s: text %.2f s, sampling %.2f s, decode %.2f s\n%s", size, size, p.steps,
+                model->backend().info().name.c_str(), r->timings.text_s, r->timings.sampling_s, r->timings.decode_s,
+                runs[i].Format().c_str());
   }
-  std::printf("%dx%d, %d steps on %s: text %.2f s, sampling %.2f s, decode %.2f s\n%s", size, size, steps,
-              model->backend().info().name.c_str(), r->timings.text_s, r->timings.sampling_s, r->timings.decode_s,
-              profile.Format().c_str());
+  sdr::OpProfile step;
+  for (size_t k = 0; k < sdr::OpProfile::kKinds; ++k) {
+    step.seconds[k] = std::max(0.0, runs[1].seconds[k] - runs[0].seconds[k]);
+    step.calls[k] = runs[1].calls[k] - runs[0].calls[k];
+  }
+  std::printf("one CFG step (the difference):\n%s", step.Format().c_str());
   return 0;
 }

@@ -18,8 +18,11 @@
 
 namespace sdr::cpu {
 
-inline float ExpF(float x) {
-  x = x < -87.0f ? -87.0f : (x > 88.0f ? 88.0f : x);
+__attribute__((always_inline)) inline float ExpF(float x) {
+  // Two unconditional clamps: a compare nested in a branch could raise an FP exception the
+  // scalar code would not (-ftrapping-math), which stops GCC from if-converting the loop.
+  x = x < -87.0f ? -87.0f : x;
+  x = x > 88.0f ? 88.0f : x;
   const float n = (x * 1.44269504088896341f + 12582912.0f) - 12582912.0f;  // round to nearest
   float r = x - n * 0.693145751953125f;  // ln2 hi
   r = r - n * 1.42860682030941723e-6f;    // ln2 lo
@@ -36,7 +39,7 @@ inline float ExpF(float x) {
   return p * scale;
 }
 
-inline float ErfF(float x) {
+__attribute__((always_inline)) inline float ErfF(float x) {
   const float s = x < 0.0f ? -1.0f : 1.0f;
   const float a = x < 0.0f ? -x : x;
   const float t = 1.0f / (1.0f + 0.3275911f * a);

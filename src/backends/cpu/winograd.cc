@@ -20,7 +20,7 @@ constexpr int64_t kUChunkFloats = 4 << 20;  // U chunk: 16 MB
 int64_t Up(int64_t v, int64_t m) { return (v + m - 1) / m * m; }
 
 struct Plan {
-  int64_t cin8, cout8, th, tw, tiles, band, tc, cb;
+  int64_t cin8, cout8, th, tw, tiles, band, ipb, tc, cb;
   int64_t xt, v, u, m, yt;  // scratch floats of each part
 };
 
@@ -35,13 +35,16 @@ Plan MakePlan(int64_t b, int64_t cin, int64_t h, int64_t w, int64_t cout) {
   p.tw = (w + 3) / 4;
   p.tiles = b * p.th * p.tw;
   p.band = std::clamp<int64_t>(kVChunkFloats / (kE * p.cin8) / p.tw, 1, p.th);  // tile rows per band
-  p.tc = p.band * p.tw;                                                           // tiles per band
+  // Whole images fit a band: a band holds several images (the CFG pair), so that the kernel
+  // transform runs once for them and the GEMMs get their tiles together.
+  p.ipb = p.band < p.th ? 1 : std::clamp<int64_t>(kVChunkFloats / (kE * p.cin8) / (p.th * p.tw), 1, b);
+  p.tc = p.ipb * p.band * p.tw;  // tiles per band
   p.cb = std::clamp<int64_t>(kUChunkFloats / (kE * p.cin8) / 16 * 16, 16, Up(p.cout8, 16));
   p.xt = (4 * p.band + 2) * w * p.cin8;  // input rows [4 ty0 - 1, 4 (ty0 + band) + 1)
   p.v = kE * p.tc * p.cin8;
   p.u = kE * p.cin8 * p.cb;
   p.m = kE * p.tc * p.cb;
-  p.yt = 4 * p.band * w * p.cout8;  // output rows [4 ty0, 4 (ty0 + band))
+  p.yt = p.ipb * 4 * p.band * w * p.cout8;  // output rows [4 ty0, 4 (ty0 + band)) of each image
   return p;
 }
 
@@ -144,7 +147,8 @@ __attribute__((target("avx2,fma"))) inline void ApplyAt(const __m256 v[6], __m25
   out[3] = _mm256_add_ps(_mm256_fmadd_ps(k8, s34, s12), v[5]);
 }
 
-// V[e][n][c8] of tile t (local index n of `count`) from the channels-last input rows in xt.
+// V[e][n][c8] of tile t (local index n of `count`, the row count of each V_e) from the
+// channels-last input rows in xt.
 __attribute__((target("avx2,fma"))) void InputTile(const Plan& p, const float* xt, Rows rows, int64_t h, int64_t w,
                                                    int64_t t, int64_t n, int64_t count, float* v) {
   const int64_t c8 = p.cin8;
@@ -177,13 +181,14 @@ __attribute__((target("avx2,fma"))) void InputTile(const Plan& p, const float* x
   }
 }
 
-// V for tiles [t0, t0 + count).
+// V for tiles [t0, t0 + count) of one image, at local indices [n_base, n_base + count) of V_e's
+// `rows` rows.
 void InputTransform(const Plan& p, const float* xt, Rows rows, int64_t h, int64_t w, int64_t t0, int64_t count,
-                    float* v) {
+                    int64_t n_base, int64_t v_rows, float* v) {
   ThreadPool::Shared().ParallelFor(
       count,
       [&](int64_t n0, int64_t n1) {
-        for (int64_t n = n0; n < n1; ++n) InputTile(p, xt, rows, h, w, t0 + n, n, count, v);
+        for (int64_t n = n0; n < n1; ++n) InputTile(p, xt, rows, h, w, t0 + n, n_base + n, v_rows, v);
       },
       1);
 }
@@ -285,12 +290,14 @@ __attribute__((target("avx2,fma"))) void OutputTile(const Plan& p, Rows rows, in
   }
 }
 
+// Tiles [t0, t0 + count) of one image, at local indices [n_base, n_base + count) of M_e's `m_rows`
+// rows, into that image's yt.
 void OutputTransform(const Plan& p, Rows rows, int64_t h, int64_t w, const float* m, int64_t t0, int64_t count,
-                     int64_t co0, int64_t cols, float* yt) {
+                     int64_t n_base, int64_t m_rows, int64_t co0, int64_t cols, float* yt) {
   ThreadPool::Shared().ParallelFor(
       count,
       [&](int64_t n0, int64_t n1) {
-        for (int64_t n = n0; n < n1; ++n) OutputTile(p, rows, h, w, m, t0 + n, n, count, co0, cols, yt);
+        for (int64_t n = n0; n < n1; ++n) OutputTile(p, rows, h, w, m, t0 + n, n_base + n, m_rows, co0, cols, yt);
       },
       1);
 }
@@ -354,27 +361,35 @@ void WinogradConv3x3(const WinogradConv& c, float* scratch) {
   float* yt = m + p.m;
   float* gemm = yt + p.yt;
   const int64_t hw = c.h * c.w, src_hw = hw / (c.up * c.up);
-  for (int64_t img = 0; img < c.b; ++img) {
+  const int64_t yt_image = 4 * p.band * c.w * p.cout8;  // one image's slice of yt
+  for (int64_t img0 = 0; img0 < c.b; img0 += p.ipb) {
+    const int64_t images = std::min(p.ipb, c.b - img0);
     for (int64_t ty0 = 0; ty0 < p.th; ty0 += p.band) {
       const int64_t rows_t = std::min(p.band, p.th - ty0);
       const Rows in{std::max<int64_t>(0, 4 * ty0 - 1), std::min(c.h, 4 * (ty0 + rows_t) + 1)};
       const Rows out{4 * ty0, std::min(c.h, 4 * (ty0 + rows_t))};
-      const int64_t t0 = img * p.th * p.tw + ty0 * p.tw, count = rows_t * p.tw;
-      if (c.up == 2) {
-        ToChannelsLastUp2(c.x + img * c.cin * src_hw, c.cin, src_hw, c.w, p.cin8, in, xt);
-      } else {
-        ToChannelsLast(c.x + img * c.cin * hw, c.cin, hw, c.w, p.cin8, in, xt);
+      const int64_t per_image = rows_t * p.tw, count = images * per_image;  // tiles of each image, of the band
+      for (int64_t i = 0; i < images; ++i) {
+        const int64_t img = img0 + i;
+        if (c.up == 2) {
+          ToChannelsLastUp2(c.x + img * c.cin * src_hw, c.cin, src_hw, c.w, p.cin8, in, xt);
+        } else {
+          ToChannelsLast(c.x + img * c.cin * hw, c.cin, hw, c.w, p.cin8, in, xt);
+        }
+        InputTransform(p, xt, in, c.h, c.w, img * p.th * p.tw + ty0 * p.tw, per_image, i * per_image, count, v);
       }
-      InputTransform(p, xt, in, c.h, c.w, t0, count, v);
       for (int64_t co0 = 0; co0 < c.cout; co0 += p.cb) {
         KernelTransform(c, p, co0, u);
         for (int64_t e = 0; e < kE; ++e) {
           TileGemm(count, p.cb, p.cin8, GemmOperand::Rows(v + e * count * p.cin8, DType::kF32, p.cin8),
                    GemmOperand::Rows(u + e * p.cin8 * p.cb, DType::kF32, p.cb), m + e * count * p.cb, p.cb, {}, gemm);
         }
-        OutputTransform(p, out, c.h, c.w, m, t0, count, co0, std::min(p.cb, p.cout8 - co0), yt);
+        for (int64_t i = 0; i < images; ++i) {
+          OutputTransform(p, out, c.h, c.w, m, (img0 + i) * p.th * p.tw + ty0 * p.tw, per_image, i * per_image, count,
+                          co0, std::min(p.cb, p.cout8 - co0), yt + i * yt_image);
+        }
       }
-      FromChannelsLast(c, p, img, out, yt);
+      for (int64_t i = 0; i < images; ++i) FromChannelsLast(c, p, img0 + i, out, yt + i * yt_image);
     }
   }
 }
