@@ -16,6 +16,7 @@ namespace {
 constexpr int64_t kE = 36;                  // 6 x 6 transform positions
 constexpr int64_t kVChunkFloats = 8 << 20;  // V chunk: 32 MB
 constexpr int64_t kUChunkFloats = 4 << 20;  // U chunk: 16 MB
+constexpr int64_t kUWholeFloats = 10 << 20; // U of every output channel up to 40 MB: transformed once per call
 
 int64_t Up(int64_t v, int64_t m) { return (v + m - 1) / m * m; }
 
@@ -39,7 +40,9 @@ Plan MakePlan(int64_t b, int64_t cin, int64_t h, int64_t w, int64_t cout) {
   // transform runs once for them and the GEMMs get their tiles together.
   p.ipb = p.band < p.th ? 1 : std::clamp<int64_t>(kVChunkFloats / (kE * p.cin8) / (p.th * p.tw), 1, b);
   p.tc = p.ipb * p.band * p.tw;  // tiles per band
-  p.cb = std::clamp<int64_t>(kUChunkFloats / (kE * p.cin8) / 16 * 16, 16, Up(p.cout8, 16));
+  p.cb = kE * p.cin8 * Up(p.cout8, 16) <= kUWholeFloats
+             ? Up(p.cout8, 16)
+             : std::clamp<int64_t>(kUChunkFloats / (kE * p.cin8) / 16 * 16, 16, Up(p.cout8, 16));
   p.xt = (4 * p.band + 2) * w * p.cin8;  // input rows [4 ty0 - 1, 4 (ty0 + band) + 1)
   p.v = kE * p.tc * p.cin8;
   p.u = kE * p.cin8 * p.cb;
@@ -362,6 +365,9 @@ void WinogradConv3x3(const WinogradConv& c, float* scratch) {
   float* gemm = yt + p.yt;
   const int64_t hw = c.h * c.w, src_hw = hw / (c.up * c.up);
   const int64_t yt_image = 4 * p.band * c.w * p.cout8;  // one image's slice of yt
+  // One block of output channels: the kernel transform runs once, not once per band.
+  const bool whole_u = p.cb >= c.cout;
+  if (whole_u) KernelTransform(c, p, 0, u);
   for (int64_t img0 = 0; img0 < c.b; img0 += p.ipb) {
     const int64_t images = std::min(p.ipb, c.b - img0);
     for (int64_t ty0 = 0; ty0 < p.th; ty0 += p.band) {
@@ -379,7 +385,7 @@ void WinogradConv3x3(const WinogradConv& c, float* scratch) {
         InputTransform(p, xt, in, c.h, c.w, img * p.th * p.tw + ty0 * p.tw, per_image, i * per_image, count, v);
       }
       for (int64_t co0 = 0; co0 < c.cout; co0 += p.cb) {
-        KernelTransform(c, p, co0, u);
+        if (!whole_u) KernelTransform(c, p, co0, u);
         for (int64_t e = 0; e < kE; ++e) {
           TileGemm(count, p.cb, p.cin8, GemmOperand::Rows(v + e * count * p.cin8, DType::kF32, p.cin8),
                    GemmOperand::Rows(u + e * p.cin8 * p.cb, DType::kF32, p.cb), m + e * count * p.cb, p.cb, {}, gemm);
