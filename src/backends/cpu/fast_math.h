@@ -7,13 +7,16 @@
 #include <cstdint>
 #include <cstring>
 
-// Hot loops get an AVX2+FMA clone chosen at load time (ifunc); the default clone runs anywhere.
+// Hot loops get an AVX2 clone chosen at load time (ifunc, by __builtin_cpu_supports("avx2")); the
+// default clone runs anywhere. Not "arch=haswell": that clone is chosen by CPU model, so AMD CPUs
+// never ran it. No FMA in the clone: it computes exactly what the default clone does (no
+// contraction of a * b + c), so results do not depend on which CPU ran them.
 // Sanitizers cannot run ifunc resolvers (they run before the sanitizer starts), so sanitizer
 // builds use the default clone only.
 #if defined(__SANITIZE_THREAD__) || defined(__SANITIZE_ADDRESS__)
 #define SDR_VECTOR_CLONES
 #else
-#define SDR_VECTOR_CLONES __attribute__((target_clones("arch=haswell", "default")))
+#define SDR_VECTOR_CLONES __attribute__((target_clones("avx2", "default")))
 #endif
 
 namespace sdr::cpu {

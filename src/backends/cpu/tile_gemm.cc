@@ -23,7 +23,7 @@ int64_t RoundUp(int64_t v, int64_t m) { return (v + m - 1) / m * m; }
 // Per thread: one packed A block and one packed B block.
 int64_t ThreadScratchFloats() { return kMc * kKc + kKc * kNc + 16; }
 
-float Activate(Activation act, float v) {
+__attribute__((always_inline)) inline float Activate(Activation act, float v) {
   switch (act) {
     case Activation::kNone: return v;
     case Activation::kSilu: return v / (1.0f + ExpF(-v));
@@ -33,18 +33,34 @@ float Activate(Activation act, float v) {
   return v;
 }
 
-// The epilogue on a finished tile of C: rows [i0, i0 + rows), columns [j0, j0 + cols).
+// The epilogue on a finished tile of C: rows [i0, i0 + rows), columns [j0, j0 + cols). One loop
+// per part (biases, activation, residual) so that each vectorises; same values as one pass.
 SDR_VECTOR_CLONES void Finish(const GemmEpilogue& e, float* c, int64_t ldc, int64_t i0, int64_t rows, int64_t j0,
                               int64_t cols) {
   for (int64_t r = 0; r < rows; ++r) {
     float* row = c + (i0 + r) * ldc + j0;
     const float rb = e.row_bias != nullptr ? e.row_bias[i0 + r] : 0.0f;
-    const float* cb = e.col_bias != nullptr ? e.col_bias + j0 : nullptr;
-    const float* res = e.residual != nullptr ? e.residual + (i0 + r) * e.ldr + j0 : nullptr;
-    for (int64_t j = 0; j < cols; ++j) {
-      float v = row[j] + rb + (cb != nullptr ? cb[j] : 0.0f);
-      v = Activate(e.act, v);
-      row[j] = res != nullptr ? v + res[j] : v;
+    if (e.col_bias != nullptr) {
+      const float* cb = e.col_bias + j0;
+      for (int64_t j = 0; j < cols; ++j) row[j] = row[j] + rb + cb[j];
+    } else if (e.row_bias != nullptr) {
+      for (int64_t j = 0; j < cols; ++j) row[j] += rb;
+    }
+    switch (e.act) {
+      case Activation::kNone: break;
+      case Activation::kSilu:
+        for (int64_t j = 0; j < cols; ++j) row[j] = Activate(Activation::kSilu, row[j]);
+        break;
+      case Activation::kGelu:
+        for (int64_t j = 0; j < cols; ++j) row[j] = Activate(Activation::kGelu, row[j]);
+        break;
+      case Activation::kQuickGelu:
+        for (int64_t j = 0; j < cols; ++j) row[j] = Activate(Activation::kQuickGelu, row[j]);
+        break;
+    }
+    if (e.residual != nullptr) {
+      const float* res = e.residual + (i0 + r) * e.ldr + j0;
+      for (int64_t j = 0; j < cols; ++j) row[j] += res[j];
     }
   }
 }
