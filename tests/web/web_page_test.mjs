@@ -180,8 +180,8 @@ try {
     await page.fill('#steps', '150');
     await page.fill('#n', '8');
     await page.selectOption('#size', 'custom');
-    await page.fill('#width', '256');
-    await page.fill('#height', '256');
+    await page.fill('#width', '768');
+    await page.fill('#height', '768');
     await page.click('#generate');
     await page.locator('#jobs .job[data-state="failed"]').waitFor();
     await page.locator('#form-error', { hasText: /timeout/ }).waitFor();
