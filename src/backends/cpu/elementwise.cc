@@ -36,15 +36,8 @@ SDR_VECTOR_CLONES void SoftmaxRows(float* x, int64_t rows, int64_t cols) {
     }
     // masked -inf entries clamp to exp(-87) ~ 1e-38: zero in effect
     for (int64_t c = 0; c < cols; ++c) xr[c] = ExpF(xr[c] - mx);
-    float lanes[8] = {0, 0, 0, 0, 0, 0, 0, 0};  // partial sums, so the loop vectorises
-    int64_t c = 0;
-    for (; c + 8 <= cols; c += 8)
-      for (int k = 0; k < 8; ++k) lanes[k] += xr[c + k];
-    float sum = 0;
-    for (; c < cols; ++c) sum += xr[c];
-    for (float l : lanes) sum += l;
-    const float inv = 1.0f / sum;
-    for (c = 0; c < cols; ++c) xr[c] *= inv;
+    const float inv = 1.0f / SumLanes<float>(xr, cols);
+    for (int64_t c = 0; c < cols; ++c) xr[c] *= inv;
   }
 }
 

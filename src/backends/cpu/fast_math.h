@@ -55,4 +55,18 @@ __attribute__((always_inline)) inline float ErfF(float x) {
   return s * (1.0f - y * ExpF(-a * a));
 }
 
+// Sum of x[0, n) as Acc: eight partial sums (one vector loop; a single running sum is a chain of
+// dependent adds), then the tail, then the partial sums in order.
+template <typename Acc>
+__attribute__((always_inline)) inline Acc SumLanes(const float* x, int64_t n) {
+  Acc lanes[8] = {0, 0, 0, 0, 0, 0, 0, 0};
+  int64_t i = 0;
+  for (; i + 8 <= n; i += 8)
+    for (int k = 0; k < 8; ++k) lanes[k] += x[i + k];
+  Acc sum = 0;
+  for (; i < n; ++i) sum += x[i];
+  for (Acc l : lanes) sum += l;
+  return sum;
+}
+
 }  // namespace sdr::cpu

@@ -18,18 +18,11 @@ SDR_VECTOR_CLONES void GroupNormRange(const float* x, const float* gamma, const 
   const int64_t n = cg * hw;
   for (int64_t g = g0; g < g1; ++g) {
     const float* xg = x + g * n;
-    // Sums in eight double lanes (one vector loop; a single running sum is a chain of dependent
-    // adds), two passes: mean, then squared deviations.
-    double lanes[8] = {0, 0, 0, 0, 0, 0, 0, 0};
+    // Two passes in eight double lanes each: mean, then squared deviations.
+    const double mean = SumLanes<double>(xg, n) / static_cast<double>(n);
+    double sq_lanes[8] = {0, 0, 0, 0, 0, 0, 0, 0};
     int64_t i = 0;
     for (; i + 8 <= n; i += 8)
-      for (int k = 0; k < 8; ++k) lanes[k] += xg[i + k];
-    double sum = 0;
-    for (; i < n; ++i) sum += xg[i];
-    for (double l : lanes) sum += l;
-    const double mean = sum / static_cast<double>(n);
-    double sq_lanes[8] = {0, 0, 0, 0, 0, 0, 0, 0};
-    for (i = 0; i + 8 <= n; i += 8)
       for (int k = 0; k < 8; ++k) {
         const double d = xg[i + k] - mean;
         sq_lanes[k] += d * d;
