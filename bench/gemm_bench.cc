@@ -99,7 +99,8 @@ int main() {
   };
   for (const Conv& c : {Conv{"conv3x3 320@64x64 x2", 2, 320, 64, 320}, Conv{"conv3x3 640@32x32 x2", 2, 640, 32, 640},
                         Conv{"conv3x3 1280@32x32 x2 (upsample conv)", 2, 1280, 32, 1280},
-                        Conv{"conv3x3 1280@16x16 x2", 2, 1280, 16, 1280},
+                        Conv{"conv3x3 1280@16x16 x2", 2, 1280, 16, 1280}, Conv{"conv3x3 1280@8x8 x2", 2, 1280, 8, 1280},
+                        Conv{"conv3x3 1280@4x4 x2", 2, 1280, 4, 1280},
                         Conv{"conv3x3 128@256x256 (VAE)", 1, 128, 256, 128}}) {
     const int64_t k = c.cin * 9, hw = c.h * c.h;
     const auto x = Filled(c.b * c.cin * hw, 1.0f), w = Filled(c.cout * k, 0.05f);
@@ -126,6 +127,16 @@ int main() {
       });
     };
     const double t32 = tile(w.data(), sdr::DType::kF32), t16 = tile(w16.data(), sdr::DType::kF16);
+    // Every image in one GEMM (the cpu backend's batched im2col path): the weights packed once.
+    const double t16b = BestSeconds([&] {
+      GemmOperand col;
+      col.kind = GemmOperand::Kind::kIm2col;
+      col.data = x.data();
+      col.c = c.cin, col.h = c.h, col.w = c.h, col.kh = 3, col.kw = 3, col.stride = 1, col.pad = 1, col.ho = c.h,
+      col.wo = c.h, col.images = c.b;
+      sdr::cpu::TileGemm(c.cout, c.b * hw, k, GemmOperand::Rows(w16.data(), sdr::DType::kF16, k), col, y.data(),
+                         c.b * hw, {});
+    });
     sdr::cpu::WinogradConv wc;
     wc.x = x.data();
     wc.b = c.b, wc.cin = c.cin, wc.h = c.h, wc.w = c.h, wc.cout = c.cout;
@@ -134,8 +145,9 @@ int main() {
     wc.y = y.data();
     std::vector<float> wscratch(static_cast<size_t>(sdr::cpu::WinogradScratchFloats(c.b, c.cin, c.h, c.h, c.cout)));
     const double wino = BestSeconds([&] { sdr::cpu::WinogradConv3x3(wc, wscratch.data()); });
-    std::printf("%-46s OpenBLAS f32 %6.1f | Tile f32 %6.1f  f16 %6.1f | Winograd f16 %6.1f effective GFLOP/core-s\n",
-                c.what, flop / blas * 1e-9, flop / t32 * 1e-9, flop / t16 * 1e-9, flop / wino * 1e-9);
+    std::printf("%-40s OpenBLAS f32 %6.1f | Tile f32 %6.1f  f16 %6.1f  f16 batched %6.1f | Winograd f16 %6.1f "
+                "effective GFLOP/core-s\n",
+                c.what, flop / blas * 1e-9, flop / t32 * 1e-9, flop / t16 * 1e-9, flop / t16b * 1e-9, flop / wino * 1e-9);
   }
   // Attention of one image: softmax(q k^T / sqrt(d)) v per head, 4 lq lk c FLOP (both products).
   struct Att {

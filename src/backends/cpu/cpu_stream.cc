@@ -16,6 +16,11 @@
 namespace sdr::cpu {
 namespace {
 
+// A batched im2col convolution: the GEMM's [cout, n] result, then TileGemm's own scratch.
+int64_t BatchedConvScratchFloats(int64_t cout, int64_t n, int64_t depth) {
+  return cout * n + TileGemmScratchFloats(cout, n, depth);
+}
+
 const float* F(const DeviceTensor& t) { return static_cast<const float*>(t.data); }
 float* Out(const DeviceTensor& t) { return static_cast<float*>(t.data); }
 const float* F(const Weight* w) { return w != nullptr ? static_cast<const float*>(w->t.data) : nullptr; }
@@ -256,6 +261,7 @@ class CpuStream final : public Stream {
       return Status::Ok();
     }
     const int64_t depth = cin * k * k;
+    if (b > 1) return BatchedTileConv2d(a);
     float* scratch = Scratch(a.scratch);
     float* row_bias = scratch;  // [cout] when there is a channel bias
     float* gemm_scratch = scratch != nullptr ? scratch + RoundUp8(cout) : nullptr;
@@ -291,6 +297,49 @@ class CpuStream final : public Stream {
 
   static int64_t RoundUp8(int64_t v) { return (v + 7) / 8 * 8; }
 
+  // All images in one GEMM: t[cout, b * ho * wo] = W im2col(x of every image), so the weights
+  // are packed (widened from their stored dtype) once for the batch (the CFG pair), not once per
+  // image; then each image's block of columns goes to y with its biases and residual. Same values
+  // as one GEMM per image: every output is the same dot product in the same order.
+  Status BatchedTileConv2d(const Conv2dArgs& a) {
+    const int64_t b = a.x.dim(0), cin = a.x.dim(1), h = a.x.dim(2), w = a.x.dim(3);
+    const int64_t cout = a.y.dim(1), k = a.w->t.dim(2), ho = a.y.dim(2), wo = a.y.dim(3), hw = ho * wo;
+    const int64_t n = b * hw;
+    float* scratch = Scratch(a.scratch);
+    std::vector<float> own;
+    if (scratch == nullptr) {
+      own.resize(static_cast<size_t>(BatchedConvScratchFloats(cout, n, cin * k * k)));
+      scratch = own.data();
+    }
+    float* t = scratch;  // [cout, n]
+    GemmOperand col;
+    col.kind = GemmOperand::Kind::kIm2col;
+    col.data = F(a.x);
+    col.c = cin, col.h = h, col.w = w, col.kh = k, col.kw = k, col.stride = a.stride, col.pad = a.pad, col.ho = ho,
+    col.wo = wo, col.images = b;
+    TileGemm(cout, n, cin * k * k, GemmOperand::Rows(a.w->t.data, a.w->t.dtype, cin * k * k), col, t, n, {},
+             t + cout * n);
+    const float* bias = F(a.b);
+    const float* channel_bias = a.channel_bias != nullptr ? F(*a.channel_bias) : nullptr;
+    const float* residual = a.residual != nullptr ? F(*a.residual) : nullptr;
+    float* y = Out(a.y);
+    ThreadPool::Shared().ParallelFor(
+        b * cout,
+        [&](int64_t r0, int64_t r1) {
+          for (int64_t r = r0; r < r1; ++r) {
+            const int64_t i = r / cout, c = r % cout;
+            // The per-image GEMM's epilogue: (acc + (channel bias + bias)) + residual.
+            const float rb = channel_bias != nullptr ? channel_bias[r] + (bias != nullptr ? bias[c] : 0.0f)
+                             : bias != nullptr      ? bias[c]
+                                                    : 0.0f;
+            AddRowBiasResidual(t + c * n + i * hw, rb, residual != nullptr ? residual + r * hw : nullptr, hw,
+                               y + r * hw);
+          }
+        },
+        16);
+    return Status::Ok();
+  }
+
  public:
   // 3x3, stride 1, same padding, big enough for F(4x4, 3x3) to pay.
   static bool UseWinograd(const Conv2dArgs& a) {
@@ -323,6 +372,9 @@ size_t CpuScratchBytes(const CpuOptions& options, const Conv2dArgs& a) {
   if (CpuStream::UseWinograd(a)) {
     return static_cast<size_t>(WinogradScratchFloats(a.x.dim(0), a.x.dim(1), a.y.dim(2), a.y.dim(3), cout)) *
            sizeof(float);
+  }
+  if (a.x.dim(0) > 1) {
+    return static_cast<size_t>(BatchedConvScratchFloats(cout, a.x.dim(0) * hw, a.x.dim(1) * k * k)) * sizeof(float);
   }
   return static_cast<size_t>((cout + 7) / 8 * 8 + TileGemmScratchFloats(cout, hw, a.x.dim(1) * k * k)) *
          sizeof(float);

@@ -53,6 +53,14 @@ SDR_VECTOR_CLONES void Silu(float* x, int64_t n) {
   for (int64_t i = 0; i < n; ++i) x[i] = x[i] / (1.0f + ExpF(-x[i]));
 }
 
+SDR_VECTOR_CLONES void AddRowBiasResidual(const float* t, float bias, const float* residual, int64_t n, float* y) {
+  if (residual != nullptr) {
+    for (int64_t i = 0; i < n; ++i) y[i] = (t[i] + bias) + residual[i];
+  } else {
+    for (int64_t i = 0; i < n; ++i) y[i] = t[i] + bias;
+  }
+}
+
 SDR_VECTOR_CLONES void AddInPlace(float* y, const float* x, int64_t n) {
   for (int64_t i = 0; i < n; ++i) y[i] += x[i];
 }

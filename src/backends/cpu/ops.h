@@ -32,6 +32,8 @@ void Silu(float* x, int64_t n);       // x * sigmoid(x)
 
 // y[i] += x[i] over n values.
 void AddInPlace(float* y, const float* x, int64_t n);
+// y[i] = (t[i] + bias) + residual[i] (residual may be null): a GEMM epilogue applied afterwards.
+void AddRowBiasResidual(const float* t, float bias, const float* residual, int64_t n, float* y);
 
 // Sinusoidal timestep embedding as LDM computes it: out[dim] = [cos(t f_j), sin(t f_j)],
 // f_j = exp(-ln(10000) j / half), half = dim / 2 (an odd dim leaves the last value 0).

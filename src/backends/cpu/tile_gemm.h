@@ -25,15 +25,16 @@ struct GemmOperand {
     kRows,        // element (i, j) at row i, column j of a row-major matrix: data + i * ld (+ j)
     kColumns,     // the transpose of a row-major matrix: (i, j) at row j, column i (B = W^T of a
                   // Linear weight W [N, K]; the K matrix of attention)
-    kIm2col,      // (k, n) of the im2col matrix of one NCHW image (B only): k = (c, ky, kx) in that
-                  // order, n = output pixel (oy, ox) row-major; zero outside the image
+    kIm2col,      // (k, n) of the im2col matrix of NCHW images (B only): k = (c, ky, kx) in that
+                  // order, n = (image, oy, ox) row-major; zero outside the image
   };
   Kind kind = Kind::kRows;
   DType dtype = DType::kF32;  // f32 (any); f16, bf16, q8_0, q4_0, ... (kRows / kColumns weights)
   const void* data = nullptr;
   int64_t ld = 0;             // elements per stored row (kRows, kColumns)
-  // kIm2col geometry: the image [c, h, w]; kernel kh x kw; output ho x wo.
+  // kIm2col geometry: `images` images [c, h, w] one after another; kernel kh x kw; output ho x wo.
   int64_t c = 0, h = 0, w = 0, kh = 0, kw = 0, stride = 1, pad = 0, ho = 0, wo = 0;
+  int64_t images = 1;
 
   static GemmOperand Rows(const void* data, DType dtype, int64_t ld) { return {Kind::kRows, dtype, data, ld}; }
   static GemmOperand Columns(const void* data, DType dtype, int64_t ld) {

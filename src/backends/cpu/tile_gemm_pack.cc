@@ -170,15 +170,14 @@ void PackBColumns(const GemmOperand& b, int64_t n, int64_t k0, int64_t kc, int64
   }
 }
 
-// B = the im2col matrix of an NCHW image: depth row k = (c, ky, kx) reads, for each output
-// pixel n = (oy, ox), the input at (oy * stride - pad + ky, ox * stride - pad + kx).
+// B = the im2col matrix of NCHW images: depth row k = (c, ky, kx) reads, for each output pixel
+// n = (image, oy, ox), that image's input at (oy * stride - pad + ky, ox * stride - pad + kx).
 void PackBIm2col(const GemmOperand& b, int64_t n, int64_t k0, int64_t kc, int64_t j0, int64_t nc, float* out) {
   const auto* x = static_cast<const float*>(b.data);
-  const int64_t kk = b.kh * b.kw;
+  const int64_t kk = b.kh * b.kw, out_hw = b.ho * b.wo, image = b.c * b.h * b.w;
   for (int64_t k = 0; k < kc; ++k) {
     const int64_t kidx = k0 + k;
     const int64_t c = kidx / kk, ky = kidx % kk / b.kw, kx = kidx % b.kw;
-    const float* plane = x + c * b.h * b.w;
     for (int64_t p = 0; p < nc; p += kNr) {
       float* dst = out + p * kc + k * kNr;
       int64_t j = 0;
@@ -189,9 +188,10 @@ void PackBIm2col(const GemmOperand& b, int64_t n, int64_t k0, int64_t kc, int64_
           dst[j++] = 0.0f;
           continue;
         }
-        const int64_t oy = pix / b.wo, ox = pix % b.wo;
+        const int64_t img = pix / out_hw, oy = pix % out_hw / b.wo, ox = pix % b.wo;
+        const float* plane = x + img * image + c * b.h * b.w;
         const int64_t iy = oy * b.stride - b.pad + ky;
-        const int64_t run = std::min<int64_t>(kNr - j, b.wo - ox);
+        const int64_t run = std::min<int64_t>(kNr - j, b.wo - ox);  // one output row: one image
         if (iy < 0 || iy >= b.h) {
           std::fill_n(dst + j, run, 0.0f);
           j += run;
