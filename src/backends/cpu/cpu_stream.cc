@@ -16,6 +16,12 @@
 namespace sdr::cpu {
 namespace {
 
+// A one-image im2col convolution: the row bias [cout] (8-float aligned), then TileGemm's scratch.
+int64_t RowBiasFloats(int64_t cout) { return (cout + 7) / 8 * 8; }
+int64_t ConvScratchFloats(int64_t cout, int64_t hw, int64_t depth) {
+  return RowBiasFloats(cout) + TileGemmScratchFloats(cout, hw, depth);
+}
+
 // A batched im2col convolution: the GEMM's [cout, n] result, then TileGemm's own scratch.
 int64_t BatchedConvScratchFloats(int64_t cout, int64_t n, int64_t depth) {
   return cout * n + TileGemmScratchFloats(cout, n, depth);
@@ -240,9 +246,8 @@ class CpuStream final : public Stream {
  private:
   static float* Scratch(std::span<std::byte> s) { return s.empty() ? nullptr : reinterpret_cast<float*>(s.data()); }
 
-  // Each image: y[cout, ho * wo] = W[cout, cin * k * k] im2col(x) (+ bias and the image's channel
-  // bias per row, + residual), W read in its stored dtype as A; a 1x1 stride-1 convolution reads
-  // the image itself as B.
+  // y[cout, ho * wo] of each image = W[cout, cin * k * k] im2col(x) (+ bias and the image's
+  // channel bias per row, + residual), W read in its stored dtype as A.
   Status TileConv2d(const Conv2dArgs& a) {
     const int64_t b = a.x.dim(0), cin = a.x.dim(1), h = a.x.dim(2), w = a.x.dim(3);
     const int64_t cout = a.y.dim(1), k = a.w->t.dim(2), ho = a.y.dim(2), wo = a.y.dim(3), hw = ho * wo;
@@ -261,74 +266,54 @@ class CpuStream final : public Stream {
       return Status::Ok();
     }
     const int64_t depth = cin * k * k;
-    if (b > 1) return BatchedTileConv2d(a);
-    float* scratch = Scratch(a.scratch);
-    float* row_bias = scratch;  // [cout] when there is a channel bias
-    float* gemm_scratch = scratch != nullptr ? scratch + RoundUp8(cout) : nullptr;
-    std::vector<float> own;
-    if (scratch == nullptr && a.channel_bias != nullptr) {
-      own.resize(static_cast<size_t>(cout));
-      row_bias = own.data();
-    }
-    GemmOperand col;
-    if (k == 1 && a.stride == 1 && a.pad == 0) {
-      col = GemmOperand::Rows(nullptr, DType::kF32, hw);
-    } else {
-      col.kind = GemmOperand::Kind::kIm2col;
-      col.c = cin, col.h = h, col.w = w, col.kh = k, col.kw = k, col.stride = a.stride, col.pad = a.pad, col.ho = ho,
-      col.wo = wo;
-    }
-    for (int64_t i = 0; i < b; ++i) {
-      col.data = F(a.x) + i * cin * h * w;
-      GemmEpilogue e;
-      e.row_bias = F(a.b);
-      if (a.channel_bias != nullptr) {
-        const float* cb = F(*a.channel_bias) + i * cout;
-        for (int64_t c = 0; c < cout; ++c) row_bias[c] = cb[c] + (a.b != nullptr ? F(a.b)[c] : 0.0f);
-        e.row_bias = row_bias;
-      }
-      e.residual = a.residual != nullptr ? F(*a.residual) + i * cout * hw : nullptr;
-      e.ldr = hw;
-      TileGemm(cout, hw, depth, GemmOperand::Rows(a.w->t.data, a.w->t.dtype, depth), col, Out(a.y) + i * cout * hw, hw,
-               e, gemm_scratch);
-    }
-    return Status::Ok();
-  }
-
-  static int64_t RoundUp8(int64_t v) { return (v + 7) / 8 * 8; }
-
-  // All images in one GEMM: t[cout, b * ho * wo] = W im2col(x of every image), so the weights
-  // are packed (widened from their stored dtype) once for the batch (the CFG pair), not once per
-  // image; then each image's block of columns goes to y with its biases and residual. Same values
-  // as one GEMM per image: every output is the same dot product in the same order.
-  Status BatchedTileConv2d(const Conv2dArgs& a) {
-    const int64_t b = a.x.dim(0), cin = a.x.dim(1), h = a.x.dim(2), w = a.x.dim(3);
-    const int64_t cout = a.y.dim(1), k = a.w->t.dim(2), ho = a.y.dim(2), wo = a.y.dim(3), hw = ho * wo;
-    const int64_t n = b * hw;
-    float* scratch = Scratch(a.scratch);
-    std::vector<float> own;
-    if (scratch == nullptr) {
-      own.resize(static_cast<size_t>(BatchedConvScratchFloats(cout, n, cin * k * k)));
-      scratch = own.data();
-    }
-    float* t = scratch;  // [cout, n]
+    const GemmOperand weight = GemmOperand::Rows(a.w->t.data, a.w->t.dtype, depth);
+    const float* bias = F(a.b);
+    const float* channel_bias = a.channel_bias != nullptr ? F(*a.channel_bias) : nullptr;
+    const float* residual = a.residual != nullptr ? F(*a.residual) : nullptr;
     GemmOperand col;
     col.kind = GemmOperand::Kind::kIm2col;
     col.data = F(a.x);
     col.c = cin, col.h = h, col.w = w, col.kh = k, col.kw = k, col.stride = a.stride, col.pad = a.pad, col.ho = ho,
     col.wo = wo, col.images = b;
-    TileGemm(cout, n, cin * k * k, GemmOperand::Rows(a.w->t.data, a.w->t.dtype, cin * k * k), col, t, n, {},
-             t + cout * n);
-    const float* bias = F(a.b);
-    const float* channel_bias = a.channel_bias != nullptr ? F(*a.channel_bias) : nullptr;
-    const float* residual = a.residual != nullptr ? F(*a.residual) : nullptr;
+    float* scratch = Scratch(a.scratch);
+    std::vector<float> own;
+    if (b == 1) {
+      // One image: straight into y, biases and residual in the GEMM's epilogue; a 1x1 stride-1
+      // convolution reads the image itself as B.
+      if (k == 1 && a.stride == 1 && a.pad == 0) col = GemmOperand::Rows(F(a.x), DType::kF32, hw);
+      if (scratch == nullptr) {
+        own.resize(static_cast<size_t>(ConvScratchFloats(cout, hw, depth)));
+        scratch = own.data();
+      }
+      GemmEpilogue e;
+      e.row_bias = bias;
+      if (channel_bias != nullptr) {
+        float* row_bias = scratch;  // [cout]: channel bias + bias
+        for (int64_t c = 0; c < cout; ++c) row_bias[c] = channel_bias[c] + (bias != nullptr ? bias[c] : 0.0f);
+        e.row_bias = row_bias;
+      }
+      e.residual = residual;
+      e.ldr = hw;
+      TileGemm(cout, hw, depth, weight, col, Out(a.y), hw, e, scratch + RowBiasFloats(cout));
+      return Status::Ok();
+    }
+    // A batch (the CFG pair) in one GEMM over every image's columns: t[cout, b * hw], so the
+    // weights are packed (widened from their stored dtype) once, not once per image; then each
+    // image's columns go to y with the epilogue the one-image GEMM applies, (acc + (channel bias
+    // + bias)) + residual: the same values bit for bit.
+    const int64_t n = b * hw;
+    if (scratch == nullptr) {
+      own.resize(static_cast<size_t>(BatchedConvScratchFloats(cout, n, depth)));
+      scratch = own.data();
+    }
+    float* t = scratch;
+    TileGemm(cout, n, depth, weight, col, t, n, {}, t + cout * n);
     float* y = Out(a.y);
     ThreadPool::Shared().ParallelFor(
         b * cout,
         [&](int64_t r0, int64_t r1) {
           for (int64_t r = r0; r < r1; ++r) {
             const int64_t i = r / cout, c = r % cout;
-            // The per-image GEMM's epilogue: (acc + (channel bias + bias)) + residual.
             const float rb = channel_bias != nullptr ? channel_bias[r] + (bias != nullptr ? bias[c] : 0.0f)
                              : bias != nullptr      ? bias[c]
                                                     : 0.0f;
@@ -376,8 +361,7 @@ size_t CpuScratchBytes(const CpuOptions& options, const Conv2dArgs& a) {
   if (a.x.dim(0) > 1) {
     return static_cast<size_t>(BatchedConvScratchFloats(cout, a.x.dim(0) * hw, a.x.dim(1) * k * k)) * sizeof(float);
   }
-  return static_cast<size_t>((cout + 7) / 8 * 8 + TileGemmScratchFloats(cout, hw, a.x.dim(1) * k * k)) *
-         sizeof(float);
+  return static_cast<size_t>(ConvScratchFloats(cout, hw, a.x.dim(1) * k * k)) * sizeof(float);
 }
 
 // Upsampling is read in place by the Winograd path's channels-last gather only.
