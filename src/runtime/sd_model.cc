@@ -50,21 +50,19 @@ Status CheckSupportedVariant(const ModelInfo& info) {
 
 void SdModel::ReleaseUnetWeights() {
   unet_.reset();  // frees the f32 copies converted from f16/quantized weights
-  // Pages of the mapping that held UNet tensors: the kernel may drop them (they are read-only
-  // file pages, re-read on demand should anything touch them again).
-  const std::string prefix = kLdmUnetPrefix;
-  for (const TensorEntry& e : index_.entries()) {
-    if (e.name.rfind(prefix, 0) == 0 && !e.tensor.writable()) {
-      ReleaseMappedPages(e.tensor.raw(), e.tensor.nbytes());
-    }
-  }
+  ReleasePagesUnder(kLdmUnetPrefix);
 }
 
 void SdModel::ReleaseStagePages(Stage stage) const {
   if (generations_.load(std::memory_order_relaxed) > 1) return;  // another generation may need them now
-  const char* prefix = stage == Stage::kText   ? kLdmCondStagePrefix
-                       : stage == Stage::kUnet ? kLdmUnetPrefix
-                                               : kLdmVaePrefix;
+  ReleasePagesUnder(stage == Stage::kText   ? kLdmCondStagePrefix
+                    : stage == Stage::kUnet ? kLdmUnetPrefix
+                                            : kLdmVaePrefix);
+}
+
+// Pages of the mappings that hold the tensors named `prefix`*: the kernel may drop them (read-only
+// file pages, re-read on demand should anything touch them again).
+void SdModel::ReleasePagesUnder(const char* prefix) const {
   for (const TensorIndex* index : {&index_, &vae_index_}) {
     for (const TensorEntry& e : index->entries()) {
       if (!e.tensor.writable() && e.name.rfind(prefix, 0) == 0) ReleaseMappedPages(e.tensor.raw(), e.tensor.nbytes());

@@ -137,6 +137,7 @@ class SdModel {
 
  private:
   SdModel() = default;
+  void ReleasePagesUnder(const char* prefix) const;
   static Status LoadInto(const SdModelOptions& opts, SdModel* m);
   static Status BuildFromIndex(const SdModelOptions& opts, SdModel* m);
   static Result<std::unique_ptr<SdModel>> Finish(const SdModelOptions& opts, std::unique_ptr<SdModel> m,
