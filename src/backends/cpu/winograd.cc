@@ -21,8 +21,9 @@ constexpr int64_t kUWholeFloats = 10 << 20; // U of every output channel up to 4
 int64_t Up(int64_t v, int64_t m) { return (v + m - 1) / m * m; }
 
 struct Plan {
-  int64_t cin8, cout8, th, tw, tiles, band, ipb, tc, cb;
+  int64_t cin8, cout8, th, tw, band, ipb, tc, cb;
   int64_t xt, v, u, m, yt;  // scratch floats of each part
+  int64_t yt1;              // one image's slice of yt
 };
 
 // Tiles are processed a band of whole tile rows at a time: only the band's input rows (plus the
@@ -34,7 +35,6 @@ Plan MakePlan(int64_t b, int64_t cin, int64_t h, int64_t w, int64_t cout) {
   p.cout8 = Up(cout, 8);
   p.th = (h + 3) / 4;
   p.tw = (w + 3) / 4;
-  p.tiles = b * p.th * p.tw;
   p.band = std::clamp<int64_t>(kVChunkFloats / (kE * p.cin8) / p.tw, 1, p.th);  // tile rows per band
   // Whole images fit a band: a band holds several images (the CFG pair), so that the kernel
   // transform runs once for them and the GEMMs get their tiles together.
@@ -47,7 +47,8 @@ Plan MakePlan(int64_t b, int64_t cin, int64_t h, int64_t w, int64_t cout) {
   p.v = kE * p.tc * p.cin8;
   p.u = kE * p.cin8 * p.cb;
   p.m = kE * p.tc * p.cb;
-  p.yt = p.ipb * 4 * p.band * w * p.cout8;  // output rows [4 ty0, 4 (ty0 + band)) of each image
+  p.yt1 = 4 * p.band * w * p.cout8;  // output rows [4 ty0, 4 (ty0 + band))
+  p.yt = p.ipb * p.yt1;
   return p;
 }
 
@@ -364,7 +365,6 @@ void WinogradConv3x3(const WinogradConv& c, float* scratch) {
   float* yt = m + p.m;
   float* gemm = yt + p.yt;
   const int64_t hw = c.h * c.w, src_hw = hw / (c.up * c.up);
-  const int64_t yt_image = 4 * p.band * c.w * p.cout8;  // one image's slice of yt
   // One block of output channels: the kernel transform runs once, not once per band.
   const bool whole_u = p.cb >= c.cout;
   if (whole_u) KernelTransform(c, p, 0, u);
@@ -392,10 +392,10 @@ void WinogradConv3x3(const WinogradConv& c, float* scratch) {
         }
         for (int64_t i = 0; i < images; ++i) {
           OutputTransform(p, out, c.h, c.w, m, (img0 + i) * p.th * p.tw + ty0 * p.tw, per_image, i * per_image, count,
-                          co0, std::min(p.cb, p.cout8 - co0), yt + i * yt_image);
+                          co0, std::min(p.cb, p.cout8 - co0), yt + i * p.yt1);
         }
       }
-      for (int64_t i = 0; i < images; ++i) FromChannelsLast(c, p, img0 + i, out, yt + i * yt_image);
+      for (int64_t i = 0; i < images; ++i) FromChannelsLast(c, p, img0 + i, out, yt + i * p.yt1);
     }
   }
 }
