@@ -10,6 +10,7 @@
 #include <vector>
 
 #include "backends/cpu/fast_math.h"
+#include "backends/cpu/ops.h"
 #include "backends/cpu/tile_gemm_kernel.h"
 #include "core/thread_pool.h"
 
@@ -22,16 +23,6 @@ int64_t RoundUp(int64_t v, int64_t m) { return (v + m - 1) / m * m; }
 
 // Per thread: one packed A block and one packed B block.
 int64_t ThreadScratchFloats() { return kMc * kKc + kKc * kNc + 16; }
-
-__attribute__((always_inline)) inline float Activate(Activation act, float v) {
-  switch (act) {
-    case Activation::kNone: return v;
-    case Activation::kSilu: return v / (1.0f + ExpF(-v));
-    case Activation::kGelu: return 0.5f * v * (1.0f + ErfF(v * 0.70710678118654752f));
-    case Activation::kQuickGelu: return v / (1.0f + ExpF(-1.702f * v));
-  }
-  return v;
-}
 
 // The epilogue on a finished tile of C: rows [i0, i0 + rows), columns [j0, j0 + cols). One loop
 // per part (biases, activation, residual) so that each vectorises; same values as one pass.
@@ -48,15 +39,9 @@ SDR_VECTOR_CLONES void Finish(const GemmEpilogue& e, float* c, int64_t ldc, int6
     }
     switch (e.act) {
       case Activation::kNone: break;
-      case Activation::kSilu:
-        for (int64_t j = 0; j < cols; ++j) row[j] = Activate(Activation::kSilu, row[j]);
-        break;
-      case Activation::kGelu:
-        for (int64_t j = 0; j < cols; ++j) row[j] = Activate(Activation::kGelu, row[j]);
-        break;
-      case Activation::kQuickGelu:
-        for (int64_t j = 0; j < cols; ++j) row[j] = Activate(Activation::kQuickGelu, row[j]);
-        break;
+      case Activation::kSilu: Silu(row, cols); break;
+      case Activation::kGelu: Gelu(row, cols); break;
+      case Activation::kQuickGelu: QuickGelu(row, cols); break;
     }
     if (e.residual != nullptr) {
       const float* res = e.residual + (i0 + r) * e.ldr + j0;
