@@ -411,6 +411,9 @@ TEST(GgufCorruptTest, BadDims) {
   f.tensors[1].dims = {16, 2};  // q8_0 rows of 16 values
   ExpectError(Build(f), StatusCode::kCorruptData, "blocks", "q8_0 rows of 16");
   f = ValidSpec();
+  f.tensors[1].dims = {3, 3, 4, 2};  // a [2, 4, 3, 3] kernel: q8_0 rows of 4*3*3 = 36 values
+  ExpectError(Build(f), StatusCode::kCorruptData, "rows of 36", "q8_0 kernel rows of 36");
+  f = ValidSpec();
   f.tensors[1].type = kGgmlQ4_0;
   f.tensors[1].dims = {};
   ExpectError(Build(f), StatusCode::kCorruptData, "blocks", "q4_0 scalar");
