@@ -143,11 +143,18 @@ int main() {
     wc.weight = w16.data();
     wc.weight_dtype = sdr::DType::kF16;
     wc.y = y.data();
-    std::vector<float> wscratch(static_cast<size_t>(sdr::cpu::WinogradScratchFloats(c.b, c.cin, c.h, c.h, c.cout)));
-    const double wino = BestSeconds([&] { sdr::cpu::WinogradConv3x3(wc, wscratch.data()); });
-    std::printf("%-40s OpenBLAS f32 %6.1f | Tile f32 %6.1f  f16 %6.1f  f16 batched %6.1f | Winograd f16 %6.1f "
-                "effective GFLOP/core-s\n",
-                c.what, flop / blas * 1e-9, flop / t32 * 1e-9, flop / t16 * 1e-9, flop / t16b * 1e-9, flop / wino * 1e-9);
+    auto winograd = [&](int64_t tile) {
+      wc.tile = tile;
+      std::vector<float> wscratch(
+          static_cast<size_t>(sdr::cpu::WinogradScratchFloats(c.b, c.cin, c.h, c.h, c.cout, tile)));
+      return BestSeconds([&] { sdr::cpu::WinogradConv3x3(wc, wscratch.data()); });
+    };
+    const double wino4 = winograd(4), wino2 = winograd(2);
+    std::printf("%-40s OpenBLAS f32 %6.1f | Tile f32 %6.1f  f16 %6.1f  f16 batched %6.1f | Winograd f16 F4 %6.1f "
+                "F2 %6.1f effective GFLOP/core-s (auto: F%d)\n",
+                c.what, flop / blas * 1e-9, flop / t32 * 1e-9, flop / t16 * 1e-9, flop / t16b * 1e-9,
+                flop / wino4 * 1e-9, flop / wino2 * 1e-9,
+                static_cast<int>(sdr::cpu::WinogradTile(c.h, c.h, c.cin, c.cout)));
   }
   // Attention of one image: softmax(q k^T / sqrt(d)) v per head, 4 lq lk c FLOP (both products).
   struct Att {

@@ -1,7 +1,9 @@
-// Winograd F(4x4, 3x3) against the direct convolution: sizes that are not multiples of 4 or 8,
-// several chunks of tiles and output channels, the fused biases and residual, f16 and q8_0 weights.
+// Winograd F(4x4, 3x3) and F(2x2, 3x3) against the direct convolution: sizes that are not
+// multiples of 4 or 8, several chunks of tiles and output channels, the fused biases and residual,
+// f16 and q8_0 weights.
 #include <gtest/gtest.h>
 
+#include <algorithm>
 #include <vector>
 
 #include "backends/cpu/tile_gemm.h"
@@ -67,9 +69,14 @@ TEST(WinogradTest, MatchesTheDirectConvolution) {
     c.channel_bias = t.extras ? cb.data() : nullptr;
     c.residual = t.extras ? res.data() : nullptr;
     c.y = got.data();
-    WinogradConv3x3(c);
-    EXPECT_LT(ref::RelL2(want.data(), got.data(), static_cast<int64_t>(want.size())), 2e-5)
-        << t.b << "x" << t.cin << "x" << t.h << "x" << t.w << "->" << t.cout << " " << DTypeName(t.wdt);
+    for (int64_t tile : {4, 2}) {
+      c.tile = tile;
+      std::fill(got.begin(), got.end(), 0.0f);
+      WinogradConv3x3(c);
+      EXPECT_LT(ref::RelL2(want.data(), got.data(), static_cast<int64_t>(want.size())), 2e-5)
+          << "F(" << tile << "x" << tile << ") " << t.b << "x" << t.cin << "x" << t.h << "x" << t.w << "->" << t.cout
+          << " " << DTypeName(t.wdt);
+    }
   }
 }
 

@@ -326,10 +326,10 @@ class CpuStream final : public Stream {
   }
 
  public:
-  // 3x3, stride 1, same padding, big enough for F(4x4, 3x3) to pay.
+  // 3x3, stride 1, same padding, big enough for Winograd to pay.
   static bool UseWinograd(const Conv2dArgs& a) {
     return a.w->t.dim(2) == 3 && a.stride == 1 && a.pad == 1 &&
-           WinogradWorthIt(a.y.dim(2), a.y.dim(3), a.x.dim(1), a.y.dim(1));
+           WinogradTile(a.y.dim(2), a.y.dim(3), a.x.dim(1), a.y.dim(1)) != 0;
   }
 
  private:

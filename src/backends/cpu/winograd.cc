@@ -13,14 +13,15 @@
 namespace sdr::cpu {
 namespace {
 
-constexpr int64_t kE = 36;                  // 6 x 6 transform positions
 constexpr int64_t kVChunkFloats = 8 << 20;  // V chunk: 32 MB
 constexpr int64_t kUChunkFloats = 4 << 20;  // U chunk: 16 MB
 constexpr int64_t kUWholeFloats = 10 << 20; // U of every output channel up to 40 MB: transformed once per call
+constexpr int64_t kSmallestF2 = 16;         // F(2x2, 3x3) from 16 x 16 outputs (F(4x4) from 32 x 32)
 
 int64_t Up(int64_t v, int64_t m) { return (v + m - 1) / m * m; }
 
 struct Plan {
+  int64_t tile, e;          // outputs per tile side (2 or 4); transform positions (tile + 2)^2
   int64_t cin8, cout8, th, tw, band, ipb, tc, cb;
   int64_t xt, v, u, m, yt;  // scratch floats of each part
   int64_t yt1;              // one image's slice of yt
@@ -29,25 +30,27 @@ struct Plan {
 // Tiles are processed a band of whole tile rows at a time: only the band's input rows (plus the
 // halo) and output rows are held channels-last, so scratch stays bounded by the chunk sizes, not
 // by the image (a 512 x 512 x 128 VAE feature map would need 134 MB for each copy).
-Plan MakePlan(int64_t b, int64_t cin, int64_t h, int64_t w, int64_t cout) {
+Plan MakePlan(int64_t b, int64_t cin, int64_t h, int64_t w, int64_t cout, int64_t tile) {
   Plan p;
+  p.tile = tile;
+  p.e = (tile + 2) * (tile + 2);
   p.cin8 = Up(cin, 8);
   p.cout8 = Up(cout, 8);
-  p.th = (h + 3) / 4;
-  p.tw = (w + 3) / 4;
-  p.band = std::clamp<int64_t>(kVChunkFloats / (kE * p.cin8) / p.tw, 1, p.th);  // tile rows per band
+  p.th = (h + tile - 1) / tile;
+  p.tw = (w + tile - 1) / tile;
+  p.band = std::clamp<int64_t>(kVChunkFloats / (p.e * p.cin8) / p.tw, 1, p.th);  // tile rows per band
   // Whole images fit a band: a band holds several images (the CFG pair), so that the kernel
   // transform runs once for them and the GEMMs get their tiles together.
-  p.ipb = p.band < p.th ? 1 : std::clamp<int64_t>(kVChunkFloats / (kE * p.cin8) / (p.th * p.tw), 1, b);
+  p.ipb = p.band < p.th ? 1 : std::clamp<int64_t>(kVChunkFloats / (p.e * p.cin8) / (p.th * p.tw), 1, b);
   p.tc = p.ipb * p.band * p.tw;  // tiles per band
-  p.cb = kE * p.cin8 * Up(p.cout8, 16) <= kUWholeFloats
+  p.cb = p.e * p.cin8 * Up(p.cout8, 16) <= kUWholeFloats
              ? Up(p.cout8, 16)
-             : std::clamp<int64_t>(kUChunkFloats / (kE * p.cin8) / 16 * 16, 16, Up(p.cout8, 16));
-  p.xt = (4 * p.band + 2) * w * p.cin8;  // input rows [4 ty0 - 1, 4 (ty0 + band) + 1)
-  p.v = kE * p.tc * p.cin8;
-  p.u = kE * p.cin8 * p.cb;
-  p.m = kE * p.tc * p.cb;
-  p.yt1 = 4 * p.band * w * p.cout8;  // output rows [4 ty0, 4 (ty0 + band))
+             : std::clamp<int64_t>(kUChunkFloats / (p.e * p.cin8) / 16 * 16, 16, Up(p.cout8, 16));
+  p.xt = (tile * p.band + 2) * w * p.cin8;  // input rows [tile ty0 - 1, tile (ty0 + band) + 1)
+  p.v = p.e * p.tc * p.cin8;
+  p.u = p.e * p.cin8 * p.cb;
+  p.m = p.e * p.tc * p.cb;
+  p.yt1 = tile * p.band * w * p.cout8;  // output rows [tile ty0, tile (ty0 + band))
   p.yt = p.ipb * p.yt1;
   return p;
 }
@@ -129,58 +132,100 @@ void ToChannelsLastUp2(const float* x, int64_t c, int64_t src_hw, int64_t w, int
       1);
 }
 
-// out = B^T x for six vectors x (one line of a tile, 8 channels each).
-__attribute__((target("avx2,fma"))) inline void ApplyBt(const __m256 x[6], __m256 out[6], __m256 k2, __m256 k4,
-                                                        __m256 k5) {
-  out[0] = _mm256_add_ps(_mm256_fnmadd_ps(k5, x[2], _mm256_mul_ps(k4, x[0])), x[4]);
-  out[1] = _mm256_add_ps(_mm256_fnmadd_ps(k4, _mm256_add_ps(x[1], x[2]), x[4]), x[3]);
-  out[2] = _mm256_sub_ps(_mm256_fmadd_ps(k4, _mm256_sub_ps(x[1], x[2]), x[4]), x[3]);
-  out[3] = _mm256_sub_ps(_mm256_fmadd_ps(k2, _mm256_sub_ps(x[3], x[1]), x[4]), x[2]);
-  out[4] = _mm256_sub_ps(_mm256_fmadd_ps(k2, _mm256_sub_ps(x[1], x[3]), x[4]), x[2]);
-  out[5] = _mm256_add_ps(_mm256_fnmadd_ps(k5, x[3], _mm256_mul_ps(k4, x[1])), x[5]);
-}
+// The transforms of F(m x m, 3x3) for m = 4 (6x6 tiles, Lavin & Gray's points 0, +-1, +-2) and
+// m = 2 (4x4 tiles, points 0, +-1), each applied to one line of a tile, 8 channels to a vector:
+// Bt: B^T x (input, T -> T), At: A^T v (output, T -> m), G: G g (kernel, 3 -> T).
+template <int M>
+struct Transforms;
 
-// out = A^T v for six vectors v.
-__attribute__((target("avx2,fma"))) inline void ApplyAt(const __m256 v[6], __m256 out[4], __m256 k2, __m256 k4,
-                                                        __m256 k8) {
-  const __m256 a12 = _mm256_add_ps(v[1], v[2]), s12 = _mm256_sub_ps(v[1], v[2]);
-  const __m256 a34 = _mm256_add_ps(v[3], v[4]), s34 = _mm256_sub_ps(v[3], v[4]);
-  out[0] = _mm256_add_ps(_mm256_add_ps(v[0], a12), a34);
-  out[1] = _mm256_fmadd_ps(k2, s34, s12);
-  out[2] = _mm256_fmadd_ps(k4, a34, a12);
-  out[3] = _mm256_add_ps(_mm256_fmadd_ps(k8, s34, s12), v[5]);
-}
+template <>
+struct Transforms<4> {
+  static constexpr int kT = 6;
+  __attribute__((target("avx2,fma"))) static inline void Bt(const __m256 x[6], __m256 out[6]) {
+    const __m256 k2 = _mm256_set1_ps(2.0f), k4 = _mm256_set1_ps(4.0f), k5 = _mm256_set1_ps(5.0f);
+    out[0] = _mm256_add_ps(_mm256_fnmadd_ps(k5, x[2], _mm256_mul_ps(k4, x[0])), x[4]);
+    out[1] = _mm256_add_ps(_mm256_fnmadd_ps(k4, _mm256_add_ps(x[1], x[2]), x[4]), x[3]);
+    out[2] = _mm256_sub_ps(_mm256_fmadd_ps(k4, _mm256_sub_ps(x[1], x[2]), x[4]), x[3]);
+    out[3] = _mm256_sub_ps(_mm256_fmadd_ps(k2, _mm256_sub_ps(x[3], x[1]), x[4]), x[2]);
+    out[4] = _mm256_sub_ps(_mm256_fmadd_ps(k2, _mm256_sub_ps(x[1], x[3]), x[4]), x[2]);
+    out[5] = _mm256_add_ps(_mm256_fnmadd_ps(k5, x[3], _mm256_mul_ps(k4, x[1])), x[5]);
+  }
+  __attribute__((target("avx2,fma"))) static inline void At(const __m256 v[6], __m256 out[4]) {
+    const __m256 k2 = _mm256_set1_ps(2.0f), k4 = _mm256_set1_ps(4.0f), k8 = _mm256_set1_ps(8.0f);
+    const __m256 a12 = _mm256_add_ps(v[1], v[2]), s12 = _mm256_sub_ps(v[1], v[2]);
+    const __m256 a34 = _mm256_add_ps(v[3], v[4]), s34 = _mm256_sub_ps(v[3], v[4]);
+    out[0] = _mm256_add_ps(_mm256_add_ps(v[0], a12), a34);
+    out[1] = _mm256_fmadd_ps(k2, s34, s12);
+    out[2] = _mm256_fmadd_ps(k4, a34, a12);
+    out[3] = _mm256_add_ps(_mm256_fmadd_ps(k8, s34, s12), v[5]);
+  }
+  __attribute__((target("avx2,fma"))) static inline void G(__m256 x0, __m256 x1, __m256 x2, __m256 out[6]) {
+    const __m256 s02 = _mm256_add_ps(x0, x2), m6 = _mm256_set1_ps(-1.0f / 6.0f);
+    out[0] = _mm256_mul_ps(_mm256_set1_ps(1.0f / 4.0f), x0);
+    out[1] = _mm256_mul_ps(m6, _mm256_add_ps(s02, x1));
+    out[2] = _mm256_mul_ps(m6, _mm256_sub_ps(s02, x1));
+    const __m256 base =
+        _mm256_fmadd_ps(_mm256_set1_ps(1.0f / 24.0f), x0, _mm256_mul_ps(_mm256_set1_ps(1.0f / 6.0f), x2));
+    out[3] = _mm256_fmadd_ps(_mm256_set1_ps(1.0f / 12.0f), x1, base);
+    out[4] = _mm256_fnmadd_ps(_mm256_set1_ps(1.0f / 12.0f), x1, base);
+    out[5] = x2;
+  }
+};
+
+template <>
+struct Transforms<2> {
+  static constexpr int kT = 4;
+  __attribute__((target("avx2,fma"))) static inline void Bt(const __m256 x[4], __m256 out[4]) {
+    out[0] = _mm256_sub_ps(x[0], x[2]);
+    out[1] = _mm256_add_ps(x[1], x[2]);
+    out[2] = _mm256_sub_ps(x[2], x[1]);
+    out[3] = _mm256_sub_ps(x[1], x[3]);
+  }
+  __attribute__((target("avx2,fma"))) static inline void At(const __m256 v[4], __m256 out[2]) {
+    out[0] = _mm256_add_ps(_mm256_add_ps(v[0], v[1]), v[2]);
+    out[1] = _mm256_sub_ps(_mm256_sub_ps(v[1], v[2]), v[3]);
+  }
+  __attribute__((target("avx2,fma"))) static inline void G(__m256 x0, __m256 x1, __m256 x2, __m256 out[4]) {
+    const __m256 half = _mm256_set1_ps(0.5f), s02 = _mm256_add_ps(x0, x2);
+    out[0] = x0;
+    out[1] = _mm256_mul_ps(half, _mm256_add_ps(s02, x1));
+    out[2] = _mm256_mul_ps(half, _mm256_sub_ps(s02, x1));
+    out[3] = x2;
+  }
+};
 
 // V[e][n][c8] of tile t (local index n of `count`, the row count of each V_e) from the
 // channels-last input rows in xt.
+template <int M>
 __attribute__((target("avx2,fma"))) void InputTile(const Plan& p, const float* xt, Rows rows, int64_t h, int64_t w,
                                                    int64_t t, int64_t n, int64_t count, float* v) {
+  using X = Transforms<M>;
+  constexpr int T = X::kT;
   const int64_t c8 = p.cin8;
   const int64_t ty = t % (p.th * p.tw) / p.tw, tx = t % p.tw;
-  const __m256 k4 = _mm256_set1_ps(4.0f), k5 = _mm256_set1_ps(5.0f), k2 = _mm256_set1_ps(2.0f);
   for (int64_t g = 0; g < c8; g += 8) {
-    __m256 d[6][6];
-    for (int r = 0; r < 6; ++r) {
-      const int64_t iy = 4 * ty - 1 + r;
-      for (int c = 0; c < 6; ++c) {
-        const int64_t ix = 4 * tx - 1 + c;
+    __m256 d[T][T];
+    for (int r = 0; r < T; ++r) {
+      const int64_t iy = M * ty - 1 + r;
+      for (int c = 0; c < T; ++c) {
+        const int64_t ix = M * tx - 1 + c;
         d[r][c] = (iy >= 0 && iy < h && ix >= 0 && ix < w)
                       ? _mm256_loadu_ps(xt + ((iy - rows.r0) * w + ix) * c8 + g)  // the band holds row iy
                       : _mm256_setzero_ps();
       }
     }
     // B^T applied rows first (s = B^T d), then columns (V = s B).
-    __m256 s[6][6];
-    for (int c = 0; c < 6; ++c) {
-      const __m256 x[6] = {d[0][c], d[1][c], d[2][c], d[3][c], d[4][c], d[5][c]};
-      __m256 col[6];
-      ApplyBt(x, col, k2, k4, k5);
-      for (int r = 0; r < 6; ++r) s[r][c] = col[r];
+    __m256 s[T][T];
+    for (int c = 0; c < T; ++c) {
+      __m256 x[T], col[T];
+      for (int r = 0; r < T; ++r) x[r] = d[r][c];
+      X::Bt(x, col);
+      for (int r = 0; r < T; ++r) s[r][c] = col[r];
     }
-    for (int r = 0; r < 6; ++r) {
-      __m256 out[6];
-      ApplyBt(s[r], out, k2, k4, k5);
-      for (int c = 0; c < 6; ++c) _mm256_storeu_ps(v + ((r * 6 + c) * count + n) * c8 + g, out[c]);
+    for (int r = 0; r < T; ++r) {
+      __m256 out[T];
+      X::Bt(s[r], out);
+      for (int c = 0; c < T; ++c) _mm256_storeu_ps(v + ((r * T + c) * count + n) * c8 + g, out[c]);
     }
   }
 }
@@ -192,103 +237,104 @@ void InputTransform(const Plan& p, const float* xt, Rows rows, int64_t h, int64_
   ThreadPool::Shared().ParallelFor(
       count,
       [&](int64_t n0, int64_t n1) {
-        for (int64_t n = n0; n < n1; ++n) InputTile(p, xt, rows, h, w, t0 + n, n_base + n, v_rows, v);
+        for (int64_t n = n0; n < n1; ++n) {
+          if (p.tile == 2) {
+            InputTile<2>(p, xt, rows, h, w, t0 + n, n_base + n, v_rows, v);
+          } else {
+            InputTile<4>(p, xt, rows, h, w, t0 + n, n_base + n, v_rows, v);
+          }
+        }
       },
       1);
 }
 
-// out = G x for three vectors x (a column or a row of eight kernels).
-__attribute__((target("avx2,fma"))) inline void ApplyG(const __m256 x0, const __m256 x1, const __m256 x2,
-                                                       __m256 out[6]) {
-  const __m256 s02 = _mm256_add_ps(x0, x2), m6 = _mm256_set1_ps(-1.0f / 6.0f);
-  out[0] = _mm256_mul_ps(_mm256_set1_ps(1.0f / 4.0f), x0);
-  out[1] = _mm256_mul_ps(m6, _mm256_add_ps(s02, x1));
-  out[2] = _mm256_mul_ps(m6, _mm256_sub_ps(s02, x1));
-  const __m256 base = _mm256_fmadd_ps(_mm256_set1_ps(1.0f / 24.0f), x0, _mm256_mul_ps(_mm256_set1_ps(1.0f / 6.0f), x2));
-  out[3] = _mm256_fmadd_ps(_mm256_set1_ps(1.0f / 12.0f), x1, base);
-  out[4] = _mm256_fnmadd_ps(_mm256_set1_ps(1.0f / 12.0f), x1, base);
-  out[5] = x2;
-}
-
-// U[e][ci][j .. j + 8) = G g G^T for eight output channels at once: w8 holds their rows
-// (cin * 9 values each, [ci][ky][kx]).
-__attribute__((target("avx2,fma"))) void KernelTile8(const float* const w8[8], int64_t cin, int64_t cin8, int64_t cb,
+// U[e][ci][j .. j + 8) = G g G^T for eight output channels at once: w8t holds their weights
+// interleaved, [ci][ky][kx][8].
+template <int M>
+__attribute__((target("avx2,fma"))) void KernelTile8(const float* w8t, int64_t cin, int64_t cin8, int64_t cb,
                                                      int64_t j, float* u) {
+  using X = Transforms<M>;
+  constexpr int T = X::kT;
   for (int64_t ci = 0; ci < cin; ++ci) {
     __m256 g[3][3];
     for (int ky = 0; ky < 3; ++ky)
-      for (int kx = 0; kx < 3; ++kx) {
-        const int64_t at = ci * 9 + ky * 3 + kx;
-        g[ky][kx] = _mm256_setr_ps(w8[0][at], w8[1][at], w8[2][at], w8[3][at], w8[4][at], w8[5][at], w8[6][at],
-                                   w8[7][at]);
-      }
-    __m256 t[6][3];
+      for (int kx = 0; kx < 3; ++kx) g[ky][kx] = _mm256_loadu_ps(w8t + (ci * 9 + ky * 3 + kx) * 8);
+    __m256 t[T][3];
     for (int kx = 0; kx < 3; ++kx) {
-      __m256 col[6];
-      ApplyG(g[0][kx], g[1][kx], g[2][kx], col);
-      for (int r = 0; r < 6; ++r) t[r][kx] = col[r];
+      __m256 col[T];
+      X::G(g[0][kx], g[1][kx], g[2][kx], col);
+      for (int r = 0; r < T; ++r) t[r][kx] = col[r];
     }
-    for (int r = 0; r < 6; ++r) {
-      __m256 out[6];
-      ApplyG(t[r][0], t[r][1], t[r][2], out);
-      for (int c = 0; c < 6; ++c) _mm256_storeu_ps(u + ((r * 6 + c) * cin8 + ci) * cb + j, out[c]);
+    for (int r = 0; r < T; ++r) {
+      __m256 out[T];
+      X::G(t[r][0], t[r][1], t[r][2], out);
+      for (int c = 0; c < T; ++c) _mm256_storeu_ps(u + ((r * T + c) * cin8 + ci) * cb + j, out[c]);
     }
   }
 }
 
 // U[e][ci][j] for output channels [co0, co0 + cb) (rows past cin and columns past cout zero).
 void KernelTransform(const WinogradConv& c, const Plan& p, int64_t co0, float* u) {
-  const int64_t cb = p.cb, cin = c.cin;
-  std::fill_n(u, kE * p.cin8 * cb, 0.0f);
-  const GemmOperand wt = GemmOperand::Rows(c.weight, c.weight_dtype, cin * 9);
+  const int64_t cb = p.cb, cin = c.cin, depth = cin * 9;
+  std::fill_n(u, p.e * p.cin8 * cb, 0.0f);
+  const GemmOperand wt = GemmOperand::Rows(c.weight, c.weight_dtype, depth);
   const int64_t count = std::min(cb, c.cout - co0);
   const int64_t groups = (count + 7) / 8;
   ThreadPool::Shared().ParallelFor(
       groups,
       [&](int64_t g0, int64_t g1) {
-        std::vector<float> rows(static_cast<size_t>(8 * cin * 9));
+        // Eight kernels' rows, then interleaved [depth][8] (whole 8x8 blocks transposed).
+        std::vector<float> rows(static_cast<size_t>(8 * depth)), inter(static_cast<size_t>(8 * depth));
         for (int64_t g = g0; g < g1; ++g) {
-          const float* w8[8];
           for (int64_t i = 0; i < 8; ++i) {
-            float* row = rows.data() + i * cin * 9;
+            float* row = rows.data() + i * depth;
             if (8 * g + i < count) {
-              tile::ReadRow(wt, co0 + 8 * g + i, 0, cin * 9, row);
+              tile::ReadRow(wt, co0 + 8 * g + i, 0, depth, row);
             } else {
-              std::fill_n(row, cin * 9, 0.0f);
+              std::fill_n(row, depth, 0.0f);
             }
-            w8[i] = row;
           }
-          KernelTile8(w8, cin, p.cin8, cb, 8 * g, u);
+          int64_t k = 0;
+          for (; k + 8 <= depth; k += 8) Transpose8(rows.data() + k, depth, inter.data() + k * 8, 8);
+          for (; k < depth; ++k)
+            for (int64_t i = 0; i < 8; ++i) inter[static_cast<size_t>(k * 8 + i)] = rows[static_cast<size_t>(i * depth + k)];
+          if (p.tile == 2) {
+            KernelTile8<2>(inter.data(), cin, p.cin8, cb, 8 * g, u);
+          } else {
+            KernelTile8<4>(inter.data(), cin, p.cin8, cb, 8 * g, u);
+          }
         }
       },
       1);
 }
 
 // yt[y - rows.r0][x][co0 + g] of tile t (local index n) from M[e][n][cb]: y = A^T M A.
+template <int M>
 __attribute__((target("avx2,fma"))) void OutputTile(const Plan& p, Rows rows, int64_t h, int64_t w, const float* m,
                                                     int64_t t, int64_t n, int64_t count, int64_t co0, int64_t cols,
                                                     float* yt) {
+  using X = Transforms<M>;
+  constexpr int T = X::kT;
   const int64_t cb = p.cb;
-  const __m256 k2 = _mm256_set1_ps(2.0f), k4 = _mm256_set1_ps(4.0f), k8 = _mm256_set1_ps(8.0f);
   const int64_t ty = t % (p.th * p.tw) / p.tw, tx = t % p.tw;
-  float* base = yt;  // row oy of the image at (oy - rows.r0) * w
   for (int64_t g = 0; g < cols; g += 8) {
-    __m256 s[4][6];
-    for (int c = 0; c < 6; ++c) {
-      __m256 v[6], out[4];
-      for (int r = 0; r < 6; ++r) v[r] = _mm256_loadu_ps(m + ((r * 6 + c) * count + n) * cb + g);
-      ApplyAt(v, out, k2, k4, k8);
-      for (int r = 0; r < 4; ++r) s[r][c] = out[r];
+    __m256 s[M][T];
+    for (int c = 0; c < T; ++c) {
+      __m256 v[T], out[M];
+      for (int r = 0; r < T; ++r) v[r] = _mm256_loadu_ps(m + ((r * T + c) * count + n) * cb + g);
+      X::At(v, out);
+      for (int r = 0; r < M; ++r) s[r][c] = out[r];
     }
-    for (int r = 0; r < 4; ++r) {
-      const int64_t oy = 4 * ty + r;
+    for (int r = 0; r < M; ++r) {
+      const int64_t oy = M * ty + r;
       if (oy >= h) break;
-      __m256 out[4];
-      ApplyAt(s[r], out, k2, k4, k8);
-      for (int c = 0; c < 4; ++c) {
-        const int64_t ox = 4 * tx + c;
+      __m256 out[M];
+      X::At(s[r], out);
+      for (int c = 0; c < M; ++c) {
+        const int64_t ox = M * tx + c;
         if (ox >= w) break;
-        _mm256_storeu_ps(base + ((oy - rows.r0) * w + ox) * p.cout8 + co0 + g, out[c]);
+        // row oy of the image at (oy - rows.r0) * w
+        _mm256_storeu_ps(yt + ((oy - rows.r0) * w + ox) * p.cout8 + co0 + g, out[c]);
       }
     }
   }
@@ -301,7 +347,13 @@ void OutputTransform(const Plan& p, Rows rows, int64_t h, int64_t w, const float
   ThreadPool::Shared().ParallelFor(
       count,
       [&](int64_t n0, int64_t n1) {
-        for (int64_t n = n0; n < n1; ++n) OutputTile(p, rows, h, w, m, t0 + n, n_base + n, m_rows, co0, cols, yt);
+        for (int64_t n = n0; n < n1; ++n) {
+          if (p.tile == 2) {
+            OutputTile<2>(p, rows, h, w, m, t0 + n, n_base + n, m_rows, co0, cols, yt);
+          } else {
+            OutputTile<4>(p, rows, h, w, m, t0 + n, n_base + n, m_rows, co0, cols, yt);
+          }
+        }
       },
       1);
 }
@@ -340,22 +392,26 @@ void FromChannelsLast(const WinogradConv& c, const Plan& p, int64_t img, Rows ro
 
 }  // namespace
 
-bool WinogradWorthIt(int64_t h, int64_t w, int64_t cin, int64_t cout) {
+int64_t WinogradTile(int64_t h, int64_t w, int64_t cin, int64_t cout) {
   // The kernel transform (per call, ~cin * cout work) must be small beside the GEMM savings
-  // (~cin * cout * h * w): at least 32 x 32 outputs, measured in bench/gemm_bench.cc.
-  return h * w >= 32 * 32 && cin >= 8 && cout >= 8;
+  // (~cin * cout * h * w), and the GEMMs need enough tiles: measured in bench/gemm_bench.cc.
+  if (cin < 8 || cout < 8) return 0;
+  if (h * w >= 32 * 32) return 4;
+  if (h * w >= kSmallestF2 * kSmallestF2) return 2;
+  return 0;
 }
 
-int64_t WinogradScratchFloats(int64_t b, int64_t cin, int64_t h, int64_t w, int64_t cout) {
-  const Plan p = MakePlan(b, cin, h, w, cout);
+int64_t WinogradScratchFloats(int64_t b, int64_t cin, int64_t h, int64_t w, int64_t cout, int64_t tile) {
+  const Plan p = MakePlan(b, cin, h, w, cout, tile != 0 ? tile : WinogradTile(h, w, cin, cout));
   return p.xt + p.v + p.u + p.m + p.yt + TileGemmScratchFloats(p.tc, p.cb, p.cin8) + 64;
 }
 
 void WinogradConv3x3(const WinogradConv& c, float* scratch) {
-  const Plan p = MakePlan(c.b, c.cin, c.h, c.w, c.cout);
+  const int64_t tile = c.tile != 0 ? c.tile : WinogradTile(c.h, c.w, c.cin, c.cout);
+  const Plan p = MakePlan(c.b, c.cin, c.h, c.w, c.cout, tile);
   std::vector<float> own;
   if (scratch == nullptr) {
-    own.resize(static_cast<size_t>(WinogradScratchFloats(c.b, c.cin, c.h, c.w, c.cout)));
+    own.resize(static_cast<size_t>(WinogradScratchFloats(c.b, c.cin, c.h, c.w, c.cout, tile)));
     scratch = own.data();
   }
   float* xt = scratch;
@@ -372,8 +428,8 @@ void WinogradConv3x3(const WinogradConv& c, float* scratch) {
     const int64_t images = std::min(p.ipb, c.b - img0);
     for (int64_t ty0 = 0; ty0 < p.th; ty0 += p.band) {
       const int64_t rows_t = std::min(p.band, p.th - ty0);
-      const Rows in{std::max<int64_t>(0, 4 * ty0 - 1), std::min(c.h, 4 * (ty0 + rows_t) + 1)};
-      const Rows out{4 * ty0, std::min(c.h, 4 * (ty0 + rows_t))};
+      const Rows in{std::max<int64_t>(0, tile * ty0 - 1), std::min(c.h, tile * (ty0 + rows_t) + 1)};
+      const Rows out{tile * ty0, std::min(c.h, tile * (ty0 + rows_t))};
       const int64_t per_image = rows_t * p.tw, count = images * per_image;  // tiles of each image, of the band
       for (int64_t i = 0; i < images; ++i) {
         const int64_t img = img0 + i;
@@ -386,7 +442,7 @@ void WinogradConv3x3(const WinogradConv& c, float* scratch) {
       }
       for (int64_t co0 = 0; co0 < c.cout; co0 += p.cb) {
         if (!whole_u) KernelTransform(c, p, co0, u);
-        for (int64_t e = 0; e < kE; ++e) {
+        for (int64_t e = 0; e < p.e; ++e) {
           TileGemm(count, p.cb, p.cin8, GemmOperand::Rows(v + e * count * p.cin8, DType::kF32, p.cin8),
                    GemmOperand::Rows(u + e * p.cin8 * p.cb, DType::kF32, p.cb), m + e * count * p.cb, p.cb, {}, gemm);
         }

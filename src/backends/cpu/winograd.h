@@ -1,9 +1,11 @@
 // 3x3 stride-1 convolution by Winograd's minimal filtering F(4x4, 3x3) (Lavin & Gray 2015):
 // each 4x4 output tile costs 36 multiplies per input-output channel pair instead of 144, so the
-// GEMM work drops 4x. Per 6x6 input tile d, kernel g and tile of output y:
+// GEMM work drops 4x; on small images (16 x 16: too few 4x4 tiles for the GEMMs) F(2x2, 3x3),
+// 16 multiplies per 2x2 tile instead of 36 (2.25x). Per (m+2)^2 input tile d, kernel g and m x m
+// tile of output y:
 //   V = B^T d B,   U = G g G^T,   y = A^T (U (.) V) A
-// with the 36 elementwise products summed over input channels as 36 GEMMs (TileGemm):
-//   M_e[tiles, cout] = V_e[tiles, cin] U_e[cin, cout],  e = 0..35.
+// with the (m+2)^2 elementwise products summed over input channels as GEMMs (TileGemm):
+//   M_e[tiles, cout] = V_e[tiles, cin] U_e[cin, cout],  e = 0..(m+2)^2 - 1.
 // The transforms run 8 channels to a vector (channels-last scratch); U is computed per call from
 // the stored weights (any dtype TileGemm reads), so nothing is cached and weights stay compact.
 // Tiles are processed in bands of whole tile rows, output channels in blocks, so scratch stays
@@ -27,12 +29,15 @@ struct WinogradConv {
   const float* channel_bias = nullptr;  // [b, cout] or null
   const float* residual = nullptr;      // [b, cout, h, w] or null
   float* y = nullptr;                   // [b, cout, h, w]; y = conv(x) + bias + channel_bias + residual
+  int64_t tile = 0;  // m of F(m x m, 3x3): 4 or 2; 0: WinogradTile's choice for the size
 };
 
-// Whether F(4x4, 3x3) pays for this size (enough tiles for the GEMMs; else use im2col).
-bool WinogradWorthIt(int64_t h, int64_t w, int64_t cin, int64_t cout);
+// The m of F(m x m, 3x3) that pays for this size (4 or 2), or 0 when none does (enough tiles for
+// the GEMMs, else use im2col).
+int64_t WinogradTile(int64_t h, int64_t w, int64_t cin, int64_t cout);
 
-int64_t WinogradScratchFloats(int64_t b, int64_t cin, int64_t h, int64_t w, int64_t cout);
+// tile: as WinogradConv::tile.
+int64_t WinogradScratchFloats(int64_t b, int64_t cin, int64_t h, int64_t w, int64_t cout, int64_t tile = 0);
 
 // Needs TileGemmAvailable(). scratch: WinogradScratchFloats floats (null: allocates).
 void WinogradConv3x3(const WinogradConv& c, float* scratch = nullptr);
