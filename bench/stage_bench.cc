@@ -7,6 +7,9 @@
 //
 // Usage: sdr_bench_stages --peak                          measure and print the SGEMM peak (GFLOP/s)
 //        sdr_bench_stages [--device D] [--peak-gflops G] MODEL SIZE
+//        sdr_bench_stages [--device D] --cfg-steps N MODEL SIZE
+//            only N CFG steps, each step's seconds and their minimum and median: for before/after
+//            runs alternated many times on a machine whose speed drifts within a minute
 #include <sys/resource.h>
 
 #include <algorithm>
@@ -48,11 +51,11 @@ struct Run {
   sdr::StageTimings timings;
 };
 
-sdr::Result<Run> Generate(sdr::Context& ctx, int size, float cfg) {
+sdr::Result<Run> Generate(sdr::Context& ctx, int size, float cfg, int steps = 3) {
   sdr::GenerateParams p;
   p.prompt = "a photograph of an astronaut riding a horse";
   p.width = p.height = size;
-  p.steps = 3;
+  p.steps = steps;
   p.cfg_scale = cfg;
   p.sampler = sdr::SamplerKind::kEuler;
   p.seed = 42;
@@ -89,6 +92,7 @@ void PrintStage(const char* what, double s, double gflop, double peak) {
 int main(int argc, char** argv) {
   std::string device = "auto";
   double peak = 0;
+  int cfg_steps = 0;
   std::vector<std::string> rest;
   for (int i = 1; i < argc; ++i) {
     const std::string a = argv[i];
@@ -101,17 +105,19 @@ int main(int argc, char** argv) {
       device = argv[++i];
     } else if (a == "--peak-gflops" && i + 1 < argc) {
       peak = std::atof(argv[++i]);
+    } else if (a == "--cfg-steps" && i + 1 < argc) {
+      cfg_steps = std::atoi(argv[++i]);
     } else {
       rest.push_back(a);
     }
   }
   if (rest.size() != 2) {
-    std::fprintf(stderr, "usage: %s --peak | [--device D] [--peak-gflops G] MODEL SIZE\n", argv[0]);
+    std::fprintf(stderr, "usage: %s --peak | [--device D] [--peak-gflops G | --cfg-steps N] MODEL SIZE\n", argv[0]);
     return 2;
   }
   const std::string model_path = rest[0];
   const int size = std::atoi(rest[1].c_str());
-  if (peak <= 0) peak = SgemmPeakGflops();
+  if (peak <= 0 && cfg_steps <= 0) peak = SgemmPeakGflops();
 
   const auto t_load = Clock::now();
   sdr::SdModelOptions options;
@@ -122,6 +128,19 @@ int main(int argc, char** argv) {
   std::shared_ptr<const sdr::SdModel> model = std::move(loaded).value();
   const double load_s = Since(t_load);
   sdr::Context ctx(model, {.memory_budget_bytes = 0, .timeout_s = 0});
+  if (cfg_steps > 0) {
+    auto run = Generate(ctx, size, 7.0f, cfg_steps + 1);
+    if (!run.ok()) return Fail(run.status());
+    std::vector<double> gaps;
+    std::printf("%dx%d CFG steps:", size, size);
+    for (size_t i = 1; i < run->at.size(); ++i) {
+      gaps.push_back(run->at[i] - run->at[i - 1]);
+      std::printf(" %.2f", gaps.back());
+    }
+    std::sort(gaps.begin(), gaps.end());
+    std::printf(" s; min %.2f median %.2f s\n", gaps.front(), gaps[gaps.size() / 2]);
+    return 0;
+  }
 
   // Guidance-free first: its first callback also gives load -> first step (text encode, plan and
   // the first UNet evaluation included), as a user's first generation sees it.

@@ -83,6 +83,8 @@ void ThreadPool::ParallelFor(int64_t n, const std::function<void(int64_t, int64_
   done_cv_.wait(lock, [&] { return pending_ == 0; });
 }
 
+bool ThreadPool::InTask() { return tls_in_pool_task; }
+
 ThreadPool& ThreadPool::Shared() {
   static ThreadPool* pool = new ThreadPool(0);  // never destroyed: usable until exit
   return *pool;

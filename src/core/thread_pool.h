@@ -27,6 +27,9 @@ class ThreadPool {
   // fn(begin, end) over ranges covering [0, n) with at least `grain` items each.
   void ParallelFor(int64_t n, const std::function<void(int64_t, int64_t)>& fn, int64_t grain = 1);
 
+  // True inside a task of any pool's ParallelFor (where a nested ParallelFor runs serially).
+  static bool InTask();
+
   // Physical cores where the OS says (logical cores / SMT siblings), at least 1.
   static int DefaultThreadCount();
 

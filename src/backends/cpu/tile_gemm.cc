@@ -19,8 +19,6 @@ namespace {
 
 using namespace tile;
 
-int64_t RoundUp(int64_t v, int64_t m) { return (v + m - 1) / m * m; }
-
 // Per thread: one packed A block and one packed B block.
 int64_t ThreadScratchFloats() { return kMc * kKc + kKc * kNc + 16; }
 
@@ -130,6 +128,8 @@ int64_t TileGemmScratchFloats(int64_t m, int64_t n, int64_t k) {
   return ThreadPool::Shared().num_threads() * ThreadScratchFloats();
 }
 
+int64_t TileGemmTaskScratchFloats() { return ThreadScratchFloats(); }
+
 void TileGemm(int64_t m, int64_t n, int64_t k, const GemmOperand& a, const GemmOperand& b, float* c, int64_t ldc,
               const GemmEpilogue& e, float* scratch) {
   if (m <= 0 || n <= 0) return;
@@ -144,8 +144,9 @@ void TileGemm(int64_t m, int64_t n, int64_t k, const GemmOperand& a, const GemmO
     own.resize(static_cast<size_t>(TileGemmScratchFloats(m, n, k)));
     scratch = own.data();
   }
-  // Split along the larger dimension into one slice per thread (whole register tiles each).
-  const int threads = pool.num_threads();
+  // Split along the larger dimension into one slice per thread (whole register tiles each); one
+  // slice inside a pool task, where the slices would run one after another anyway.
+  const int threads = ThreadPool::InTask() ? 1 : pool.num_threads();
   const bool split_m = m >= n;
   const int64_t extent = split_m ? m : n, unit = split_m ? kMr : kNr;
   const int64_t units = (extent + unit - 1) / unit;

@@ -8,6 +8,7 @@
 //   C[M, N] (ldc) = act(op(A) · op(B) + row_bias[m] + col_bias[n]) + residual[m, n]
 //
 // Threads: the work is split between the calling thread and the shared pool (ThreadPool::Shared);
+// called from inside a pool task it runs on the calling thread alone, in one slice;
 // the micro-kernel needs AVX2 + FMA + F16C (TileGemmAvailable()); callers fall back to the BLAS
 // path elsewhere.
 #pragma once
@@ -58,6 +59,9 @@ bool TileGemmReads(DType dtype);
 
 // Scratch (floats) TileGemm needs for these sizes.
 int64_t TileGemmScratchFloats(int64_t m, int64_t n, int64_t k);
+
+// Scratch (floats) a TileGemm called inside a ThreadPool task needs: it runs on that thread alone.
+int64_t TileGemmTaskScratchFloats();
 
 // Runs the GEMM described above. `scratch`: TileGemmScratchFloats floats, or null to allocate.
 // Quantized operands need K to be a whole number of blocks.

@@ -3,6 +3,7 @@
 #include <immintrin.h>
 
 #include <algorithm>
+#include <atomic>
 #include <cstring>
 #include <vector>
 
@@ -390,6 +391,25 @@ void FromChannelsLast(const WinogradConv& c, const Plan& p, int64_t img, Rows ro
       1);
 }
 
+// M_e = V_e U_e for every e: whole GEMMs as the threads' tasks, each thread taking the next e
+// when it is done (the e are equal work; a thread slowed by the machine takes fewer), so each
+// V_e and U_e is packed once, by one thread, and the threads meet once, not once per GEMM.
+void Gemms(const Plan& p, int64_t count, const float* v, const float* u, float* m, float* gemm) {
+  ThreadPool& pool = ThreadPool::Shared();
+  std::atomic<int64_t> next{0};
+  pool.ParallelFor(
+      pool.num_threads(),
+      [&](int64_t t0, int64_t t1) {
+        float* mine = gemm + t0 * TileGemmTaskScratchFloats();
+        (void)t1;
+        for (int64_t e = next++; e < p.e; e = next++) {
+          TileGemm(count, p.cb, p.cin8, GemmOperand::Rows(v + e * count * p.cin8, DType::kF32, p.cin8),
+                   GemmOperand::Rows(u + e * p.cin8 * p.cb, DType::kF32, p.cb), m + e * count * p.cb, p.cb, {}, mine);
+        }
+      },
+      1);
+}
+
 }  // namespace
 
 int64_t WinogradTile(int64_t h, int64_t w, int64_t cin, int64_t cout) {
@@ -403,7 +423,7 @@ int64_t WinogradTile(int64_t h, int64_t w, int64_t cin, int64_t cout) {
 
 int64_t WinogradScratchFloats(int64_t b, int64_t cin, int64_t h, int64_t w, int64_t cout, int64_t tile) {
   const Plan p = MakePlan(b, cin, h, w, cout, tile != 0 ? tile : WinogradTile(h, w, cin, cout));
-  return p.xt + p.v + p.u + p.m + p.yt + TileGemmScratchFloats(p.tc, p.cb, p.cin8) + 64;
+  return p.xt + p.v + p.u + p.m + p.yt + ThreadPool::Shared().num_threads() * TileGemmTaskScratchFloats() + 64;
 }
 
 void WinogradConv3x3(const WinogradConv& c, float* scratch) {
@@ -442,10 +462,7 @@ void WinogradConv3x3(const WinogradConv& c, float* scratch) {
       }
       for (int64_t co0 = 0; co0 < c.cout; co0 += p.cb) {
         if (!whole_u) KernelTransform(c, p, co0, u);
-        for (int64_t e = 0; e < p.e; ++e) {
-          TileGemm(count, p.cb, p.cin8, GemmOperand::Rows(v + e * count * p.cin8, DType::kF32, p.cin8),
-                   GemmOperand::Rows(u + e * p.cin8 * p.cb, DType::kF32, p.cb), m + e * count * p.cb, p.cb, {}, gemm);
-        }
+        Gemms(p, count, v, u, m, gemm);
         for (int64_t i = 0; i < images; ++i) {
           OutputTransform(p, out, c.h, c.w, m, (img0 + i) * p.th * p.tw + ty0 * p.tw, per_image, i * per_image, count,
                           co0, std::min(p.cb, p.cout8 - co0), yt + i * p.yt1);
