@@ -1,6 +1,7 @@
 #include "core/thread_pool.h"
 
 #include <algorithm>
+#include <chrono>
 #include <fstream>
 #include <set>
 #include <string>
@@ -10,6 +11,21 @@ namespace sdr {
 namespace {
 
 thread_local bool tls_in_pool_task = false;
+
+// Spins until done() or `ns` nanoseconds have passed; true when done() held.
+template <typename Done>
+bool SpinUntil(Done done, int64_t ns) {
+  const auto end = std::chrono::steady_clock::now() + std::chrono::nanoseconds(ns);
+  for (;;) {
+    for (int i = 0; i < 64; ++i) {
+      if (done()) return true;
+#if defined(__x86_64__) || defined(__i386__)
+      __builtin_ia32_pause();
+#endif
+    }
+    if (std::chrono::steady_clock::now() >= end) return done();
+  }
+}
 
 }  // namespace
 
@@ -21,7 +37,7 @@ ThreadPool::ThreadPool(int num_threads) {
 ThreadPool::~ThreadPool() {
   {
     std::lock_guard<std::mutex> lock(mu_);
-    stop_ = true;
+    stop_.store(true, std::memory_order_release);
   }
   work_cv_.notify_all();
   for (auto& t : workers_) t.join();
@@ -30,24 +46,25 @@ ThreadPool::~ThreadPool() {
 void ThreadPool::WorkerLoop(int index) {
   uint64_t seen = 0;
   for (;;) {
-    std::pair<int64_t, int64_t> range;
-    const std::function<void(int64_t, int64_t)>* fn;
-    {
+    auto called = [&] { return stop_.load(std::memory_order_acquire) || generation_.load(std::memory_order_acquire) != seen; };
+    if (!SpinUntil(called, kSpinNs)) {
       std::unique_lock<std::mutex> lock(mu_);
-      work_cv_.wait(lock, [&] { return stop_ || generation_ != seen; });
-      if (stop_) return;
-      seen = generation_;
-      range = ranges_[static_cast<size_t>(index)];
-      fn = fn_;
+      work_cv_.wait(lock, called);
     }
+    if (stop_.load(std::memory_order_acquire)) return;
+    // ranges_ and fn_ were written before generation_ moved on, and stay until every worker is
+    // done with this call.
+    seen = generation_.load(std::memory_order_acquire);
+    const std::pair<int64_t, int64_t> range = ranges_[static_cast<size_t>(index)];
+    const std::function<void(int64_t, int64_t)>* fn = fn_;
     if (range.first < range.second) {
       tls_in_pool_task = true;
       (*fn)(range.first, range.second);
       tls_in_pool_task = false;
     }
-    {
-      std::lock_guard<std::mutex> lock(mu_);
-      if (--pending_ == 0) done_cv_.notify_one();
+    if (pending_.fetch_sub(1, std::memory_order_acq_rel) == 1) {
+      std::lock_guard<std::mutex> lock(mu_);  // a caller between its check and its wait gets the notify
+      done_cv_.notify_one();
     }
   }
 }
@@ -72,15 +89,18 @@ void ThreadPool::ParallelFor(int64_t n, const std::function<void(int64_t, int64_
     std::lock_guard<std::mutex> lock(mu_);
     ranges_ = ranges;
     fn_ = &fn;
-    pending_ = static_cast<int>(workers_.size());
-    ++generation_;
+    pending_.store(static_cast<int>(workers_.size()), std::memory_order_relaxed);
+    generation_.fetch_add(1, std::memory_order_release);
   }
   work_cv_.notify_all();
   tls_in_pool_task = true;
   fn(ranges[0].first, ranges[0].second);
   tls_in_pool_task = false;
-  std::unique_lock<std::mutex> lock(mu_);
-  done_cv_.wait(lock, [&] { return pending_ == 0; });
+  auto done = [&] { return pending_.load(std::memory_order_acquire) == 0; };
+  if (!SpinUntil(done, kSpinNs)) {
+    std::unique_lock<std::mutex> lock(mu_);
+    done_cv_.wait(lock, done);
+  }
 }
 
 bool ThreadPool::InTask() { return tls_in_pool_task; }

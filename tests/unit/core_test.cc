@@ -1,8 +1,10 @@
 #include <gtest/gtest.h>
 
 #include <atomic>
+#include <chrono>
 #include <cmath>
 #include <limits>
+#include <thread>
 #include <vector>
 
 #include "core/dtype.h"
@@ -123,6 +125,33 @@ TEST(ThreadPoolTest, ParallelForCoversEveryIndexOnce) {
   pool.ParallelFor(1, [&](int64_t, int64_t) { pool.ParallelFor(5, [&](int64_t b, int64_t e) { nested += static_cast<int>(e - b); }); });
   EXPECT_EQ(nested, 5);
   EXPECT_GE(ThreadPool::DefaultThreadCount(), 1);
+}
+
+// Calls back to back (the workers still spinning), calls after pauses longer than the spin (the
+// workers asleep), from two threads at once, and InTask inside and outside tasks: every index
+// once each time, whichever way a worker waited.
+TEST(ThreadPoolTest, CallsAfterSpinningAndAfterSleepingBothComplete) {
+  ThreadPool pool(3);
+  EXPECT_FALSE(ThreadPool::InTask());
+  std::atomic<int64_t> total{0};
+  std::atomic<int> in_task{0};
+  auto run = [&](int reps, int pause_us) {
+    for (int rep = 0; rep < reps; ++rep) {
+      pool.ParallelFor(97, [&](int64_t b, int64_t e) {
+        total += e - b;
+        if (ThreadPool::InTask()) ++in_task;
+      });
+      if (pause_us > 0) std::this_thread::sleep_for(std::chrono::microseconds(pause_us));
+    }
+  };
+  run(200, 0);
+  run(20, 2000);
+  std::thread other([&] { run(100, 50); });
+  run(100, 0);
+  other.join();
+  EXPECT_EQ(total.load(), 97 * (200 + 20 + 100 + 100));
+  EXPECT_GE(in_task.load(), 200 + 20 + 100 + 100);  // every range of every call ran as a task
+  EXPECT_FALSE(ThreadPool::InTask());
 }
 
 }  // namespace
