@@ -66,7 +66,12 @@ void Block(int64_t m, int64_t n, int64_t k, const GemmOperand& a, const GemmOper
     for (int64_t pc = 0; pc < k; pc += kKc) {
       const int64_t kc = std::min(kKc, k - pc);
       const bool first = pc == 0, last = pc + kc == k;
-      PackB(b, n, pc, kc, jc, nc, pb);
+      // The B panel of columns [jc + jr, jc + jr + 16) over this depth block.
+      const bool packed = b.kind == GemmOperand::Kind::kPanels;
+      if (!packed) PackB(b, n, pc, kc, jc, nc, pb);
+      auto panel = [&](int64_t jr) {
+        return packed ? static_cast<const float*>(b.data) + ((jc + jr) / kNr * b.ld + pc) * kNr : pb + jr * kc;
+      };
       for (int64_t ic = m0; ic < m1; ic += kMc) {
         const int64_t mc = std::min(kMc, m1 - ic);
         PackA(a, m, ic, mc, pc, kc, pa);
@@ -76,13 +81,13 @@ void Block(int64_t m, int64_t n, int64_t k, const GemmOperand& a, const GemmOper
             const int64_t mr = std::min(kMr, mc - ir);
             float* ct = c + (ic + ir) * ldc + jc + jr;
             if (mr == kMr && nr == kNr) {
-              MicroKernel(kc, pa + ir * kc, pb + jr * kc, ct, ldc, !first);
+              MicroKernel(kc, pa + ir * kc, panel(jr), ct, ldc, !first);
             } else {
               // A partial tile goes through a full-size scratch tile.
               for (int64_t r = 0; r < mr; ++r) {
                 for (int64_t j = 0; j < kNr; ++j) edge[r * kNr + j] = (!first && j < nr) ? ct[r * ldc + j] : 0.0f;
               }
-              MicroKernel(kc, pa + ir * kc, pb + jr * kc, edge, kNr, !first);
+              MicroKernel(kc, pa + ir * kc, panel(jr), edge, kNr, !first);
               for (int64_t r = 0; r < mr; ++r) {
                 for (int64_t j = 0; j < nr; ++j) ct[r * ldc + j] = edge[r * kNr + j];
               }

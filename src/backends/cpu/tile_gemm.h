@@ -28,6 +28,8 @@ struct GemmOperand {
                   // Linear weight W [N, K]; the K matrix of attention)
     kIm2col,      // (k, n) of the im2col matrix of NCHW images (B only): k = (c, ky, kx) in that
                   // order, n = (image, oy, ox) row-major; zero outside the image
+    kPanels,      // B already packed (f32, B only): columns in panels of 16, panel p holding
+                  // (k, p * 16 + j) at data + (p * ld + k) * 16 + j for k < ld = K; N a multiple of 16
   };
   Kind kind = Kind::kRows;
   DType dtype = DType::kF32;  // f32 (any); f16, bf16, q8_0, q4_0, ... (kRows / kColumns weights)
@@ -41,6 +43,7 @@ struct GemmOperand {
   static GemmOperand Columns(const void* data, DType dtype, int64_t ld) {
     return {Kind::kColumns, dtype, data, ld};
   }
+  static GemmOperand Panels(const float* data, int64_t k) { return {Kind::kPanels, DType::kF32, data, k}; }
 };
 
 struct GemmEpilogue {

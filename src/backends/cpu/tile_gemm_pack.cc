@@ -224,6 +224,7 @@ void PackB(const GemmOperand& b, int64_t n, int64_t k0, int64_t kc, int64_t j0, 
     case GemmOperand::Kind::kRows: PackBRows(b, n, k0, kc, j0, nc, out); return;
     case GemmOperand::Kind::kColumns: PackBColumns(b, n, k0, kc, j0, nc, out); return;
     case GemmOperand::Kind::kIm2col: PackBIm2col(b, n, k0, kc, j0, nc, out); return;
+    case GemmOperand::Kind::kPanels: break;  // read in place (Block): never packed
   }
 }
 

@@ -249,60 +249,70 @@ void InputTransform(const Plan& p, const float* xt, Rows rows, int64_t h, int64_
       1);
 }
 
-// U[e][ci][j .. j + 8) = G g G^T for eight output channels at once: w8t holds their weights
-// interleaved, [ci][ky][kx][8].
+// U = G g G^T for sixteen output channels [j, j + 16) at once, stored as TileGemm's packed B
+// panel of U_e[cin8, cb] (GemmOperand::Panels): U[e][j / 16][ci][16], whole 64-byte lines.
+// lo, hi: the two halves' weights interleaved, [ci][ky][kx][8]; rows past cin are zero.
 template <int M>
-__attribute__((target("avx2,fma"))) void KernelTile8(const float* w8t, int64_t cin, int64_t cin8, int64_t cb,
-                                                     int64_t j, float* u) {
+__attribute__((target("avx2,fma"))) void KernelTile16(const float* lo, const float* hi, int64_t cin, int64_t cin8,
+                                                      int64_t cb, int64_t j, float* u) {
   using X = Transforms<M>;
   constexpr int T = X::kT;
+  float* panel = u + j / 16 * cin8 * 16;  // + e * cin8 * cb + ci * 16
   for (int64_t ci = 0; ci < cin; ++ci) {
-    __m256 g[3][3];
-    for (int ky = 0; ky < 3; ++ky)
-      for (int kx = 0; kx < 3; ++kx) g[ky][kx] = _mm256_loadu_ps(w8t + (ci * 9 + ky * 3 + kx) * 8);
-    __m256 t[T][3];
-    for (int kx = 0; kx < 3; ++kx) {
-      __m256 col[T];
-      X::G(g[0][kx], g[1][kx], g[2][kx], col);
-      for (int r = 0; r < T; ++r) t[r][kx] = col[r];
-    }
-    for (int r = 0; r < T; ++r) {
-      __m256 out[T];
-      X::G(t[r][0], t[r][1], t[r][2], out);
-      for (int c = 0; c < T; ++c) _mm256_storeu_ps(u + ((r * T + c) * cin8 + ci) * cb + j, out[c]);
+    for (int half = 0; half < 2; ++half) {
+      const float* w8t = half == 0 ? lo : hi;
+      __m256 g[3][3];
+      for (int ky = 0; ky < 3; ++ky)
+        for (int kx = 0; kx < 3; ++kx) g[ky][kx] = _mm256_loadu_ps(w8t + (ci * 9 + ky * 3 + kx) * 8);
+      __m256 t[T][3];
+      for (int kx = 0; kx < 3; ++kx) {
+        __m256 col[T];
+        X::G(g[0][kx], g[1][kx], g[2][kx], col);
+        for (int r = 0; r < T; ++r) t[r][kx] = col[r];
+      }
+      for (int r = 0; r < T; ++r) {
+        __m256 out[T];
+        X::G(t[r][0], t[r][1], t[r][2], out);
+        for (int c = 0; c < T; ++c) _mm256_store_ps(panel + (r * T + c) * cin8 * cb + ci * 16 + half * 8, out[c]);
+      }
     }
   }
+  for (int64_t e = 0; e < T * T; ++e) std::fill_n(panel + e * cin8 * cb + cin * 16, (cin8 - cin) * 16, 0.0f);
 }
 
-// U[e][ci][j] for output channels [co0, co0 + cb) (rows past cin and columns past cout zero).
+// U for output channels [co0, co0 + count), count = min(cb, cout - co0), in whole panels of 16
+// (channels past cout zero); panels past the count are not written (Gemms stops before them).
 void KernelTransform(const WinogradConv& c, const Plan& p, int64_t co0, float* u) {
   const int64_t cb = p.cb, cin = c.cin, depth = cin * 9;
-  std::fill_n(u, p.e * p.cin8 * cb, 0.0f);
   const GemmOperand wt = GemmOperand::Rows(c.weight, c.weight_dtype, depth);
   const int64_t count = std::min(cb, c.cout - co0);
-  const int64_t groups = (count + 7) / 8;
+  const int64_t groups = (count + 15) / 16;
   ThreadPool::Shared().ParallelFor(
       groups,
       [&](int64_t g0, int64_t g1) {
-        // Eight kernels' rows, then interleaved [depth][8] (whole 8x8 blocks transposed).
-        std::vector<float> rows(static_cast<size_t>(8 * depth)), inter(static_cast<size_t>(8 * depth));
+        // Sixteen kernels' rows, then each half interleaved [depth][8] (whole 8x8 blocks transposed).
+        std::vector<float> rows(static_cast<size_t>(16 * depth)), inter(static_cast<size_t>(16 * depth));
         for (int64_t g = g0; g < g1; ++g) {
-          for (int64_t i = 0; i < 8; ++i) {
+          for (int64_t i = 0; i < 16; ++i) {
             float* row = rows.data() + i * depth;
-            if (8 * g + i < count) {
-              tile::ReadRow(wt, co0 + 8 * g + i, 0, depth, row);
+            if (16 * g + i < count) {
+              tile::ReadRow(wt, co0 + 16 * g + i, 0, depth, row);
             } else {
               std::fill_n(row, depth, 0.0f);
             }
           }
-          int64_t k = 0;
-          for (; k + 8 <= depth; k += 8) Transpose8(rows.data() + k, depth, inter.data() + k * 8, 8);
-          for (; k < depth; ++k)
-            for (int64_t i = 0; i < 8; ++i) inter[static_cast<size_t>(k * 8 + i)] = rows[static_cast<size_t>(i * depth + k)];
+          for (int64_t half = 0; half < 2; ++half) {
+            const float* src = rows.data() + half * 8 * depth;
+            float* dst = inter.data() + half * 8 * depth;
+            int64_t k = 0;
+            for (; k + 8 <= depth; k += 8) Transpose8(src + k, depth, dst + k * 8, 8);
+            for (; k < depth; ++k)
+              for (int64_t i = 0; i < 8; ++i) dst[k * 8 + i] = src[i * depth + k];
+          }
           if (p.tile == 2) {
-            KernelTile8<2>(inter.data(), cin, p.cin8, cb, 8 * g, u);
+            KernelTile16<2>(inter.data(), inter.data() + 8 * depth, cin, p.cin8, cb, 16 * g, u);
           } else {
-            KernelTile8<4>(inter.data(), cin, p.cin8, cb, 8 * g, u);
+            KernelTile16<4>(inter.data(), inter.data() + 8 * depth, cin, p.cin8, cb, 16 * g, u);
           }
         }
       },
@@ -391,10 +401,10 @@ void FromChannelsLast(const WinogradConv& c, const Plan& p, int64_t img, Rows ro
       1);
 }
 
-// M_e = V_e U_e for every e: whole GEMMs as the threads' tasks, each thread taking the next e
+// M_e = V_e U_e for every e (its first `cols` columns, a multiple of 16): whole GEMMs as the threads' tasks, each thread taking the next e
 // when it is done (the e are equal work; a thread slowed by the machine takes fewer), so each
 // V_e and U_e is packed once, by one thread, and the threads meet once, not once per GEMM.
-void Gemms(const Plan& p, int64_t count, const float* v, const float* u, float* m, float* gemm) {
+void Gemms(const Plan& p, int64_t count, int64_t cols, const float* v, const float* u, float* m, float* gemm) {
   ThreadPool& pool = ThreadPool::Shared();
   std::atomic<int64_t> next{0};
   pool.ParallelFor(
@@ -403,8 +413,8 @@ void Gemms(const Plan& p, int64_t count, const float* v, const float* u, float* 
         float* mine = gemm + t0 * TileGemmTaskScratchFloats();
         (void)t1;
         for (int64_t e = next++; e < p.e; e = next++) {
-          TileGemm(count, p.cb, p.cin8, GemmOperand::Rows(v + e * count * p.cin8, DType::kF32, p.cin8),
-                   GemmOperand::Rows(u + e * p.cin8 * p.cb, DType::kF32, p.cb), m + e * count * p.cb, p.cb, {}, mine);
+          TileGemm(count, cols, p.cin8, GemmOperand::Rows(v + e * count * p.cin8, DType::kF32, p.cin8),
+                   GemmOperand::Panels(u + e * p.cin8 * p.cb, p.cin8), m + e * count * p.cb, p.cb, {}, mine);
         }
       },
       1);
@@ -436,7 +446,8 @@ void WinogradConv3x3(const WinogradConv& c, float* scratch) {
   }
   float* xt = scratch;
   float* v = xt + p.xt;
-  float* u = v + p.v;
+  // U is read in place by the GEMM's micro-kernel: 32-byte aligned.
+  float* u = reinterpret_cast<float*>((reinterpret_cast<uintptr_t>(v + p.v) + 31) & ~uintptr_t{31});
   float* m = u + p.u;
   float* yt = m + p.m;
   float* gemm = yt + p.yt;
@@ -462,7 +473,7 @@ void WinogradConv3x3(const WinogradConv& c, float* scratch) {
       }
       for (int64_t co0 = 0; co0 < c.cout; co0 += p.cb) {
         if (!whole_u) KernelTransform(c, p, co0, u);
-        Gemms(p, count, v, u, m, gemm);
+        Gemms(p, count, Up(std::min(p.cb, c.cout - co0), 16), v, u, m, gemm);
         for (int64_t i = 0; i < images; ++i) {
           OutputTransform(p, out, c.h, c.w, m, (img0 + i) * p.th * p.tw + ty0 * p.tw, per_image, i * per_image, count,
                           co0, std::min(p.cb, p.cout8 - co0), yt + i * p.yt1);
