@@ -34,7 +34,7 @@ TEST(TileGemmTest, MatchesTheReferenceForEveryShapeAndOperandKind) {
     int64_t m, n, k;
   };
   for (const Size& s : {Size{1, 1, 1}, Size{6, 16, 8}, Size{7, 17, 9}, Size{5, 3, 300}, Size{77, 64, 768},
-                        Size{150, 1100, 513}, Size{64, 40, 77}, Size{13, 2050, 31}}) {
+                        Size{150, 1100, 513}, Size{64, 40, 77}, Size{13, 2050, 31}, Size{9, 20, 384}, Size{8, 33, 385}}) {
     const auto a = ref::RandomVector(s.m * s.k, 1);
     const auto b = ref::RandomVector(s.k * s.n, 2);
     const auto want = RefGemm(a, b, s.m, s.n, s.k);

@@ -1,5 +1,5 @@
 // TileGemm's driver: the classic loop nest over packed blocks (columns of B in blocks of kNc,
-// depth in blocks of kKc, rows of A in blocks of kMc, then register tiles), with the work split
+// depth in blocks of DepthBlock(K), rows of A in blocks of kMc, then register tiles), with the work split
 // between threads along the larger of M and N, and the epilogue fused into the last depth block.
 #include "backends/cpu/tile_gemm.h"
 
@@ -20,7 +20,7 @@ namespace {
 using namespace tile;
 
 // Per thread: one packed A block and one packed B block.
-int64_t ThreadScratchFloats() { return kMc * kKc + kKc * kNc + 16; }
+int64_t ThreadScratchFloats() { return kMc * kKcMax + kKcMax * kNc + 16; }
 
 // The epilogue on a finished tile of C: rows [i0, i0 + rows), columns [j0, j0 + cols). One loop
 // per part (biases, activation, residual) so that each vectorises; same values as one pass.
@@ -58,13 +58,13 @@ void Block(int64_t m, int64_t n, int64_t k, const GemmOperand& a, const GemmOper
   // 32-byte alignment for the kernel's aligned loads (ThreadScratchFloats leaves room for it).
   auto align = [](float* p) { return reinterpret_cast<float*>((reinterpret_cast<uintptr_t>(p) + 31) & ~uintptr_t{31}); };
   float* pa = align(scratch);
-  float* pb = align(pa + kMc * kKc);
+  float* pb = align(pa + kMc * kKcMax);
   alignas(32) float edge[kMr * kNr];
   const bool epilogue = HasEpilogue(e);
   for (int64_t jc = n0; jc < n1; jc += kNc) {
     const int64_t nc = std::min(kNc, n1 - jc);
-    for (int64_t pc = 0; pc < k; pc += kKc) {
-      const int64_t kc = std::min(kKc, k - pc);
+    for (int64_t pc = 0; pc < k; pc += DepthBlock(k)) {
+      const int64_t kc = std::min(DepthBlock(k), k - pc);
       const bool first = pc == 0, last = pc + kc == k;
       // The B panel of columns [jc + jr, jc + jr + 16) over this depth block.
       const bool packed = b.kind == GemmOperand::Kind::kPanels;

@@ -11,6 +11,10 @@ namespace sdr::cpu::tile {
 constexpr int64_t kMr = 6;    // rows of the register tile
 constexpr int64_t kNr = 16;   // columns of the register tile (two 8-float vectors)
 constexpr int64_t kKc = 256;  // depth of a packed block
+constexpr int64_t kKcMax = 384;  // a K up to this is one block (K = 320: not 256 + 64)
+
+// The depth of TileGemm's packed blocks for this K (at most kKcMax).
+constexpr int64_t DepthBlock(int64_t k) { return k <= kKcMax ? k : kKc; }
 constexpr int64_t kMc = 72;   // rows of a packed A block (a multiple of kMr)
 constexpr int64_t kNc = 1024; // columns of a packed B block (a multiple of kNr)
 
