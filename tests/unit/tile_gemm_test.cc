@@ -9,6 +9,7 @@
 #include "backends/cpu/tile_gemm.h"
 #include "core/half.h"
 #include "core/quant.h"
+#include "core/thread_pool.h"
 #include "testing/reference_ops.h"
 
 namespace sdr::cpu {
@@ -46,6 +47,38 @@ TEST(TileGemmTest, MatchesTheReferenceForEveryShapeAndOperandKind) {
                                        : GemmOperand::Columns(bt.data(), DType::kF32, s.k);
       TileGemm(s.m, s.n, s.k, GemmOperand::Rows(a.data(), DType::kF32, s.k), bo, c.data(), s.n, {});
       EXPECT_LT(ref::RelL2(want.data(), c.data(), s.m * s.n), 1e-5) << s.m << "x" << s.n << "x" << s.k << " kind " << kind;
+    }
+  }
+}
+
+// A tall GEMM (many rows, as a Linear over 64x64 tokens) packs B once into panels the threads
+// share and hands out blocks of rows as threads come free: the same values, bit for bit, as the
+// whole GEMM on one thread (inside a pool task), for f32 rows and f16 Linear weights, with the
+// epilogue, ragged N and a K of several depth blocks.
+TEST(TileGemmTest, TallGemmOnSharedPanelsEqualsOneThreadBitForBit) {
+  if (!TileGemmAvailable()) GTEST_SKIP() << "no AVX2/FMA/F16C";
+  if (ThreadPool::Shared().num_threads() < 2) GTEST_SKIP() << "one thread: nothing is shared";
+  struct Size {
+    int64_t m, n, k;
+  };
+  for (const Size& s : {Size{1301, 40, 320}, Size{2000, 3, 513}, Size{1500, 1500, 64}}) {
+    const auto a = ref::RandomVector(s.m * s.k, 1);
+    const auto w = ref::RandomVector(s.n * s.k, 2, 0.05f);
+    std::vector<uint16_t> w16(w.size());
+    for (size_t i = 0; i < w.size(); ++i) w16[i] = F32ToF16(w[i]);
+    const auto bias = ref::RandomVector(s.n, 3), res = ref::RandomVector(s.m * s.n, 4);
+    const GemmEpilogue e{nullptr, bias.data(), Activation::kGelu, res.data(), s.n};
+    for (int kind = 0; kind < 2; ++kind) {
+      const GemmOperand bo = kind == 0 ? GemmOperand::Columns(w.data(), DType::kF32, s.k)
+                                       : GemmOperand::Columns(w16.data(), DType::kF16, s.k);
+      const GemmOperand ao = GemmOperand::Rows(a.data(), DType::kF32, s.k);
+      std::vector<float> shared(static_cast<size_t>(s.m * s.n)), alone(shared.size());
+      TileGemm(s.m, s.n, s.k, ao, bo, shared.data(), s.n, e);
+      ThreadPool pool(2);
+      pool.ParallelFor(2, [&](int64_t b0, int64_t) {
+        if (b0 == 0) TileGemm(s.m, s.n, s.k, ao, bo, alone.data(), s.n, e);  // InTask: one slice
+      });
+      EXPECT_EQ(shared, alone) << s.m << "x" << s.n << "x" << s.k << " kind " << kind;
     }
   }
 }

@@ -6,6 +6,7 @@
 #include <cpuid.h>
 
 #include <algorithm>
+#include <atomic>
 #include <cmath>
 #include <vector>
 
@@ -21,6 +22,19 @@ using namespace tile;
 
 // Per thread: one packed A block and one packed B block.
 int64_t ThreadScratchFloats() { return kMc * kKcMax + kKcMax * kNc + 16; }
+
+// Tall GEMMs (M >= N: a Linear over many tokens, a convolution over few pixels) pack all of B
+// once into panels shared by the threads (up to kSharedBFloats), then the threads take blocks of
+// kRowsPerTake rows of C in order as each is done: no thread packs B for itself, and a thread
+// the machine slows computes fewer rows instead of holding the other up at the end.
+constexpr int64_t kSharedBFloats = 4 << 20;  // 16 MB
+constexpr int64_t kRowsPerTake = 2 * kMc;
+
+int64_t PanelFloats(int64_t n, int64_t k) { return (n + kNr - 1) / kNr * kNr * k; }
+
+bool SharesB(int64_t m, int64_t n, int64_t k, int threads) {
+  return threads > 1 && m >= n && m >= 4 * threads * kRowsPerTake && PanelFloats(n, k) <= kSharedBFloats;
+}
 
 // The epilogue on a finished tile of C: rows [i0, i0 + rows), columns [j0, j0 + cols). One loop
 // per part (biases, activation, residual) so that each vectorises; same values as one pass.
@@ -130,7 +144,8 @@ bool TileGemmReads(DType dtype) {
 }
 
 int64_t TileGemmScratchFloats(int64_t m, int64_t n, int64_t k) {
-  return ThreadPool::Shared().num_threads() * ThreadScratchFloats();
+  const int threads = ThreadPool::Shared().num_threads();
+  return threads * ThreadScratchFloats() + (SharesB(m, n, k, threads) ? PanelFloats(n, k) + 16 : 0);
 }
 
 int64_t TileGemmTaskScratchFloats() { return ThreadScratchFloats(); }
@@ -149,9 +164,41 @@ void TileGemm(int64_t m, int64_t n, int64_t k, const GemmOperand& a, const GemmO
     own.resize(static_cast<size_t>(TileGemmScratchFloats(m, n, k)));
     scratch = own.data();
   }
+  const int threads = ThreadPool::InTask() ? 1 : pool.num_threads();
+  if (SharesB(m, n, k, threads)) {
+    GemmOperand panels = b;
+    if (b.kind != GemmOperand::Kind::kPanels) {
+      float* packed = reinterpret_cast<float*>(
+          (reinterpret_cast<uintptr_t>(scratch + threads * ThreadScratchFloats()) + 31) & ~uintptr_t{31});
+      pool.ParallelFor(
+          (n + kNr - 1) / kNr,
+          [&](int64_t p0, int64_t p1) {
+            for (int64_t p = p0; p < p1; ++p) {
+              for (int64_t pc = 0; pc < k; pc += DepthBlock(k)) {
+                PackB(b, n, pc, std::min(DepthBlock(k), k - pc), p * kNr, std::min(kNr, n - p * kNr),
+                      packed + (p * k + pc) * kNr);
+              }
+            }
+          },
+          4);
+      panels = GemmOperand::Panels(packed, k);
+    }
+    const int64_t takes = (m + kRowsPerTake - 1) / kRowsPerTake;
+    std::atomic<int64_t> next{0};
+    pool.ParallelFor(
+        threads,
+        [&](int64_t t0, int64_t t1) {
+          float* mine = scratch + t0 * ThreadScratchFloats();
+          (void)t1;
+          for (int64_t t = next++; t < takes; t = next++) {
+            Block(m, n, k, a, panels, c, ldc, e, t * kRowsPerTake, std::min(m, (t + 1) * kRowsPerTake), 0, n, mine);
+          }
+        },
+        1);
+    return;
+  }
   // Split along the larger dimension into one slice per thread (whole register tiles each); one
   // slice inside a pool task, where the slices would run one after another anyway.
-  const int threads = ThreadPool::InTask() ? 1 : pool.num_threads();
   const bool split_m = m >= n;
   const int64_t extent = split_m ? m : n, unit = split_m ? kMr : kNr;
   const int64_t units = (extent + unit - 1) / unit;
