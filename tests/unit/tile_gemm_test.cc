@@ -52,16 +52,18 @@ TEST(TileGemmTest, MatchesTheReferenceForEveryShapeAndOperandKind) {
 }
 
 // A tall GEMM (many rows, as a Linear over 64x64 tokens) packs B once into panels the threads
-// share and hands out blocks of rows as threads come free: the same values, bit for bit, as the
-// whole GEMM on one thread (inside a pool task), for f32 rows and f16 Linear weights, with the
-// epilogue, ragged N and a K of several depth blocks.
-TEST(TileGemmTest, TallGemmOnSharedPanelsEqualsOneThreadBitForBit) {
+// share and hands out blocks of rows as threads come free; a wide one (many columns) does the
+// same with A and blocks of columns: the same values, bit for bit, as the whole GEMM on one
+// thread (inside a pool task), for f32 and f16 Linear weights, with the epilogue, ragged M and N
+// and a K of several depth blocks.
+TEST(TileGemmTest, TallAndWideGemmsOnSharedPanelsEqualOneThreadBitForBit) {
   if (!TileGemmAvailable()) GTEST_SKIP() << "no AVX2/FMA/F16C";
   if (ThreadPool::Shared().num_threads() < 2) GTEST_SKIP() << "one thread: nothing is shared";
   struct Size {
     int64_t m, n, k;
   };
-  for (const Size& s : {Size{1301, 40, 320}, Size{2000, 3, 513}, Size{1500, 1500, 64}}) {
+  for (const Size& s : {Size{1301, 40, 320}, Size{2000, 3, 513}, Size{1500, 1500, 64}, Size{40, 2100, 320},
+                        Size{7, 2500, 513}}) {
     const auto a = ref::RandomVector(s.m * s.k, 1);
     const auto w = ref::RandomVector(s.n * s.k, 2, 0.05f);
     std::vector<uint16_t> w16(w.size());

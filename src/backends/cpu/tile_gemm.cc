@@ -24,17 +24,26 @@ using namespace tile;
 int64_t ThreadScratchFloats() { return kMc * kKcMax + kKcMax * kNc + 16; }
 
 // Tall GEMMs (M >= N: a Linear over many tokens, a convolution over few pixels) pack all of B
-// once into panels shared by the threads (up to kSharedBFloats), then the threads take blocks of
+// once into panels shared by the threads (up to kSharedFloats), then the threads take blocks of
 // kRowsPerTake rows of C in order as each is done: no thread packs B for itself, and a thread
 // the machine slows computes fewer rows instead of holding the other up at the end.
-constexpr int64_t kSharedBFloats = 4 << 20;  // 16 MB
+// Wide GEMMs (N > M: a Linear to many features over few tokens, a batched 1x1 convolution) do
+// the same with A and blocks of kColsPerTake columns.
+constexpr int64_t kSharedFloats = 4 << 20;  // 16 MB
 constexpr int64_t kRowsPerTake = 2 * kMc;
+constexpr int64_t kColsPerTake = 256;
 
-int64_t PanelFloats(int64_t n, int64_t k) { return (n + kNr - 1) / kNr * kNr * k; }
+int64_t PanelFloats(int64_t rows, int64_t width, int64_t k) { return (rows + width - 1) / width * width * k; }
 
 bool SharesB(int64_t m, int64_t n, int64_t k, int threads) {
-  return threads > 1 && m >= n && m >= 4 * threads * kRowsPerTake && PanelFloats(n, k) <= kSharedBFloats;
+  return threads > 1 && m >= n && m >= 4 * threads * kRowsPerTake && PanelFloats(n, kNr, k) <= kSharedFloats;
 }
+
+bool SharesA(int64_t m, int64_t n, int64_t k, int threads) {
+  return threads > 1 && n > m && n >= 4 * threads * kColsPerTake && PanelFloats(m, kMr, k) <= kSharedFloats;
+}
+
+float* Align32(float* p) { return reinterpret_cast<float*>((reinterpret_cast<uintptr_t>(p) + 31) & ~uintptr_t{31}); }
 
 // The epilogue on a finished tile of C: rows [i0, i0 + rows), columns [j0, j0 + cols). One loop
 // per part (biases, activation, residual) so that each vectorises; same values as one pass.
@@ -88,20 +97,25 @@ void Block(int64_t m, int64_t n, int64_t k, const GemmOperand& a, const GemmOper
       };
       for (int64_t ic = m0; ic < m1; ic += kMc) {
         const int64_t mc = std::min(kMc, m1 - ic);
-        PackA(a, m, ic, mc, pc, kc, pa);
+        // The A panels of rows [ic, ic + mc) over this depth block, packed here or read in place:
+        // row ir's panel at ap + ir * a_step.
+        const bool a_packed = a.kind == GemmOperand::Kind::kPanels;
+        const float* ap = a_packed ? static_cast<const float*>(a.data) + (ic / kMr * a.ld + pc) * kMr : pa;
+        const int64_t a_step = a_packed ? a.ld : kc;
+        if (!a_packed) PackA(a, m, ic, mc, pc, kc, pa);
         for (int64_t jr = 0; jr < nc; jr += kNr) {
           const int64_t nr = std::min(kNr, nc - jr);
           for (int64_t ir = 0; ir < mc; ir += kMr) {
             const int64_t mr = std::min(kMr, mc - ir);
             float* ct = c + (ic + ir) * ldc + jc + jr;
             if (mr == kMr && nr == kNr) {
-              MicroKernel(kc, pa + ir * kc, panel(jr), ct, ldc, !first);
+              MicroKernel(kc, ap + ir * a_step, panel(jr), ct, ldc, !first);
             } else {
               // A partial tile goes through a full-size scratch tile.
               for (int64_t r = 0; r < mr; ++r) {
                 for (int64_t j = 0; j < kNr; ++j) edge[r * kNr + j] = (!first && j < nr) ? ct[r * ldc + j] : 0.0f;
               }
-              MicroKernel(kc, pa + ir * kc, panel(jr), edge, kNr, !first);
+              MicroKernel(kc, ap + ir * a_step, panel(jr), edge, kNr, !first);
               for (int64_t r = 0; r < mr; ++r) {
                 for (int64_t j = 0; j < nr; ++j) ct[r * ldc + j] = edge[r * kNr + j];
               }
@@ -145,7 +159,10 @@ bool TileGemmReads(DType dtype) {
 
 int64_t TileGemmScratchFloats(int64_t m, int64_t n, int64_t k) {
   const int threads = ThreadPool::Shared().num_threads();
-  return threads * ThreadScratchFloats() + (SharesB(m, n, k, threads) ? PanelFloats(n, k) + 16 : 0);
+  const int64_t shared = SharesB(m, n, k, threads)   ? PanelFloats(n, kNr, k)
+                         : SharesA(m, n, k, threads) ? PanelFloats(m, kMr, k)
+                                                     : 0;
+  return threads * ThreadScratchFloats() + (shared > 0 ? shared + 16 : 0);
 }
 
 int64_t TileGemmTaskScratchFloats() { return ThreadScratchFloats(); }
@@ -165,11 +182,11 @@ void TileGemm(int64_t m, int64_t n, int64_t k, const GemmOperand& a, const GemmO
     scratch = own.data();
   }
   const int threads = ThreadPool::InTask() ? 1 : pool.num_threads();
+  float* shared = Align32(scratch + threads * ThreadScratchFloats());
   if (SharesB(m, n, k, threads)) {
     GemmOperand panels = b;
     if (b.kind != GemmOperand::Kind::kPanels) {
-      float* packed = reinterpret_cast<float*>(
-          (reinterpret_cast<uintptr_t>(scratch + threads * ThreadScratchFloats()) + 31) & ~uintptr_t{31});
+      float* packed = shared;
       pool.ParallelFor(
           (n + kNr - 1) / kNr,
           [&](int64_t p0, int64_t p1) {
@@ -192,6 +209,36 @@ void TileGemm(int64_t m, int64_t n, int64_t k, const GemmOperand& a, const GemmO
           (void)t1;
           for (int64_t t = next++; t < takes; t = next++) {
             Block(m, n, k, a, panels, c, ldc, e, t * kRowsPerTake, std::min(m, (t + 1) * kRowsPerTake), 0, n, mine);
+          }
+        },
+        1);
+    return;
+  }
+  if (SharesA(m, n, k, threads)) {
+    GemmOperand panels = a;
+    if (a.kind != GemmOperand::Kind::kPanels) {
+      pool.ParallelFor(
+          (m + kMr - 1) / kMr,
+          [&](int64_t p0, int64_t p1) {
+            for (int64_t p = p0; p < p1; ++p) {
+              for (int64_t pc = 0; pc < k; pc += DepthBlock(k)) {
+                PackA(a, m, p * kMr, std::min(kMr, m - p * kMr), pc, std::min(DepthBlock(k), k - pc),
+                      shared + (p * k + pc) * kMr);
+              }
+            }
+          },
+          8);
+      panels = GemmOperand::Panels(shared, k);
+    }
+    const int64_t takes = (n + kColsPerTake - 1) / kColsPerTake;
+    std::atomic<int64_t> next{0};
+    pool.ParallelFor(
+        threads,
+        [&](int64_t t0, int64_t t1) {
+          float* mine = scratch + t0 * ThreadScratchFloats();
+          (void)t1;
+          for (int64_t t = next++; t < takes; t = next++) {
+            Block(m, n, k, panels, b, c, ldc, e, 0, m, t * kColsPerTake, std::min(n, (t + 1) * kColsPerTake), mine);
           }
         },
         1);

@@ -28,8 +28,10 @@ struct GemmOperand {
                   // Linear weight W [N, K]; the K matrix of attention)
     kIm2col,      // (k, n) of the im2col matrix of NCHW images (B only): k = (c, ky, kx) in that
                   // order, n = (image, oy, ox) row-major; zero outside the image
-    kPanels,      // B already packed (f32, B only): columns in panels of 16, panel p holding
-                  // (k, p * 16 + j) at data + (p * ld + k) * 16 + j for k < ld = K; N a multiple of 16
+    kPanels,      // already packed (f32) in the register tile's panels, K = ld deep: B's columns in
+                  // panels of 16, (k, p * 16 + j) at data + (p * ld + k) * 16 + j; A's rows in
+                  // panels of 6, (p * 6 + i, k) at data + (p * ld + k) * 6 + i; rows / columns
+                  // past M / N zero up to the panel
   };
   Kind kind = Kind::kRows;
   DType dtype = DType::kF32;  // f32 (any); f16, bf16, q8_0, q4_0, ... (kRows / kColumns weights)
