@@ -30,8 +30,8 @@ int64_t ThreadScratchFloats() { return kMc * kKcMax + kKcMax * kNc + 16; }
 // Wide GEMMs (N > M: a Linear to many features over few tokens, a batched 1x1 convolution) do
 // the same with A and blocks of kColsPerTake columns.
 constexpr int64_t kSharedFloats = 4 << 20;  // 16 MB
-constexpr int64_t kRowsPerTake = 2 * kMc;
-constexpr int64_t kColsPerTake = 256;
+constexpr int64_t kRowsPerTake = kMc;
+constexpr int64_t kColsPerTake = 128;
 
 int64_t PanelFloats(int64_t rows, int64_t width, int64_t k) { return (rows + width - 1) / width * width * k; }
 
