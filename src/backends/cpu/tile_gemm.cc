@@ -84,8 +84,11 @@ void Block(int64_t m, int64_t n, int64_t k, const GemmOperand& a, const GemmOper
   float* pb = align(pa + kMc * kKcMax);
   alignas(32) float edge[kMr * kNr];
   const bool epilogue = HasEpilogue(e);
-  for (int64_t jc = n0; jc < n1; jc += kNc) {
-    const int64_t nc = std::min(kNc, n1 - jc);
+  // B packed in place needs no kNc blocks (they bound the packed B block): one pass over the
+  // columns packs each A block once.
+  const int64_t nc_max = b.kind == GemmOperand::Kind::kPanels ? n1 - n0 : kNc;
+  for (int64_t jc = n0; jc < n1; jc += nc_max) {
+    const int64_t nc = std::min(nc_max, n1 - jc);
     for (int64_t pc = 0; pc < k; pc += DepthBlock(k)) {
       const int64_t kc = std::min(DepthBlock(k), k - pc);
       const bool first = pc == 0, last = pc + kc == k;
