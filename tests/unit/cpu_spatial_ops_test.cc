@@ -63,10 +63,16 @@ TEST(CpuSpatialOpsTest, UpsampleAndTranspose) {
       for (int q = 0; q < 6; ++q) EXPECT_EQ(y[static_cast<size_t>((c * 4 + r) * 6 + q)], x[(c * 2 + r / 2) * 3 + q / 2]);
   auto m = ref::RandomVector(37 * 70, 9);
   std::vector<float> t(m.size()), back(m.size());
-  cpu::Transpose(m.data(), 37, 70, t.data());
-  EXPECT_EQ(t[5 * 37 + 3], m[3 * 70 + 5]);
+  cpu::Transpose(m.data(), 37, 70, t.data());  // 8x8 blocks and ragged edges both ways
+  for (int r = 0; r < 37; ++r)
+    for (int c = 0; c < 70; ++c) ASSERT_EQ(t[static_cast<size_t>(c * 37 + r)], m[static_cast<size_t>(r * 70 + c)]);
   cpu::Transpose(t.data(), 70, 37, back.data());
   EXPECT_EQ(back, m);
+  // Two threads' shares of the rows make the same matrix.
+  std::vector<float> parts(m.size(), -1.0f);
+  cpu::TransposeRows(m.data(), 37, 70, 0, 19, parts.data());
+  cpu::TransposeRows(m.data(), 37, 70, 19, 37, parts.data());
+  EXPECT_EQ(parts, t);
 }
 
 }  // namespace

@@ -2,6 +2,7 @@
 
 #include "backends/cpu/flash_attention.h"
 
+#include <algorithm>
 #include <cmath>
 #include <cstring>
 #include <vector>
@@ -202,14 +203,14 @@ class CpuStream final : public Stream {
   Status ToTokens(const TokensArgs& a) override {
     SDR_RETURN_IF_ERROR(CheckArgs(a, /*to_tokens=*/true));
     const int64_t c = a.x.dim(1), hw = a.x.dim(2) * a.x.dim(3);
-    for (int64_t i = 0; i < a.x.dim(0); ++i) cpu::Transpose(F(a.x) + i * c * hw, c, hw, Out(a.y) + i * c * hw);
+    TransposeEach(a.x.dim(0), F(a.x), c, hw, Out(a.y));
     return Status::Ok();
   }
 
   Status FromTokens(const TokensArgs& a) override {
     SDR_RETURN_IF_ERROR(CheckArgs(a, /*to_tokens=*/false));
     const int64_t hw = a.x.dim(1), c = a.x.dim(2);
-    for (int64_t i = 0; i < a.x.dim(0); ++i) cpu::Transpose(F(a.x) + i * c * hw, hw, c, Out(a.y) + i * c * hw);
+    TransposeEach(a.x.dim(0), F(a.x), hw, c, Out(a.y));
     return Status::Ok();
   }
 
@@ -244,6 +245,20 @@ class CpuStream final : public Stream {
     return Status::Ok();
   }
  private:
+  // Each of `b` [rows, cols] matrices x -> [cols, rows] y, blocks of 64 rows over the threads.
+  static void TransposeEach(int64_t b, const float* x, int64_t rows, int64_t cols, float* y) {
+    const int64_t blocks = (rows + 63) / 64;
+    ThreadPool::Shared().ParallelFor(
+        b * blocks,
+        [&](int64_t t0, int64_t t1) {
+          for (int64_t t = t0; t < t1; ++t) {
+            const int64_t i = t / blocks, r0 = t % blocks * 64;
+            TransposeRows(x + i * rows * cols, rows, cols, r0, std::min(rows, r0 + 64), y + i * rows * cols);
+          }
+        },
+        1);
+  }
+
   static float* Scratch(std::span<std::byte> s) { return s.empty() ? nullptr : reinterpret_cast<float*>(s.data()); }
 
   // y[cout, ho * wo] of each image = W[cout, cin * k * k] im2col(x) (+ bias and the image's

@@ -87,5 +87,7 @@ void ResizeNearest(const float* x, int64_t c, int64_t h, int64_t w, int64_t ho, 
 
 // Transposes a [rows, cols] matrix into [cols, rows] (e.g. [C, HW] <-> [HW, C]).
 void Transpose(const float* x, int64_t rows, int64_t cols, float* y);
+// The same for rows [r0, r1) of x only (columns [r0, r1) of y): one thread's share.
+void TransposeRows(const float* x, int64_t rows, int64_t cols, int64_t r0, int64_t r1, float* y);
 
 }  // namespace sdr::cpu
