@@ -13,6 +13,8 @@ namespace {
 thread_local bool tls_in_pool_task = false;
 
 // Spins until done() or `ns` nanoseconds have passed; true when done() held.
+// Between rounds of checks it yields the core, so that on a machine with more runnable threads
+// than cores (two programs, ctest -j) the spinning gives way to the ones with work.
 template <typename Done>
 bool SpinUntil(Done done, int64_t ns) {
   const auto end = std::chrono::steady_clock::now() + std::chrono::nanoseconds(ns);
@@ -24,6 +26,7 @@ bool SpinUntil(Done done, int64_t ns) {
 #endif
     }
     if (std::chrono::steady_clock::now() >= end) return done();
+    std::this_thread::yield();
   }
 }
 
