@@ -79,9 +79,8 @@ bool HasEpilogue(const GemmEpilogue& e) {
 void Block(int64_t m, int64_t n, int64_t k, const GemmOperand& a, const GemmOperand& b, float* c, int64_t ldc,
            const GemmEpilogue& e, int64_t m0, int64_t m1, int64_t n0, int64_t n1, float* scratch) {
   // 32-byte alignment for the kernel's aligned loads (ThreadScratchFloats leaves room for it).
-  auto align = [](float* p) { return reinterpret_cast<float*>((reinterpret_cast<uintptr_t>(p) + 31) & ~uintptr_t{31}); };
-  float* pa = align(scratch);
-  float* pb = align(pa + kMc * kKcMax);
+  float* pa = Align32(scratch);
+  float* pb = Align32(pa + kMc * kKcMax);
   alignas(32) float edge[kMr * kNr];
   const bool epilogue = HasEpilogue(e);
   // B packed in place needs no kNc blocks (they bound the packed B block): one pass over the
@@ -129,6 +128,42 @@ void Block(int64_t m, int64_t n, int64_t k, const GemmOperand& a, const GemmOper
       }
     }
   }
+}
+
+// All of operand `op` (A: `extent` = M rows; B: N columns) packed into its register tile's panels
+// at `out` (GemmOperand::Panels), panels spread over the threads.
+GemmOperand PackPanels(ThreadPool& pool, const GemmOperand& op, bool is_b, int64_t extent, int64_t k, float* out) {
+  const int64_t width = is_b ? kNr : kMr;
+  pool.ParallelFor(
+      (extent + width - 1) / width,
+      [&](int64_t p0, int64_t p1) {
+        for (int64_t p = p0; p < p1; ++p) {
+          for (int64_t pc = 0; pc < k; pc += DepthBlock(k)) {
+            const int64_t kc = std::min(DepthBlock(k), k - pc), count = std::min(width, extent - p * width);
+            float* panel = out + (p * k + pc) * width;
+            if (is_b) {
+              PackB(op, extent, pc, kc, p * width, count, panel);
+            } else {
+              PackA(op, extent, p * width, count, pc, kc, panel);
+            }
+          }
+        }
+      },
+      4);
+  return GemmOperand::Panels(out, k);
+}
+
+// body(take, the thread's scratch) for takes [0, takes), each thread taking the next when done.
+template <typename Body>
+void TakeInOrder(ThreadPool& pool, int threads, int64_t takes, float* scratch, Body body) {
+  std::atomic<int64_t> next{0};
+  pool.ParallelFor(
+      threads,
+      [&](int64_t t0, int64_t) {
+        float* mine = scratch + t0 * ThreadScratchFloats();
+        for (int64_t t = next++; t < takes; t = next++) body(t, mine);
+      },
+      1);
 }
 
 }  // namespace
@@ -187,64 +222,19 @@ void TileGemm(int64_t m, int64_t n, int64_t k, const GemmOperand& a, const GemmO
   const int threads = ThreadPool::InTask() ? 1 : pool.num_threads();
   float* shared = Align32(scratch + threads * ThreadScratchFloats());
   if (SharesB(m, n, k, threads)) {
-    GemmOperand panels = b;
-    if (b.kind != GemmOperand::Kind::kPanels) {
-      float* packed = shared;
-      pool.ParallelFor(
-          (n + kNr - 1) / kNr,
-          [&](int64_t p0, int64_t p1) {
-            for (int64_t p = p0; p < p1; ++p) {
-              for (int64_t pc = 0; pc < k; pc += DepthBlock(k)) {
-                PackB(b, n, pc, std::min(DepthBlock(k), k - pc), p * kNr, std::min(kNr, n - p * kNr),
-                      packed + (p * k + pc) * kNr);
-              }
-            }
-          },
-          4);
-      panels = GemmOperand::Panels(packed, k);
-    }
-    const int64_t takes = (m + kRowsPerTake - 1) / kRowsPerTake;
-    std::atomic<int64_t> next{0};
-    pool.ParallelFor(
-        threads,
-        [&](int64_t t0, int64_t t1) {
-          float* mine = scratch + t0 * ThreadScratchFloats();
-          (void)t1;
-          for (int64_t t = next++; t < takes; t = next++) {
-            Block(m, n, k, a, panels, c, ldc, e, t * kRowsPerTake, std::min(m, (t + 1) * kRowsPerTake), 0, n, mine);
-          }
-        },
-        1);
+    const GemmOperand panels =
+        b.kind == GemmOperand::Kind::kPanels ? b : PackPanels(pool, b, /*is_b=*/true, n, k, shared);
+    TakeInOrder(pool, threads, (m + kRowsPerTake - 1) / kRowsPerTake, scratch, [&](int64_t t, float* mine) {
+      Block(m, n, k, a, panels, c, ldc, e, t * kRowsPerTake, std::min(m, (t + 1) * kRowsPerTake), 0, n, mine);
+    });
     return;
   }
   if (SharesA(m, n, k, threads)) {
-    GemmOperand panels = a;
-    if (a.kind != GemmOperand::Kind::kPanels) {
-      pool.ParallelFor(
-          (m + kMr - 1) / kMr,
-          [&](int64_t p0, int64_t p1) {
-            for (int64_t p = p0; p < p1; ++p) {
-              for (int64_t pc = 0; pc < k; pc += DepthBlock(k)) {
-                PackA(a, m, p * kMr, std::min(kMr, m - p * kMr), pc, std::min(DepthBlock(k), k - pc),
-                      shared + (p * k + pc) * kMr);
-              }
-            }
-          },
-          8);
-      panels = GemmOperand::Panels(shared, k);
-    }
-    const int64_t takes = (n + kColsPerTake - 1) / kColsPerTake;
-    std::atomic<int64_t> next{0};
-    pool.ParallelFor(
-        threads,
-        [&](int64_t t0, int64_t t1) {
-          float* mine = scratch + t0 * ThreadScratchFloats();
-          (void)t1;
-          for (int64_t t = next++; t < takes; t = next++) {
-            Block(m, n, k, panels, b, c, ldc, e, 0, m, t * kColsPerTake, std::min(n, (t + 1) * kColsPerTake), mine);
-          }
-        },
-        1);
+    const GemmOperand panels =
+        a.kind == GemmOperand::Kind::kPanels ? a : PackPanels(pool, a, /*is_b=*/false, m, k, shared);
+    TakeInOrder(pool, threads, (n + kColsPerTake - 1) / kColsPerTake, scratch, [&](int64_t t, float* mine) {
+      Block(m, n, k, panels, b, c, ldc, e, 0, m, t * kColsPerTake, std::min(n, (t + 1) * kColsPerTake), mine);
+    });
     return;
   }
   // Split along the larger dimension into one slice per thread (whole register tiles each); one
