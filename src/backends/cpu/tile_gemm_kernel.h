@@ -30,6 +30,10 @@ void PackA(const GemmOperand& a, int64_t m, int64_t i0, int64_t mc, int64_t k0, 
 // holds kc x kNr floats (columns past N zero). out: ceil(nc / kNr) * kNr * kc floats.
 void PackB(const GemmOperand& b, int64_t n, int64_t k0, int64_t kc, int64_t j0, int64_t nc, float* out);
 
+// dst[k * stride + j] = rows[j][k] for j < 8, k < kc: eight rows interleaved, 8x8 transposes
+// (AVX2).
+void InterleaveRows8(const float* const rows[8], int64_t kc, float* dst, int64_t stride);
+
 // `count` values of stored row `row` of a kRows/kColumns operand from column k0, as f32.
 void ReadRow(const GemmOperand& op, int64_t row, int64_t k0, int64_t count, float* out);
 

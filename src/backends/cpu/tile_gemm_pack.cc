@@ -53,7 +53,8 @@ __attribute__((target("avx2"))) inline void Transpose8x8(const float* const r[8]
   out[7] = _mm256_permute2f128_ps(u3, u7, 0x31);
 }
 
-// dst[k * stride + j] = rows[j][k] for j < 8, k < kc: 8-row panels transposed 8 x 8 at a time.
+}  // namespace
+
 __attribute__((target("avx2"))) void InterleaveRows8(const float* const rows[8], int64_t kc, float* dst,
                                                      int64_t stride) {
   int64_t k = 0;
@@ -66,8 +67,6 @@ __attribute__((target("avx2"))) void InterleaveRows8(const float* const rows[8],
     for (int64_t j = 0; j < 8; ++j) dst[k * stride + j] = rows[j][k];
   }
 }
-
-}  // namespace
 
 void ReadRow(const GemmOperand& op, int64_t row, int64_t k0, int64_t count, float* out) {
   switch (op.dtype) {

@@ -281,12 +281,9 @@ void KernelTransform(const WinogradConv& c, const Plan& p, int64_t co0, float* u
             }
           }
           for (int64_t half = 0; half < 2; ++half) {
-            const float* src = rows.data() + half * 8 * depth;
-            float* dst = inter.data() + half * 8 * depth;
-            int64_t k = 0;
-            for (; k + 8 <= depth; k += 8) Transpose8(src + k, depth, dst + k * 8, 8);
-            for (; k < depth; ++k)
-              for (int64_t i = 0; i < 8; ++i) dst[k * 8 + i] = src[i * depth + k];
+            const float* src[8];
+            for (int64_t i = 0; i < 8; ++i) src[i] = rows.data() + (half * 8 + i) * depth;
+            tile::InterleaveRows8(src, depth, inter.data() + half * 8 * depth, 8);
           }
           if (p.tile == 2) {
             KernelTile16<2>(inter.data(), inter.data() + 8 * depth, cin, p.cin8, cb, 16 * g, u);
@@ -388,9 +385,8 @@ void Gemms(const Plan& p, int64_t count, int64_t cols, const float* v, const flo
   std::atomic<int64_t> next{0};
   pool.ParallelFor(
       pool.num_threads(),
-      [&](int64_t t0, int64_t t1) {
+      [&](int64_t t0, int64_t) {
         float* mine = gemm + t0 * TileGemmTaskScratchFloats();
-        (void)t1;
         for (int64_t e = next++; e < p.e; e = next++) {
           TileGemm(count, cols, p.cin8, GemmOperand::Rows(v + e * count * p.cin8, DType::kF32, p.cin8),
                    GemmOperand::Panels(u + e * p.cin8 * p.cb, p.cin8), m + e * count * p.cb, p.cb, {}, mine);
