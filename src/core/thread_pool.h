@@ -1,6 +1,7 @@
 // ThreadPool: a fixed set of worker threads for data-parallel kernels. ParallelFor splits
 // [0, n) into contiguous ranges, runs them on the workers and the calling thread, and returns
-// when all are done. Nested ParallelFor calls from inside a task run serially (no deadlock).
+// when all are done. Nested ParallelFor calls from inside a task run serially (no deadlock); a call
+// with a single range runs inline on the caller and is not a task (what it calls may go parallel).
 //
 // Waiting spins briefly before it sleeps (kSpinNs): a generation is thousands of ParallelFor calls
 // a few milliseconds apart, and waking a sleeping thread (on a VM, a halted virtual CPU) costs

@@ -121,10 +121,35 @@ TEST(ThreadPoolTest, ParallelForCoversEveryIndexOnce) {
     });
   }
   for (auto& h : hits) EXPECT_EQ(h.load(), 20);
-  int nested = 0;
-  pool.ParallelFor(1, [&](int64_t, int64_t) { pool.ParallelFor(5, [&](int64_t b, int64_t e) { nested += static_cast<int>(e - b); }); });
-  EXPECT_EQ(nested, 5);
   EXPECT_GE(ThreadPool::DefaultThreadCount(), 1);
+}
+
+// A ParallelFor inside a task runs serially on the task's own thread (no deadlock, no waiting on
+// workers busy with the outer call); one of a single range runs inline on the caller, which is not
+// a task, so a ParallelFor inside it may use the workers. Every index once either way.
+TEST(ThreadPoolTest, NestedCallsRunSeriallyInsideTasksAndCoverEveryIndex) {
+  ThreadPool pool(4);
+  std::atomic<int> covered{0};
+  std::atomic<int> other_thread{0};
+  pool.ParallelFor(4, [&](int64_t b, int64_t e) {
+    EXPECT_TRUE(ThreadPool::InTask());
+    const std::thread::id outer = std::this_thread::get_id();
+    for (int64_t i = b; i < e; ++i) {
+      pool.ParallelFor(5, [&](int64_t ib, int64_t ie) {
+        covered += static_cast<int>(ie - ib);
+        if (std::this_thread::get_id() != outer) ++other_thread;
+      });
+    }
+  });
+  EXPECT_EQ(covered.load(), 20);
+  EXPECT_EQ(other_thread.load(), 0);
+
+  std::atomic<int> inline_covered{0};
+  pool.ParallelFor(1, [&](int64_t, int64_t) {
+    EXPECT_FALSE(ThreadPool::InTask());
+    pool.ParallelFor(5, [&](int64_t b, int64_t e) { inline_covered += static_cast<int>(e - b); });
+  });
+  EXPECT_EQ(inline_covered.load(), 5);
 }
 
 // Calls back to back (the workers still spinning), calls after pauses longer than the spin (the
