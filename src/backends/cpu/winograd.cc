@@ -19,6 +19,10 @@ constexpr int64_t kVChunkFloats = 8 << 20;  // V chunk: 32 MB
 constexpr int64_t kUChunkFloats = 4 << 20;  // U chunk: 16 MB
 constexpr int64_t kUWholeFloats = 10 << 20; // U of every output channel up to 40 MB: transformed once per call
 constexpr int64_t kSmallestF2 = 16;         // F(2x2, 3x3) from 16 x 16 outputs (F(4x4) from 32 x 32)
+// Floats between consecutive planes (V_e, U_e, M_e) beyond their contents: the planes' sizes are
+// multiples of 4096 bytes at the UNet's sizes, and a tile's 36 stores (or loads), one per plane,
+// would all fall in one cache set and evict each other; one line apart they do not.
+constexpr int64_t kPlanePad = 16;
 
 int64_t Up(int64_t v, int64_t m) { return (v + m - 1) / m * m; }
 
@@ -26,6 +30,7 @@ struct Plan {
   int64_t tile, e;          // outputs per tile side (2 or 4); transform positions (tile + 2)^2
   int64_t cin8, cout8, th, tw, band, ipb, tc, cb;
   int64_t xt, v, u, m, yt;  // scratch floats of each part
+  int64_t us;               // floats from U_e to U_e+1
   int64_t yt1;              // one image's slice of yt
 };
 
@@ -49,9 +54,10 @@ Plan MakePlan(int64_t b, int64_t cin, int64_t h, int64_t w, int64_t cout, int64_
              ? Up(p.cout8, 16)
              : std::clamp<int64_t>(kUChunkFloats / (p.e * p.cin8) / 16 * 16, 16, Up(p.cout8, 16));
   p.xt = (tile * p.band + 2) * w * p.cin8;  // input rows [tile ty0 - 1, tile (ty0 + band) + 1)
-  p.v = p.e * p.tc * p.cin8;
-  p.u = p.e * p.cin8 * p.cb;
-  p.m = p.e * p.tc * p.cb;
+  p.v = p.e * (p.tc * p.cin8 + kPlanePad);
+  p.us = p.cin8 * p.cb + kPlanePad;
+  p.u = p.e * p.us;
+  p.m = p.e * (p.tc * p.cb + kPlanePad);
   p.yt1 = tile * p.band * w * p.cout8;  // output rows [tile ty0, tile (ty0 + band))
   p.yt = p.ipb * p.yt1;
   return p;
@@ -205,7 +211,7 @@ __attribute__((target("avx2,fma"))) void InputTile(const Plan& p, const float* x
     for (int r = 0; r < T; ++r) {
       __m256 out[T];
       X::Bt(s[r], out);
-      for (int c = 0; c < T; ++c) _mm256_storeu_ps(v + ((r * T + c) * count + n) * c8 + g, out[c]);
+      for (int c = 0; c < T; ++c) _mm256_storeu_ps(v + (r * T + c) * (count * c8 + kPlanePad) + n * c8 + g, out[c]);
     }
   }
 }
@@ -229,14 +235,15 @@ void InputTransform(const Plan& p, const float* xt, Rows rows, int64_t h, int64_
 }
 
 // U = G g G^T for sixteen output channels [j, j + 16) at once, stored as TileGemm's packed B
-// panel of U_e[cin8, cb] (GemmOperand::Panels): U[e][j / 16][ci][16], whole 64-byte lines.
+// panel of U_e[cin8, cb] (GemmOperand::Panels): U[e][j / 16][ci][16], whole 64-byte lines, U_e
+// at u + e * us.
 // lo, hi: the two halves' weights interleaved, [ci][ky][kx][8]; rows past cin are zero.
 template <int M>
 __attribute__((target("avx2,fma"))) void KernelTile16(const float* lo, const float* hi, int64_t cin, int64_t cin8,
-                                                      int64_t cb, int64_t j, float* u) {
+                                                      int64_t us, int64_t j, float* u) {
   using X = Transforms<M>;
   constexpr int T = X::kT;
-  float* panel = u + j / 16 * cin8 * 16;  // + e * cin8 * cb + ci * 16
+  float* panel = u + j / 16 * cin8 * 16;  // + e * us + ci * 16
   for (int64_t ci = 0; ci < cin; ++ci) {
     for (int half = 0; half < 2; ++half) {
       const float* w8t = half == 0 ? lo : hi;
@@ -252,11 +259,11 @@ __attribute__((target("avx2,fma"))) void KernelTile16(const float* lo, const flo
       for (int r = 0; r < T; ++r) {
         __m256 out[T];
         X::G(t[r][0], t[r][1], t[r][2], out);
-        for (int c = 0; c < T; ++c) _mm256_store_ps(panel + (r * T + c) * cin8 * cb + ci * 16 + half * 8, out[c]);
+        for (int c = 0; c < T; ++c) _mm256_store_ps(panel + (r * T + c) * us + ci * 16 + half * 8, out[c]);
       }
     }
   }
-  for (int64_t e = 0; e < T * T; ++e) std::fill_n(panel + e * cin8 * cb + cin * 16, (cin8 - cin) * 16, 0.0f);
+  for (int64_t e = 0; e < T * T; ++e) std::fill_n(panel + e * us + cin * 16, (cin8 - cin) * 16, 0.0f);
 }
 
 // U for output channels [co0, co0 + count), count = min(cb, cout - co0), in whole panels of 16
@@ -286,9 +293,9 @@ void KernelTransform(const WinogradConv& c, const Plan& p, int64_t co0, float* u
             tile::InterleaveRows8(src, depth, inter.data() + half * 8 * depth, 8);
           }
           if (p.tile == 2) {
-            KernelTile16<2>(inter.data(), inter.data() + 8 * depth, cin, p.cin8, cb, 16 * g, u);
+            KernelTile16<2>(inter.data(), inter.data() + 8 * depth, cin, p.cin8, p.us, 16 * g, u);
           } else {
-            KernelTile16<4>(inter.data(), inter.data() + 8 * depth, cin, p.cin8, cb, 16 * g, u);
+            KernelTile16<4>(inter.data(), inter.data() + 8 * depth, cin, p.cin8, p.us, 16 * g, u);
           }
         }
       },
@@ -308,7 +315,7 @@ __attribute__((target("avx2,fma"))) void OutputTile(const Plan& p, Rows rows, in
     __m256 s[M][T];
     for (int c = 0; c < T; ++c) {
       __m256 v[T], out[M];
-      for (int r = 0; r < T; ++r) v[r] = _mm256_loadu_ps(m + ((r * T + c) * count + n) * cb + g);
+      for (int r = 0; r < T; ++r) v[r] = _mm256_loadu_ps(m + (r * T + c) * (count * cb + kPlanePad) + n * cb + g);
       X::At(v, out);
       for (int r = 0; r < M; ++r) s[r][c] = out[r];
     }
@@ -388,8 +395,8 @@ void Gemms(const Plan& p, int64_t count, int64_t cols, const float* v, const flo
       [&](int64_t t0, int64_t) {
         float* mine = gemm + t0 * TileGemmTaskScratchFloats();
         for (int64_t e = next++; e < p.e; e = next++) {
-          TileGemm(count, cols, p.cin8, GemmOperand::Rows(v + e * count * p.cin8, DType::kF32, p.cin8),
-                   GemmOperand::Panels(u + e * p.cin8 * p.cb, p.cin8), m + e * count * p.cb, p.cb, {}, mine);
+          TileGemm(count, cols, p.cin8, GemmOperand::Rows(v + e * (count * p.cin8 + kPlanePad), DType::kF32, p.cin8),
+                   GemmOperand::Panels(u + e * p.us, p.cin8), m + e * (count * p.cb + kPlanePad), p.cb, {}, mine);
         }
       },
       1);
