@@ -1,0 +1,82 @@
+// Winograd on the SD 1.5 UNet's own mix: every 3x3 stride-1 convolution of one UNet evaluation at
+// 512x512 (64x64 latent, the CFG pair: batch 2) that takes the Winograd path, decoder
+// concatenations and upsample convolutions included, each timed alone (wall seconds, best of 3)
+// and weighted by how often one evaluation runs it. The total is what chunk sizes and transforms
+// are tuned on; compare builds by alternating their runs on one machine.
+//
+// Usage: sdr_bench_winograd [ROUNDS]   (default 3: best of that many per shape)
+#include <algorithm>
+#include <cstdio>
+#include <cstdlib>
+#include <vector>
+
+#include "backends/cpu/tile_gemm.h"
+#include "backends/cpu/winograd.h"
+#include "bench_util.h"
+#include "core/half.h"
+
+namespace {
+
+struct Shape {
+  int64_t cin, cout, size, count;  // count: how many of this shape one UNet evaluation runs
+  int64_t up;                      // 2: the upsample conv (reads its input at half size)
+};
+
+// SD 1.5: levels 64 (320 ch), 32 (640), 16 (1280); 8x8 and smaller take im2col.
+constexpr Shape kUnetConvs[] = {
+    {320, 320, 64, 7, 1},   {960, 320, 64, 1, 1},   {640, 320, 64, 2, 1},   {640, 640, 64, 1, 2},
+    {320, 640, 32, 1, 1},   {640, 640, 32, 6, 1},   {1920, 640, 32, 1, 1},  {1280, 640, 32, 1, 1},
+    {960, 640, 32, 1, 1},   {1280, 1280, 32, 1, 2}, {640, 1280, 16, 1, 1},  {1280, 1280, 16, 6, 1},
+    {1280, 1280, 16, 1, 2}, {2560, 1280, 16, 2, 1}, {1920, 1280, 16, 1, 1},
+};
+
+std::vector<float> Filled(int64_t n, float scale, uint32_t seed) {
+  std::vector<float> v(static_cast<size_t>(n));
+  for (float& x : v) {
+    seed = seed * 1664525u + 1013904223u;
+    x = (static_cast<float>(seed >> 8) / 16777216.0f - 0.5f) * scale;
+  }
+  return v;
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  const int rounds = argc > 1 ? std::max(1, std::atoi(argv[1])) : 3;
+  std::printf("cpu: %s\n", sdr::bench::CpuLine().c_str());
+  if (!sdr::cpu::TileGemmAvailable()) return 0;
+  double total = 0.0, total_flop = 0.0;
+  for (const Shape& s : kUnetConvs) {
+    const int64_t b = 2, hw = s.size * s.size, src = hw / (s.up * s.up);
+    const auto x = Filled(b * s.cin * src, 1.0f, 1);
+    const auto w = Filled(s.cout * s.cin * 9, 0.05f, 2);
+    std::vector<uint16_t> w16(w.size());
+    for (size_t i = 0; i < w.size(); ++i) w16[i] = sdr::F32ToF16(w[i]);
+    std::vector<float> y(static_cast<size_t>(b * s.cout * hw));
+    sdr::cpu::WinogradConv c;
+    c.x = x.data();
+    c.b = b, c.cin = s.cin, c.h = s.size, c.w = s.size, c.up = s.up, c.cout = s.cout;
+    c.weight = w16.data();
+    c.weight_dtype = sdr::DType::kF16;
+    c.y = y.data();
+    const int64_t scratch_floats = sdr::cpu::WinogradScratchFloats(b, s.cin, s.size, s.size, s.cout);
+    std::vector<float> scratch(static_cast<size_t>(scratch_floats));
+    double best = 1e30;
+    for (int r = 0; r < rounds; ++r) {
+      const auto t0 = sdr::bench::Clock::now();
+      sdr::cpu::WinogradConv3x3(c, scratch.data());
+      best = std::min(best, sdr::bench::Since(t0));
+    }
+    const double flop = 2.0 * b * s.cout * hw * s.cin * 9;  // as the direct convolution counts
+    total += best * static_cast<double>(s.count);
+    total_flop += flop * static_cast<double>(s.count);
+    std::printf("%5lld -> %-5lld @%lldx%lld%s x%lld  F%lld  %7.1f ms  %6.1f effective GFLOP/s  scratch %5.1f MB\n",
+                static_cast<long long>(s.cin), static_cast<long long>(s.cout), static_cast<long long>(s.size),
+                static_cast<long long>(s.size), s.up == 2 ? " (up)" : "     ", static_cast<long long>(s.count),
+                static_cast<long long>(sdr::cpu::WinogradTile(s.size, s.size, s.cin, s.cout)), best * 1e3,
+                flop / best * 1e-9, static_cast<double>(scratch_floats) * 4e-6);
+  }
+  std::printf("one UNet evaluation (batch 2), Winograd convolutions: %.3f s, %.1f effective GFLOP/s\n", total,
+              total_flop / total * 1e-9);
+  return 0;
+}
