@@ -6,6 +6,7 @@
 #include <cstring>
 
 #include "backends/cpu/tile_gemm_kernel.h"
+#include "backends/cpu/transpose8.h"
 #include "core/half.h"
 #include "core/quant.h"
 
@@ -33,24 +34,9 @@ const float* DirectRow(const GemmOperand& op, int64_t row, int64_t k0) {
 
 // 8x8 transpose of rows r[0..8) (8 floats each): out[k] = (r[0][k], ..., r[7][k]).
 __attribute__((target("avx2"))) inline void Transpose8x8(const float* const r[8], int64_t k, __m256 out[8]) {
-  const __m256 a0 = _mm256_loadu_ps(r[0] + k), a1 = _mm256_loadu_ps(r[1] + k), a2 = _mm256_loadu_ps(r[2] + k),
-               a3 = _mm256_loadu_ps(r[3] + k), a4 = _mm256_loadu_ps(r[4] + k), a5 = _mm256_loadu_ps(r[5] + k),
-               a6 = _mm256_loadu_ps(r[6] + k), a7 = _mm256_loadu_ps(r[7] + k);
-  const __m256 t0 = _mm256_unpacklo_ps(a0, a1), t1 = _mm256_unpackhi_ps(a0, a1), t2 = _mm256_unpacklo_ps(a2, a3),
-               t3 = _mm256_unpackhi_ps(a2, a3), t4 = _mm256_unpacklo_ps(a4, a5), t5 = _mm256_unpackhi_ps(a4, a5),
-               t6 = _mm256_unpacklo_ps(a6, a7), t7 = _mm256_unpackhi_ps(a6, a7);
-  const __m256 u0 = _mm256_shuffle_ps(t0, t2, 0x44), u1 = _mm256_shuffle_ps(t0, t2, 0xEE),
-               u2 = _mm256_shuffle_ps(t1, t3, 0x44), u3 = _mm256_shuffle_ps(t1, t3, 0xEE),
-               u4 = _mm256_shuffle_ps(t4, t6, 0x44), u5 = _mm256_shuffle_ps(t4, t6, 0xEE),
-               u6 = _mm256_shuffle_ps(t5, t7, 0x44), u7 = _mm256_shuffle_ps(t5, t7, 0xEE);
-  out[0] = _mm256_permute2f128_ps(u0, u4, 0x20);
-  out[1] = _mm256_permute2f128_ps(u1, u5, 0x20);
-  out[2] = _mm256_permute2f128_ps(u2, u6, 0x20);
-  out[3] = _mm256_permute2f128_ps(u3, u7, 0x20);
-  out[4] = _mm256_permute2f128_ps(u0, u4, 0x31);
-  out[5] = _mm256_permute2f128_ps(u1, u5, 0x31);
-  out[6] = _mm256_permute2f128_ps(u2, u6, 0x31);
-  out[7] = _mm256_permute2f128_ps(u3, u7, 0x31);
+  __m256 a[8];
+  for (int i = 0; i < 8; ++i) a[i] = _mm256_loadu_ps(r[i] + k);
+  Transpose8Regs(a, out);
 }
 
 }  // namespace

@@ -1,5 +1,6 @@
 // The 8x8 block transpose of the cpu backend's channels-last copies (Winograd's gathers and
-// scatters, the transformer's [C, HW] <-> [HW, C]): AVX2, callers check for it.
+// scatters, the transformer's [C, HW] <-> [HW, C]) and of the GEMM's packers: AVX2, callers check
+// for it.
 #pragma once
 
 #include <immintrin.h>
@@ -8,10 +9,8 @@
 
 namespace sdr::cpu {
 
-// out[j][i] = in[i][j] for i, j < 8, with row strides ld_in / ld_out.
-__attribute__((target("avx2"))) inline void Transpose8(const float* in, int64_t ld_in, float* out, int64_t ld_out) {
-  __m256 r[8];
-  for (int i = 0; i < 8; ++i) r[i] = _mm256_loadu_ps(in + i * ld_in);
+// out[j] lane i = r[i] lane j: the 8x8 transpose of eight registers.
+__attribute__((target("avx2"))) inline void Transpose8Regs(const __m256 r[8], __m256 out[8]) {
   const __m256 t0 = _mm256_unpacklo_ps(r[0], r[1]), t1 = _mm256_unpackhi_ps(r[0], r[1]);
   const __m256 t2 = _mm256_unpacklo_ps(r[2], r[3]), t3 = _mm256_unpackhi_ps(r[2], r[3]);
   const __m256 t4 = _mm256_unpacklo_ps(r[4], r[5]), t5 = _mm256_unpackhi_ps(r[4], r[5]);
@@ -20,14 +19,22 @@ __attribute__((target("avx2"))) inline void Transpose8(const float* in, int64_t 
   const __m256 u2 = _mm256_shuffle_ps(t1, t3, 0x44), u3 = _mm256_shuffle_ps(t1, t3, 0xEE);
   const __m256 u4 = _mm256_shuffle_ps(t4, t6, 0x44), u5 = _mm256_shuffle_ps(t4, t6, 0xEE);
   const __m256 u6 = _mm256_shuffle_ps(t5, t7, 0x44), u7 = _mm256_shuffle_ps(t5, t7, 0xEE);
-  _mm256_storeu_ps(out + 0 * ld_out, _mm256_permute2f128_ps(u0, u4, 0x20));
-  _mm256_storeu_ps(out + 1 * ld_out, _mm256_permute2f128_ps(u1, u5, 0x20));
-  _mm256_storeu_ps(out + 2 * ld_out, _mm256_permute2f128_ps(u2, u6, 0x20));
-  _mm256_storeu_ps(out + 3 * ld_out, _mm256_permute2f128_ps(u3, u7, 0x20));
-  _mm256_storeu_ps(out + 4 * ld_out, _mm256_permute2f128_ps(u0, u4, 0x31));
-  _mm256_storeu_ps(out + 5 * ld_out, _mm256_permute2f128_ps(u1, u5, 0x31));
-  _mm256_storeu_ps(out + 6 * ld_out, _mm256_permute2f128_ps(u2, u6, 0x31));
-  _mm256_storeu_ps(out + 7 * ld_out, _mm256_permute2f128_ps(u3, u7, 0x31));
+  out[0] = _mm256_permute2f128_ps(u0, u4, 0x20);
+  out[1] = _mm256_permute2f128_ps(u1, u5, 0x20);
+  out[2] = _mm256_permute2f128_ps(u2, u6, 0x20);
+  out[3] = _mm256_permute2f128_ps(u3, u7, 0x20);
+  out[4] = _mm256_permute2f128_ps(u0, u4, 0x31);
+  out[5] = _mm256_permute2f128_ps(u1, u5, 0x31);
+  out[6] = _mm256_permute2f128_ps(u2, u6, 0x31);
+  out[7] = _mm256_permute2f128_ps(u3, u7, 0x31);
+}
+
+// out[j][i] = in[i][j] for i, j < 8, with row strides ld_in / ld_out.
+__attribute__((target("avx2"))) inline void Transpose8(const float* in, int64_t ld_in, float* out, int64_t ld_out) {
+  __m256 r[8], t[8];
+  for (int i = 0; i < 8; ++i) r[i] = _mm256_loadu_ps(in + i * ld_in);
+  Transpose8Regs(r, t);
+  for (int i = 0; i < 8; ++i) _mm256_storeu_ps(out + i * ld_out, t[i]);
 }
 
 }  // namespace sdr::cpu
