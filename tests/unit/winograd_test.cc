@@ -21,16 +21,22 @@ TEST(WinogradTest, MatchesTheDirectConvolution) {
     int64_t b, cin, h, w, cout;
     bool extras;
     DType wdt;  // the stored weights' dtype
+    WinogradBudget budget = {};
   };
+  // Budgets small enough to reach every path at small sizes, in floats: for 24 channels (F4: 864
+  // per tile, F2: 384), bands of three tile rows of 29 columns, the last one ragged, and blocks of
+  // 16 (F4) or 32 (F2) of the 40 output channels, the last one partial; for 16 channels, each
+  // image of two alone in its pass (F4) or in two bands (F2).
+  const WinogradBudget bands_and_blocks{36 * 24 * 24, 36 * 24 * 16, 0};
+  const WinogradBudget image_by_image{36 * 16 * 25, 16 << 20, 16 << 20};
   const DType f32 = DType::kF32, f16 = DType::kF16, q8 = DType::kQ8_0;
   for (const Case& t : {Case{1, 8, 16, 16, 16, false, f32}, Case{2, 13, 17, 23, 21, true, f32},
                         Case{1, 64, 33, 31, 40, true, f16}, Case{2, 320, 16, 16, 320, true, f32},
                         Case{1, 3, 20, 18, 17, false, f16},
                         // q8_0 kernels quantized by [cout, cin*9] rows (blocks span kernel rows)
                         Case{1, 64, 33, 31, 40, true, q8}, Case{2, 32, 20, 24, 24, false, q8},
-                        // 2048 channels at 100 wide: bands of 4 tile rows (the chunk budget), so
-                        // 37 rows take three bands, the last one ragged
-                        Case{1, 2048, 37, 100, 8, true, f32}}) {
+                        Case{2, 24, 37, 29, 40, true, f16, bands_and_blocks},
+                        Case{2, 16, 20, 20, 24, true, f32, image_by_image}}) {
     const int64_t hw = t.h * t.w;
     const auto x = ref::RandomVector(t.b * t.cin * hw, 1);
     auto wt = ref::RandomVector(t.cout * t.cin * 9, 2, 0.2f);
@@ -69,6 +75,7 @@ TEST(WinogradTest, MatchesTheDirectConvolution) {
     c.channel_bias = t.extras ? cb.data() : nullptr;
     c.residual = t.extras ? res.data() : nullptr;
     c.y = got.data();
+    c.budget = t.budget;
     for (int64_t tile : {4, 2}) {
       c.tile = tile;
       std::fill(got.begin(), got.end(), 0.0f);

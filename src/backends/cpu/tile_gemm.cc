@@ -86,6 +86,8 @@ void Block(int64_t m, int64_t n, int64_t k, const GemmOperand& a, const GemmOper
   // B packed in place needs no kNc blocks (they bound the packed B block): one pass over the
   // columns packs each A block once.
   const int64_t nc_max = b.kind == GemmOperand::Kind::kPanels ? n1 - n0 : kNc;
+  // A read in place needs no packing buffer either: its blocks may be taller (fewer passes over B).
+  const int64_t mc_max = a.kind == GemmOperand::Kind::kPanels ? kMcInPlace : kMc;
   for (int64_t jc = n0; jc < n1; jc += nc_max) {
     const int64_t nc = std::min(nc_max, n1 - jc);
     for (int64_t pc = 0; pc < k; pc += DepthBlock(k)) {
@@ -97,8 +99,8 @@ void Block(int64_t m, int64_t n, int64_t k, const GemmOperand& a, const GemmOper
       auto panel = [&](int64_t jr) {
         return packed ? static_cast<const float*>(b.data) + ((jc + jr) / kNr * b.ld + pc) * kNr : pb + jr * kc;
       };
-      for (int64_t ic = m0; ic < m1; ic += kMc) {
-        const int64_t mc = std::min(kMc, m1 - ic);
+      for (int64_t ic = m0; ic < m1; ic += mc_max) {
+        const int64_t mc = std::min(mc_max, m1 - ic);
         // The A panels of rows [ic, ic + mc) over this depth block, packed here or read in place:
         // row ir's panel at ap + ir * a_step.
         const bool a_packed = a.kind == GemmOperand::Kind::kPanels;

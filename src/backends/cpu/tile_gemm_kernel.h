@@ -16,6 +16,7 @@ constexpr int64_t kKcMax = 384;  // a K up to this is one block (K = 320: not 25
 // The depth of TileGemm's packed blocks for this K (at most kKcMax).
 constexpr int64_t DepthBlock(int64_t k) { return k <= kKcMax ? k : kKc; }
 constexpr int64_t kMc = 72;   // rows of a packed A block (a multiple of kMr)
+constexpr int64_t kMcInPlace = 192;  // rows of an A block read in place (kPanels): 192 x kKcMax floats fit L2
 constexpr int64_t kNc = 1024; // columns of a packed B block (a multiple of kNr)
 
 // c[6][16] (row stride ldc) = (accumulate ? c : 0) + sum_k a[k][0..6) x b[k][0..16)

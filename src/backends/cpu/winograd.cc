@@ -15,14 +15,12 @@
 namespace sdr::cpu {
 namespace {
 
-constexpr int64_t kVChunkFloats = 8 << 20;  // V chunk: 32 MB
-constexpr int64_t kUChunkFloats = 4 << 20;  // U chunk: 16 MB
-constexpr int64_t kUWholeFloats = 10 << 20; // U of every output channel up to 40 MB: transformed once per call
 constexpr int64_t kSmallestF2 = 16;         // F(2x2, 3x3) from 16 x 16 outputs (F(4x4) from 32 x 32)
 // Floats between consecutive planes (V_e, U_e, M_e) beyond their contents: the planes' sizes are
 // multiples of 4096 bytes at the UNet's sizes, and a tile's 36 stores (or loads), one per plane,
 // would all fall in one cache set and evict each other; one line apart they do not.
 constexpr int64_t kPlanePad = 16;
+static_assert(tile::kMr == 6, "InputPanel writes six-row A panels");
 
 int64_t Up(int64_t v, int64_t m) { return (v + m - 1) / m * m; }
 
@@ -37,7 +35,7 @@ struct Plan {
 // Tiles are processed a band of whole tile rows at a time: only the band's input rows (plus the
 // halo) and output rows are held channels-last, so scratch stays bounded by the chunk sizes, not
 // by the image (a 512 x 512 x 128 VAE feature map would need 134 MB for each copy).
-Plan MakePlan(int64_t b, int64_t cin, int64_t h, int64_t w, int64_t cout, int64_t tile) {
+Plan MakePlan(int64_t b, int64_t cin, int64_t h, int64_t w, int64_t cout, int64_t tile, const WinogradBudget& budget) {
   Plan p;
   p.tile = tile;
   p.e = (tile + 2) * (tile + 2);
@@ -45,14 +43,14 @@ Plan MakePlan(int64_t b, int64_t cin, int64_t h, int64_t w, int64_t cout, int64_
   p.cout8 = Up(cout, 8);
   p.th = (h + tile - 1) / tile;
   p.tw = (w + tile - 1) / tile;
-  p.band = std::clamp<int64_t>(kVChunkFloats / (p.e * p.cin8) / p.tw, 1, p.th);  // tile rows per band
+  p.band = std::clamp<int64_t>(budget.v_chunk / (p.e * p.cin8) / p.tw, 1, p.th);  // tile rows per band
   // Whole images fit a band: a band holds several images (the CFG pair), so that the kernel
   // transform runs once for them and the GEMMs get their tiles together.
-  p.ipb = p.band < p.th ? 1 : std::clamp<int64_t>(kVChunkFloats / (p.e * p.cin8) / (p.th * p.tw), 1, b);
-  p.tc = p.ipb * p.band * p.tw;  // tiles per band
-  p.cb = p.e * p.cin8 * Up(p.cout8, 16) <= kUWholeFloats
+  p.ipb = p.band < p.th ? 1 : std::clamp<int64_t>(budget.v_chunk / (p.e * p.cin8) / (p.th * p.tw), 1, b);
+  p.tc = p.ipb * Up(p.band * p.tw, tile::kMr);  // V and M rows per band: each image's tiles in whole A panels
+  p.cb = p.e * p.cin8 * Up(p.cout8, 16) <= budget.u_whole
              ? Up(p.cout8, 16)
-             : std::clamp<int64_t>(kUChunkFloats / (p.e * p.cin8) / 16 * 16, 16, Up(p.cout8, 16));
+             : std::clamp<int64_t>(budget.u_chunk / (p.e * p.cin8) / 16 * 16, 16, Up(p.cout8, 16));
   p.xt = (tile * p.band + 2) * w * p.cin8;  // input rows [tile ty0 - 1, tile (ty0 + band) + 1)
   p.v = p.e * (p.tc * p.cin8 + kPlanePad);
   p.us = p.cin8 * p.cb + kPlanePad;
@@ -180,54 +178,80 @@ struct Transforms<2> {
   }
 };
 
-// V[e][n][c8] of tile t (local index n of `count`, the row count of each V_e) from the
-// channels-last input rows in xt.
+// The (M+2)^2 transformed vectors V_e (channels [g, g + 8)) of tile t, from the channels-last
+// input rows in xt, into out[e][i].
 template <int M>
-__attribute__((target("avx2,fma"))) void InputTile(const Plan& p, const float* xt, Rows rows, int64_t h, int64_t w,
-                                                   int64_t t, int64_t n, int64_t count, float* v) {
+__attribute__((target("avx2,fma"))) inline void TileV(const Plan& p, const float* xt, Rows rows, int64_t h,
+                                                      int64_t w, int64_t t, int64_t g, int i, __m256 out[][8]) {
   using X = Transforms<M>;
   constexpr int T = X::kT;
   const int64_t c8 = p.cin8;
   const int64_t ty = t % (p.th * p.tw) / p.tw, tx = t % p.tw;
-  for (int64_t g = 0; g < c8; g += 8) {
-    __m256 d[T][T];
-    for (int r = 0; r < T; ++r) {
-      const int64_t iy = M * ty - 1 + r;
-      for (int c = 0; c < T; ++c) {
-        const int64_t ix = M * tx - 1 + c;
-        d[r][c] = (iy >= 0 && iy < h && ix >= 0 && ix < w)
-                      ? _mm256_loadu_ps(xt + ((iy - rows.r0) * w + ix) * c8 + g)  // the band holds row iy
-                      : _mm256_setzero_ps();
-      }
-    }
-    // B^T applied rows first (s = B^T d), then columns (V = s B).
-    __m256 s[T][T];
+  __m256 d[T][T];
+  for (int r = 0; r < T; ++r) {
+    const int64_t iy = M * ty - 1 + r;
     for (int c = 0; c < T; ++c) {
-      __m256 x[T], col[T];
-      for (int r = 0; r < T; ++r) x[r] = d[r][c];
-      X::Bt(x, col);
-      for (int r = 0; r < T; ++r) s[r][c] = col[r];
+      const int64_t ix = M * tx - 1 + c;
+      d[r][c] = (iy >= 0 && iy < h && ix >= 0 && ix < w)
+                    ? _mm256_loadu_ps(xt + ((iy - rows.r0) * w + ix) * c8 + g)  // the band holds row iy
+                    : _mm256_setzero_ps();
     }
-    for (int r = 0; r < T; ++r) {
-      __m256 out[T];
-      X::Bt(s[r], out);
-      for (int c = 0; c < T; ++c) _mm256_storeu_ps(v + (r * T + c) * (count * c8 + kPlanePad) + n * c8 + g, out[c]);
+  }
+  // B^T applied rows first (s = B^T d), then columns (V = s B).
+  __m256 s[T][T];
+  for (int c = 0; c < T; ++c) {
+    __m256 x[T], col[T];
+    for (int r = 0; r < T; ++r) x[r] = d[r][c];
+    X::Bt(x, col);
+    for (int r = 0; r < T; ++r) s[r][c] = col[r];
+  }
+  for (int r = 0; r < T; ++r) {
+    __m256 v[T];
+    X::Bt(s[r], v);
+    for (int c = 0; c < T; ++c) out[r * T + c][i] = v[c];
+  }
+}
+
+// Rows [row0, row0 + 6) of every V_e (row0 a multiple of 6) from tiles [t0, t0 + valid) of one
+// image (valid <= 6; the panel's other rows zero), written as TileGemm's packed A panel
+// (GemmOperand::Panels, K = cin8): (row, ch) of V_e at v + e * vs + (row / 6 * cin8 + ch) * 6 + row % 6.
+// Per 8 channels: six tiles' vectors, then per e one 8x8 transpose (two zero rows) gives the
+// panel's 48 contiguous floats for those channels.
+template <int M>
+__attribute__((target("avx2,fma"))) void InputPanel(const Plan& p, const float* xt, Rows rows, int64_t h, int64_t w,
+                                                    int64_t t0, int64_t valid, int64_t row0, int64_t vs, float* v) {
+  constexpr int E = (M + 2) * (M + 2);
+  const int64_t c8 = p.cin8;
+  __m256 buf[E][8];
+  for (int e = 0; e < E; ++e)
+    for (int i = static_cast<int>(valid); i < 8; ++i) buf[e][i] = _mm256_setzero_ps();
+  for (int64_t g = 0; g < c8; g += 8) {
+    for (int i = 0; i < valid; ++i) TileV<M>(p, xt, rows, h, w, t0 + i, g, i, buf);
+    for (int e = 0; e < E; ++e) {
+      __m256 t[8];
+      Transpose8Regs(buf[e], t);
+      float* dst = v + e * vs + (row0 / 6 * c8 + g) * 6;
+      // Each 8-float store spills two floats into the next channel's slot, which the next store
+      // overwrites; the last one stores exactly six (the slot after it is another panel's).
+      for (int j = 0; j < 7; ++j) _mm256_storeu_ps(dst + j * 6, t[j]);
+      _mm_storeu_ps(dst + 42, _mm256_castps256_ps128(t[7]));
+      _mm_storel_pi(reinterpret_cast<__m64*>(dst + 46), _mm256_extractf128_ps(t[7], 1));
     }
   }
 }
 
-// V for tiles [t0, t0 + count) of one image, at local indices [n_base, n_base + count) of V_e's
-// `rows` rows.
-void InputTransform(const Plan& p, const float* xt, Rows rows, int64_t h, int64_t w, int64_t t0, int64_t count,
-                    int64_t n_base, int64_t v_rows, float* v) {
+// V rows [row0, row0 + Up(tiles, 6)) for tiles [t0, t0 + tiles) of one image, panel by panel.
+void InputTransform(const Plan& p, const float* xt, Rows rows, int64_t h, int64_t w, int64_t t0, int64_t tiles,
+                    int64_t row0, int64_t vs, float* v) {
   ThreadPool::Shared().ParallelFor(
-      count,
-      [&](int64_t n0, int64_t n1) {
-        for (int64_t n = n0; n < n1; ++n) {
+      (tiles + 5) / 6,
+      [&](int64_t q0, int64_t q1) {
+        for (int64_t q = q0; q < q1; ++q) {
+          const int64_t valid = std::min<int64_t>(6, tiles - 6 * q);
           if (p.tile == 2) {
-            InputTile<2>(p, xt, rows, h, w, t0 + n, n_base + n, v_rows, v);
+            InputPanel<2>(p, xt, rows, h, w, t0 + 6 * q, valid, row0 + 6 * q, vs, v);
           } else {
-            InputTile<4>(p, xt, rows, h, w, t0 + n, n_base + n, v_rows, v);
+            InputPanel<4>(p, xt, rows, h, w, t0 + 6 * q, valid, row0 + 6 * q, vs, v);
           }
         }
       },
@@ -384,10 +408,12 @@ void FromChannelsLast(const WinogradConv& c, const Plan& p, int64_t img, Rows ro
       1);
 }
 
-// M_e = V_e U_e for every e (its first `cols` columns, a multiple of 16): whole GEMMs as the threads' tasks, each thread taking the next e
-// when it is done (the e are equal work; a thread slowed by the machine takes fewer), so each
-// V_e and U_e is packed once, by one thread, and the threads meet once, not once per GEMM.
-void Gemms(const Plan& p, int64_t count, int64_t cols, const float* v, const float* u, float* m, float* gemm) {
+// M_e = V_e U_e for every e (its first `cols` columns, a multiple of 16; V_e at v + e * vs): whole
+// GEMMs as the threads' tasks, each thread taking the next e when it is done (the e are equal
+// work; a thread slowed by the machine takes fewer), so the threads meet once, not once per GEMM.
+// V_e and U_e are both written as the micro-kernel's panels and read in place: nothing is packed.
+void Gemms(const Plan& p, int64_t count, int64_t cols, int64_t vs, const float* v, const float* u, float* m,
+           float* gemm) {
   ThreadPool& pool = ThreadPool::Shared();
   std::atomic<int64_t> next{0};
   pool.ParallelFor(
@@ -395,7 +421,7 @@ void Gemms(const Plan& p, int64_t count, int64_t cols, const float* v, const flo
       [&](int64_t t0, int64_t) {
         float* mine = gemm + t0 * TileGemmTaskScratchFloats();
         for (int64_t e = next++; e < p.e; e = next++) {
-          TileGemm(count, cols, p.cin8, GemmOperand::Rows(v + e * (count * p.cin8 + kPlanePad), DType::kF32, p.cin8),
+          TileGemm(count, cols, p.cin8, GemmOperand::Panels(v + e * vs, p.cin8),
                    GemmOperand::Panels(u + e * p.us, p.cin8), m + e * (count * p.cb + kPlanePad), p.cb, {}, mine);
         }
       },
@@ -413,17 +439,18 @@ int64_t WinogradTile(int64_t h, int64_t w, int64_t cin, int64_t cout) {
   return 0;
 }
 
-int64_t WinogradScratchFloats(int64_t b, int64_t cin, int64_t h, int64_t w, int64_t cout, int64_t tile) {
-  const Plan p = MakePlan(b, cin, h, w, cout, tile != 0 ? tile : WinogradTile(h, w, cin, cout));
+int64_t WinogradScratchFloats(int64_t b, int64_t cin, int64_t h, int64_t w, int64_t cout, int64_t tile,
+                              const WinogradBudget& budget) {
+  const Plan p = MakePlan(b, cin, h, w, cout, tile != 0 ? tile : WinogradTile(h, w, cin, cout), budget);
   return p.xt + p.v + p.u + p.m + p.yt + ThreadPool::Shared().num_threads() * TileGemmTaskScratchFloats() + 64;
 }
 
 void WinogradConv3x3(const WinogradConv& c, float* scratch) {
   const int64_t tile = c.tile != 0 ? c.tile : WinogradTile(c.h, c.w, c.cin, c.cout);
-  const Plan p = MakePlan(c.b, c.cin, c.h, c.w, c.cout, tile);
+  const Plan p = MakePlan(c.b, c.cin, c.h, c.w, c.cout, tile, c.budget);
   std::vector<float> own;
   if (scratch == nullptr) {
-    own.resize(static_cast<size_t>(WinogradScratchFloats(c.b, c.cin, c.h, c.w, c.cout, tile)));
+    own.resize(static_cast<size_t>(WinogradScratchFloats(c.b, c.cin, c.h, c.w, c.cout, tile, c.budget)));
     scratch = own.data();
   }
   float* xt = scratch;
@@ -443,7 +470,10 @@ void WinogradConv3x3(const WinogradConv& c, float* scratch) {
       const int64_t rows_t = std::min(p.band, p.th - ty0);
       const Rows in{std::max<int64_t>(0, tile * ty0 - 1), std::min(c.h, tile * (ty0 + rows_t) + 1)};
       const Rows out{tile * ty0, std::min(c.h, tile * (ty0 + rows_t))};
-      const int64_t per_image = rows_t * p.tw, count = images * per_image;  // tiles of each image, of the band
+      // Tiles of each image in the band, and their V / M rows (whole A panels: the rows past the
+      // tiles are zero in V, ignored in M).
+      const int64_t per_image = rows_t * p.tw, image_rows = Up(per_image, tile::kMr), count = images * image_rows;
+      const int64_t vs = count * p.cin8 + kPlanePad;  // V_e to V_e+1
       for (int64_t i = 0; i < images; ++i) {
         const int64_t img = img0 + i;
         if (c.up == 2) {
@@ -451,13 +481,13 @@ void WinogradConv3x3(const WinogradConv& c, float* scratch) {
         } else {
           ToChannelsLast(c.x + img * c.cin * hw, c.cin, hw, c.w, p.cin8, in, xt);
         }
-        InputTransform(p, xt, in, c.h, c.w, img * p.th * p.tw + ty0 * p.tw, per_image, i * per_image, count, v);
+        InputTransform(p, xt, in, c.h, c.w, img * p.th * p.tw + ty0 * p.tw, per_image, i * image_rows, vs, v);
       }
       for (int64_t co0 = 0; co0 < c.cout; co0 += p.cb) {
         if (!whole_u) KernelTransform(c, p, co0, u);
-        Gemms(p, count, Up(std::min(p.cb, c.cout - co0), 16), v, u, m, gemm);
+        Gemms(p, count, Up(std::min(p.cb, c.cout - co0), 16), vs, v, u, m, gemm);
         for (int64_t i = 0; i < images; ++i) {
-          OutputTransform(p, out, c.h, c.w, m, (img0 + i) * p.th * p.tw + ty0 * p.tw, per_image, i * per_image, count,
+          OutputTransform(p, out, c.h, c.w, m, (img0 + i) * p.th * p.tw + ty0 * p.tw, per_image, i * image_rows, count,
                           co0, std::min(p.cb, p.cout8 - co0), yt + i * p.yt1);
         }
       }

@@ -18,6 +18,17 @@
 
 namespace sdr::cpu {
 
+// Scratch budgets (floats) of a call's plan: tiles go in bands, output channels in blocks, within
+// them. Defaults measured on the SD 1.5 UNet's mix (sdr_bench_winograd): V holds both images of
+// the CFG pair at every UNet size (960 channels at 64 x 64: 71 MB), so the kernel transform runs
+// once per block of output channels, not once per image; U blocks are wide enough that V goes
+// through the GEMMs a few times, not a dozen. Tests pass small ones to reach every path.
+struct WinogradBudget {
+  int64_t v_chunk = 18 << 20;  // V of one band of tiles: 72 MB
+  int64_t u_chunk = 12 << 20;  // U of one block of output channels: 48 MB
+  int64_t u_whole = 16 << 20;  // U of every output channel, when it fits: 64 MB
+};
+
 struct WinogradConv {
   const float* x = nullptr;       // [b, cin, h / up, w / up] NCHW, read nearest-upsampled by `up`
   int64_t b = 0, cin = 0, h = 0, w = 0;  // h, w: the (upsampled) input and output size
@@ -30,6 +41,7 @@ struct WinogradConv {
   const float* residual = nullptr;      // [b, cout, h, w] or null
   float* y = nullptr;                   // [b, cout, h, w]; y = conv(x) + bias + channel_bias + residual
   int64_t tile = 0;  // m of F(m x m, 3x3): 4 or 2; 0: WinogradTile's choice for the size
+  WinogradBudget budget;
 };
 
 // The m of F(m x m, 3x3) that pays for this size (4 or 2), or 0 when none does (enough tiles for
@@ -37,7 +49,8 @@ struct WinogradConv {
 int64_t WinogradTile(int64_t h, int64_t w, int64_t cin, int64_t cout);
 
 // tile: as WinogradConv::tile.
-int64_t WinogradScratchFloats(int64_t b, int64_t cin, int64_t h, int64_t w, int64_t cout, int64_t tile = 0);
+int64_t WinogradScratchFloats(int64_t b, int64_t cin, int64_t h, int64_t w, int64_t cout, int64_t tile = 0,
+                              const WinogradBudget& budget = {});
 
 // Needs TileGemmAvailable(). scratch: WinogradScratchFloats floats (null: allocates).
 void WinogradConv3x3(const WinogradConv& c, float* scratch = nullptr);
