@@ -87,34 +87,39 @@ TEST(TileGemmTest, TallAndWideGemmsOnSharedPanelsEqualOneThreadBitForBit) {
 
 TEST(TileGemmTest, ReadsF16Bf16AndQuantizedWeightsInPlace) {
   if (!TileGemmAvailable()) GTEST_SKIP() << "no AVX2/FMA/F16C";
-  const int64_t m = 37, n = 45, k = 512;  // k: a whole number of q8_0 (32) and K-quant (256) blocks
-  const auto x = ref::RandomVector(m * k, 3);
-  auto w = ref::RandomVector(n * k, 4, 0.05f);  // a Linear weight [n, k]
-  // Round the weight to each storage type, then compare against f32 math on the rounded values.
-  for (DType dt : {DType::kF16, DType::kBF16, DType::kQ8_0, DType::kQ4_K}) {
-    std::vector<uint8_t> stored(*DTypeBytes(dt, static_cast<uint64_t>(n * k)));
-    std::vector<float> rounded(w.size());
-    if (dt == DType::kF16 || dt == DType::kBF16) {
-      auto* h = reinterpret_cast<uint16_t*>(stored.data());
-      for (size_t i = 0; i < w.size(); ++i) {
-        h[i] = dt == DType::kF16 ? F32ToF16(w[i]) : F32ToBF16(w[i]);
-        rounded[i] = dt == DType::kF16 ? F16ToF32(h[i]) : BF16ToF32(h[i]);
+  // k: whole q8_0 (32) and K-quant (256) blocks; 608 = 19 q8_0 blocks, in depth blocks that start
+  // past 256-multiples (224 + 224 + 160), 640 the same for f16.
+  for (const int64_t k : {512, 608, 640}) {
+    const int64_t m = 37, n = 45;
+    const auto x = ref::RandomVector(m * k, 3);
+    auto w = ref::RandomVector(n * k, 4, 0.05f);  // a Linear weight [n, k]
+    // Round the weight to each storage type, then compare against f32 math on the rounded values.
+    for (DType dt : {DType::kF16, DType::kBF16, DType::kQ8_0, DType::kQ4_K}) {
+      if (k % 256 != 0 && dt == DType::kQ4_K) continue;  // a K-quant row is whole 256-blocks
+      std::vector<uint8_t> stored(*DTypeBytes(dt, static_cast<uint64_t>(n * k)));
+      std::vector<float> rounded(w.size());
+      if (dt == DType::kF16 || dt == DType::kBF16) {
+        auto* h = reinterpret_cast<uint16_t*>(stored.data());
+        for (size_t i = 0; i < w.size(); ++i) {
+          h[i] = dt == DType::kF16 ? F32ToF16(w[i]) : F32ToBF16(w[i]);
+          rounded[i] = dt == DType::kF16 ? F16ToF32(h[i]) : BF16ToF32(h[i]);
+        }
+      } else {
+        ASSERT_TRUE(Quantize(dt, w.data(), n * k, stored.data()).ok());
+        ASSERT_TRUE(Dequantize(dt, stored.data(), n * k, rounded.data()).ok());
       }
-    } else {
-      ASSERT_TRUE(Quantize(dt, w.data(), n * k, stored.data()).ok());
-      ASSERT_TRUE(Dequantize(dt, stored.data(), n * k, rounded.data()).ok());
+      const auto want = RefGemm(x, Transposed(rounded, n, k), m, n, k);
+      std::vector<float> c(static_cast<size_t>(m * n));
+      // As B (Linear: y = x W^T) and as A (conv: y = W col).
+      TileGemm(m, n, k, GemmOperand::Rows(x.data(), DType::kF32, k), GemmOperand::Columns(stored.data(), dt, k),
+               c.data(), n, {});
+      EXPECT_LT(ref::RelL2(want.data(), c.data(), m * n), 1e-5) << DTypeName(dt) << " as B, k " << k;
+      const auto xt = Transposed(x, m, k);  // [k, m]
+      std::vector<float> ct(static_cast<size_t>(n * m));
+      TileGemm(n, m, k, GemmOperand::Rows(stored.data(), dt, k), GemmOperand::Rows(xt.data(), DType::kF32, m),
+               ct.data(), m, {});
+      EXPECT_LT(ref::RelL2(Transposed(want, m, n).data(), ct.data(), m * n), 1e-5) << DTypeName(dt) << " as A, k " << k;
     }
-    const auto want = RefGemm(x, Transposed(rounded, n, k), m, n, k);
-    std::vector<float> c(static_cast<size_t>(m * n));
-    // As B (Linear: y = x W^T) and as A (conv: y = W col).
-    TileGemm(m, n, k, GemmOperand::Rows(x.data(), DType::kF32, k), GemmOperand::Columns(stored.data(), dt, k), c.data(),
-             n, {});
-    EXPECT_LT(ref::RelL2(want.data(), c.data(), m * n), 1e-5) << DTypeName(dt) << " as B";
-    const auto xt = Transposed(x, m, k);  // [k, m]
-    std::vector<float> ct(static_cast<size_t>(n * m));
-    TileGemm(n, m, k, GemmOperand::Rows(stored.data(), dt, k), GemmOperand::Rows(xt.data(), DType::kF32, m), ct.data(),
-             m, {});
-    EXPECT_LT(ref::RelL2(Transposed(want, m, n).data(), ct.data(), m * n), 1e-5) << DTypeName(dt) << " as A";
   }
 }
 

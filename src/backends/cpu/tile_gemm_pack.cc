@@ -63,7 +63,7 @@ void ReadRow(const GemmOperand& op, int64_t row, int64_t k0, int64_t count, floa
     case DType::kBF16: Bf16Row(static_cast<const uint16_t*>(op.data) + row * op.ld + k0, count, out); return;
     default: {
       // GGUF blocks: a row of ld values is ld / block_elems blocks; k0 and count are block-aligned
-      // (TileGemm's depth blocks are multiples of 256, K a whole number of blocks).
+      // (DepthBlock: multiples of 32, or 256 for a K that is a multiple of 256; K whole blocks).
       const DTypeInfo& info = GetDTypeInfo(op.dtype);
       const auto* base = static_cast<const uint8_t*>(op.data);
       const int64_t row_bytes = op.ld / info.block_elems * info.block_bytes;
