@@ -68,17 +68,19 @@ struct Rows {
 
 // out[q - qb][ch] = x[ch][q] for a block of pixels [q0, q1): whole 8x8 blocks vectorised, edges
 // scalar. x: [c, hw] NCHW of one image; out: channels last from pixel qb on (channels past c zero).
+// Channels outer: eight channel rows are read along the whole block (the channel rows are hw
+// apart, often a multiple of 4096 bytes: reading a few floats of every channel at a time would
+// evict each line before its second half is used), and the block's output rows stay in L1.
 void ChannelsLastRows(const float* x, int64_t c, int64_t hw, int64_t c8, int64_t q0, int64_t q1, int64_t qb,
                       float* out) {
-  int64_t q = q0;
-  for (; q + 8 <= q1; q += 8) {
-    int64_t ch = 0;
-    for (; ch + 8 <= c; ch += 8) Transpose8(x + ch * hw + q, hw, out + (q - qb) * c8 + ch, c8);
-    for (int64_t i = q; i < q + 8; ++i)
-      for (int64_t k = ch; k < c8; ++k) out[(i - qb) * c8 + k] = k < c ? x[k * hw + i] : 0.0f;
+  const int64_t q8 = q0 + (q1 - q0) / 8 * 8;  // [q0, q8): whole 8x8 blocks
+  int64_t ch = 0;
+  for (; ch + 8 <= c; ch += 8) {
+    for (int64_t q = q0; q < q8; q += 8) Transpose8(x + ch * hw + q, hw, out + (q - qb) * c8 + ch, c8);
   }
-  for (; q < q1; ++q)
-    for (int64_t k = 0; k < c8; ++k) out[(q - qb) * c8 + k] = k < c ? x[k * hw + q] : 0.0f;
+  for (int64_t q = q0; q < q1; ++q) {
+    for (int64_t k = q < q8 ? ch : 0; k < c8; ++k) out[(q - qb) * c8 + k] = k < c ? x[k * hw + q] : 0.0f;
+  }
 }
 
 // Rows [r.r0, r.r1) of NCHW [c, h*w] (one image) -> channels-last [(r1 - r0) * w, c8].
@@ -381,17 +383,22 @@ void OutputTransform(const Plan& p, Rows rows, int64_t h, int64_t w, const float
 void FromChannelsLast(const WinogradConv& c, const Plan& p, int64_t img, Rows rows, const float* yt) {
   const int64_t hw = c.h * c.w, q0 = rows.r0 * c.w, q1 = rows.r1 * c.w;
   float* y = c.y + img * c.cout * hw;
+  // Sixteen channels at a time: both halves of each 64-byte line of yt are read together.
   ThreadPool::Shared().ParallelFor(
-      (c.cout + 7) / 8,
+      (c.cout + 15) / 16,
       [&](int64_t g0, int64_t g1) {
         for (int64_t g = g0; g < g1; ++g) {
-          const int64_t co0 = 8 * g, n = std::min<int64_t>(8, c.cout - co0);
+          const int64_t co0 = 16 * g, n = std::min<int64_t>(16, c.cout - co0), whole = n / 8 * 8;
           int64_t q = q0;
-          if (n == 8) {
-            for (; q + 8 <= q1; q += 8) Transpose8(yt + (q - q0) * p.cout8 + co0, p.cout8, y + co0 * hw + q, hw);
+          if (whole > 0) {
+            for (; q + 8 <= q1; q += 8) {
+              for (int64_t k = 0; k < whole; k += 8) {
+                Transpose8(yt + (q - q0) * p.cout8 + co0 + k, p.cout8, y + (co0 + k) * hw + q, hw);
+              }
+            }
           }
           for (int64_t co = co0; co < co0 + n; ++co)
-            for (int64_t i = q; i < q1; ++i) y[co * hw + i] = yt[(i - q0) * p.cout8 + co];
+            for (int64_t i = co < co0 + whole ? q : q0; i < q1; ++i) y[co * hw + i] = yt[(i - q0) * p.cout8 + co];
           for (int64_t co = co0; co < co0 + n; ++co) {
             const float add = (c.bias != nullptr ? c.bias[co] : 0.0f) +
                               (c.channel_bias != nullptr ? c.channel_bias[img * c.cout + co] : 0.0f);
