@@ -3,8 +3,6 @@
 // Prints GFLOP per CPU-second (per core) per variant, best of 3, with the CPU line.
 //
 // Usage: sdr_bench_gemm
-#include <sys/resource.h>
-
 #include <algorithm>
 #include <chrono>
 #include <cmath>
@@ -26,13 +24,8 @@ namespace {
 using Clock = std::chrono::steady_clock;
 
 using sdr::bench::CpuLine;
-
-double CpuSeconds() {
-  rusage u{};
-  getrusage(RUSAGE_SELF, &u);
-  return static_cast<double>(u.ru_utime.tv_sec + u.ru_stime.tv_sec) +
-         static_cast<double>(u.ru_utime.tv_usec + u.ru_stime.tv_usec) * 1e-6;
-}
+using sdr::bench::CpuSeconds;
+using sdr::bench::Filled;
 
 // Best of 3 in CPU seconds of this process (all its threads): GFLOP per CPU-second is the rate
 // per core, which other load on a shared machine disturbs far less than wall time.
@@ -45,16 +38,6 @@ double BestSeconds(F f) {
     best = std::min(best, CpuSeconds() - t0);
   }
   return best;
-}
-
-std::vector<float> Filled(int64_t n, float scale) {
-  std::vector<float> v(static_cast<size_t>(n));
-  uint32_t s = 12345;
-  for (float& x : v) {
-    s = s * 1664525u + 1013904223u;
-    x = (static_cast<float>(s >> 8) / 16777216.0f - 0.5f) * scale;
-  }
-  return v;
 }
 
 }  // namespace

@@ -4,8 +4,6 @@
 // runs on one machine.
 //
 // Usage: sdr_bench_linear [ROUNDS]   (default 3)
-#include <sys/resource.h>
-
 #include <algorithm>
 #include <cstdio>
 #include <cstdlib>
@@ -36,21 +34,7 @@ constexpr Shape kUnetLinears[] = {
     {"text 768->1280", 154, 1280, 768, 12},
 };
 
-double CpuSeconds() {
-  rusage u{};
-  getrusage(RUSAGE_SELF, &u);
-  return static_cast<double>(u.ru_utime.tv_sec + u.ru_stime.tv_sec) +
-         static_cast<double>(u.ru_utime.tv_usec + u.ru_stime.tv_usec) * 1e-6;
-}
-
-std::vector<float> Filled(int64_t n, float scale, uint32_t seed) {
-  std::vector<float> v(static_cast<size_t>(n));
-  for (float& x : v) {
-    seed = seed * 1664525u + 1013904223u;
-    x = (static_cast<float>(seed >> 8) / 16777216.0f - 0.5f) * scale;
-  }
-  return v;
-}
+using sdr::bench::Filled;
 
 }  // namespace
 
@@ -70,12 +54,12 @@ int main(int argc, char** argv) {
     e.col_bias = b.data();
     double best = 1e30, best_cpu = 0.0;
     for (int r = 0; r < rounds; ++r) {
-      const double c0 = CpuSeconds();
+      const double c0 = sdr::bench::CpuSeconds();
       const auto t0 = sdr::bench::Clock::now();
       sdr::cpu::TileGemm(s.m, s.n, s.k, GemmOperand::Rows(x.data(), sdr::DType::kF32, s.k),
                          GemmOperand::Columns(w16.data(), sdr::DType::kF16, s.k), y.data(), s.n, e, scratch.data());
       const double wall = sdr::bench::Since(t0);
-      if (wall < best) best = wall, best_cpu = CpuSeconds() - c0;
+      if (wall < best) best = wall, best_cpu = sdr::bench::CpuSeconds() - c0;
     }
     const double flop = 2.0 * s.m * s.n * s.k;
     total += best * static_cast<double>(s.count);

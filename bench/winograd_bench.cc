@@ -30,14 +30,7 @@ constexpr Shape kUnetConvs[] = {
     {1280, 1280, 16, 1, 2}, {2560, 1280, 16, 2, 1}, {1920, 1280, 16, 1, 1},
 };
 
-std::vector<float> Filled(int64_t n, float scale, uint32_t seed) {
-  std::vector<float> v(static_cast<size_t>(n));
-  for (float& x : v) {
-    seed = seed * 1664525u + 1013904223u;
-    x = (static_cast<float>(seed >> 8) / 16777216.0f - 0.5f) * scale;
-  }
-  return v;
-}
+using sdr::bench::Filled;
 
 }  // namespace
 
