@@ -169,6 +169,25 @@ TEST(TileGemmTest, EpilogueAddsBiasesThenActivationThenResidual) {
              n, e);
     EXPECT_LT(ref::RelL2(want.data(), c.data(), m * n), 1e-5) << static_cast<int>(act);
   }
+  // Without an activation: every combination of the row bias, column bias and residual (a
+  // convolution has a row bias only, a Linear a column bias, some with a residual).
+  for (int parts = 1; parts < 8; ++parts) {
+    const bool with_rb = (parts & 1) != 0, with_cb = (parts & 2) != 0, with_res = (parts & 4) != 0;
+    auto want = RefGemm(a, b, m, n, k);
+    for (int64_t i = 0; i < m; ++i)
+      for (int64_t j = 0; j < n; ++j) {
+        float& v = want[static_cast<size_t>(i * n + j)];
+        v += (with_rb ? rb[static_cast<size_t>(i)] : 0.0f) + (with_cb ? cb[static_cast<size_t>(j)] : 0.0f);
+        if (with_res) v += res[static_cast<size_t>(i * n + j)];
+      }
+    std::vector<float> c(static_cast<size_t>(m * n));
+    GemmEpilogue e{with_rb ? rb.data() : nullptr, with_cb ? cb.data() : nullptr, Activation::kNone,
+                   with_res ? res.data() : nullptr, n};
+    TileGemm(m, n, k, GemmOperand::Rows(a.data(), DType::kF32, k), GemmOperand::Rows(b.data(), DType::kF32, n), c.data(),
+             n, e);
+    EXPECT_LT(ref::RelL2(want.data(), c.data(), m * n), 1e-5) << "row bias " << with_rb << ", column bias " << with_cb
+                                                              << ", residual " << with_res;
+  }
 }
 
 }  // namespace
