@@ -21,7 +21,7 @@ namespace {
 using namespace tile;
 
 // Per thread: one packed A block and one packed B block.
-int64_t ThreadScratchFloats() { return kMc * kKcMax + kKcMax * kNc + 16; }
+int64_t ThreadScratchFloats() { return kMc * kKc + kKc * kNc + 16; }
 
 // Tall GEMMs (M >= N: a Linear over many tokens, a convolution over few pixels) pack all of B
 // once into panels shared by the threads (up to kSharedFloats), then the threads take blocks of
@@ -80,7 +80,7 @@ void Block(int64_t m, int64_t n, int64_t k, const GemmOperand& a, const GemmOper
            const GemmEpilogue& e, int64_t m0, int64_t m1, int64_t n0, int64_t n1, float* scratch) {
   // 32-byte alignment for the kernel's aligned loads (ThreadScratchFloats leaves room for it).
   float* pa = Align32(scratch);
-  float* pb = Align32(pa + kMc * kKcMax);
+  float* pb = Align32(pa + kMc * kKc);
   alignas(32) float edge[kMr * kNr];
   const bool epilogue = HasEpilogue(e);
   // B packed in place needs no kNc blocks (they bound the packed B block): one pass over the

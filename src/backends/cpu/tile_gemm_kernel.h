@@ -10,9 +10,8 @@ namespace sdr::cpu::tile {
 
 constexpr int64_t kMr = 6;    // rows of the register tile
 constexpr int64_t kNr = 16;   // columns of the register tile (two 8-float vectors)
-constexpr int64_t kKc = 256;     // depth of a packed block at most: a 16-column B panel of 16 KB,
-                                 // half of L1, beside the A panel streaming through
-constexpr int64_t kKcMax = kKc;  // the scratch's depth
+constexpr int64_t kKc = 256;  // depth of a packed block at most: a 16-column B panel of 16 KB,
+                              // half of L1, beside the A panel streaming through
 
 // The depth of TileGemm's packed blocks for this K: K in near-equal blocks of at most kKc, each a
 // multiple of 32 (K = 320: 160 + 160, not 320 nor 256 + 64; sdr_bench_linear), so quantized rows
@@ -22,7 +21,7 @@ constexpr int64_t DepthBlock(int64_t k) {
   return blocks <= 1 ? k : ((k + blocks - 1) / blocks + 31) / 32 * 32;
 }
 constexpr int64_t kMc = 72;   // rows of a packed A block (a multiple of kMr)
-constexpr int64_t kMcInPlace = 192;  // rows of an A block read in place (kPanels): 192 x kKcMax floats fit L2
+constexpr int64_t kMcInPlace = 192;  // rows of an A block read in place (kPanels): 192 x kKc floats fit L2
 constexpr int64_t kNc = 1024; // columns of a packed B block (a multiple of kNr)
 
 // c[6][16] (row stride ldc) = (accumulate ? c : 0) + sum_k a[k][0..6) x b[k][0..16)

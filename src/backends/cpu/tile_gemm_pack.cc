@@ -76,7 +76,7 @@ void ReadRow(const GemmOperand& op, int64_t row, int64_t k0, int64_t count, floa
 
 __attribute__((target("avx2"))) void PackA(const GemmOperand& a, int64_t m, int64_t i0, int64_t mc, int64_t k0,
                                            int64_t kc, float* out) {
-  float tmp[kMr][kKcMax];
+  float tmp[kMr][kKc];
   for (int64_t p = 0; p < mc; p += kMr) {
     const float* rows[kMr];
     for (int64_t r = 0; r < kMr; ++r) {
@@ -134,7 +134,7 @@ void PackBRows(const GemmOperand& b, int64_t n, int64_t k0, int64_t kc, int64_t 
 
 // B = the transpose of a row-major [N][K] matrix (a Linear weight): column j of B is stored row j.
 void PackBColumns(const GemmOperand& b, int64_t n, int64_t k0, int64_t kc, int64_t j0, int64_t nc, float* out) {
-  float tmp[kNr][kKcMax];
+  float tmp[kNr][kKc];
   for (int64_t p = 0; p < nc; p += kNr) {
     const float* cols[kNr];
     for (int64_t j = 0; j < kNr; ++j) {

@@ -24,11 +24,14 @@ static_assert(tile::kMr == 6, "InputPanel writes six-row A panels");
 
 int64_t Up(int64_t v, int64_t m) { return (v + m - 1) / m * m; }
 
+// Floats from one plane (V_e, U_e or M_e: rows x width) to the next.
+int64_t PlaneStride(int64_t rows, int64_t width) { return rows * width + kPlanePad; }
+
 struct Plan {
   int64_t tile, e;          // outputs per tile side (2 or 4); transform positions (tile + 2)^2
   int64_t cin8, cout8, th, tw, band, ipb, tc, cb;
   int64_t xt, v, u, m, yt;  // scratch floats of each part
-  int64_t us;               // floats from U_e to U_e+1
+  int64_t us;               // PlaneStride of U
   int64_t yt1;              // one image's slice of yt
 };
 
@@ -52,10 +55,10 @@ Plan MakePlan(int64_t b, int64_t cin, int64_t h, int64_t w, int64_t cout, int64_
              ? Up(p.cout8, 16)
              : std::clamp<int64_t>(budget.u_chunk / (p.e * p.cin8) / 16 * 16, 16, Up(p.cout8, 16));
   p.xt = (tile * p.band + 2) * w * p.cin8;  // input rows [tile ty0 - 1, tile (ty0 + band) + 1)
-  p.v = p.e * (p.tc * p.cin8 + kPlanePad);
-  p.us = p.cin8 * p.cb + kPlanePad;
+  p.v = p.e * PlaneStride(p.tc, p.cin8);
+  p.us = PlaneStride(p.cin8, p.cb);
   p.u = p.e * p.us;
-  p.m = p.e * (p.tc * p.cb + kPlanePad);
+  p.m = p.e * PlaneStride(p.tc, p.cb);
   p.yt1 = tile * p.band * w * p.cout8;  // output rows [tile ty0, tile (ty0 + band))
   p.yt = p.ipb * p.yt1;
   return p;
@@ -232,7 +235,7 @@ __attribute__((target("avx2,fma"))) void InputPanel(const Plan& p, const float* 
     for (int e = 0; e < E; ++e) {
       __m256 t[8];
       Transpose8Regs(buf[e], t);
-      float* dst = v + e * vs + (row0 / 6 * c8 + g) * 6;
+      float* dst = v + e * vs + (row0 / tile::kMr * c8 + g) * tile::kMr;
       // Each 8-float store spills two floats into the next channel's slot, which the next store
       // overwrites; the last one stores exactly six (the slot after it is another panel's).
       for (int j = 0; j < 7; ++j) _mm256_storeu_ps(dst + j * 6, t[j]);
@@ -335,13 +338,13 @@ __attribute__((target("avx2,fma"))) void OutputTile(const Plan& p, Rows rows, in
                                                     float* yt) {
   using X = Transforms<M>;
   constexpr int T = X::kT;
-  const int64_t cb = p.cb;
+  const int64_t cb = p.cb, ms = PlaneStride(count, cb);
   const int64_t ty = t % (p.th * p.tw) / p.tw, tx = t % p.tw;
   for (int64_t g = 0; g < cols; g += 8) {
     __m256 s[M][T];
     for (int c = 0; c < T; ++c) {
       __m256 v[T], out[M];
-      for (int r = 0; r < T; ++r) v[r] = _mm256_loadu_ps(m + (r * T + c) * (count * cb + kPlanePad) + n * cb + g);
+      for (int r = 0; r < T; ++r) v[r] = _mm256_loadu_ps(m + (r * T + c) * ms + n * cb + g);
       X::At(v, out);
       for (int r = 0; r < M; ++r) s[r][c] = out[r];
     }
@@ -429,7 +432,7 @@ void Gemms(const Plan& p, int64_t count, int64_t cols, int64_t vs, const float* 
         float* mine = gemm + t0 * TileGemmTaskScratchFloats();
         for (int64_t e = next++; e < p.e; e = next++) {
           TileGemm(count, cols, p.cin8, GemmOperand::Panels(v + e * vs, p.cin8),
-                   GemmOperand::Panels(u + e * p.us, p.cin8), m + e * (count * p.cb + kPlanePad), p.cb, {}, mine);
+                   GemmOperand::Panels(u + e * p.us, p.cin8), m + e * PlaneStride(count, p.cb), p.cb, {}, mine);
         }
       },
       1);
@@ -480,7 +483,7 @@ void WinogradConv3x3(const WinogradConv& c, float* scratch) {
       // Tiles of each image in the band, and their V / M rows (whole A panels: the rows past the
       // tiles are zero in V, ignored in M).
       const int64_t per_image = rows_t * p.tw, image_rows = Up(per_image, tile::kMr), count = images * image_rows;
-      const int64_t vs = count * p.cin8 + kPlanePad;  // V_e to V_e+1
+      const int64_t vs = PlaneStride(count, p.cin8);  // V_e to V_e+1
       for (int64_t i = 0; i < images; ++i) {
         const int64_t img = img0 + i;
         if (c.up == 2) {
