@@ -144,6 +144,13 @@ Act Act::Reshaped(Shape shape) const {
   return a;
 }
 
+Act Act::FirstImages(int64_t n) const {
+  SDR_CHECK(rank() >= 1 && n >= 1 && n <= dim(0));
+  Act a = *this;
+  a.t_.shape[0] = n;
+  return a;
+}
+
 Result<std::shared_ptr<const uint64_t>> Executor::Block(uint64_t bytes, void** data) {
   SDR_ASSIGN_OR_RETURN(const uint64_t offset, arena_->Alloc(bytes));
   Arena* arena = arena_;
@@ -375,6 +382,21 @@ Result<Act> Executor::ConcatChannels(const Act& a, const Act& b) {
   ConcatChannelsArgs args{a.t(), b.t(), y.t()};
   SDR_RETURN_IF_ERROR(Run(args, 0, [](Stream& s, const ConcatChannelsArgs& x) { return s.ConcatChannels(x); }));
   return y;
+}
+
+Result<Act> Executor::RepeatImages(const Act& x, int64_t n) {
+  if (x.rank() < 1 || x.dim(0) != 1 || n < 1) {
+    return InternalError("repeat_images: x " + ShapeToString(x.shape()) + ", n " + std::to_string(n));
+  }
+  const int64_t m = x.numel();
+  const Act one = x.Reshaped({1, m, 1, 1});
+  Act y = one;
+  for (int64_t i = 1; i < n; ++i) {
+    SDR_ASSIGN_OR_RETURN(y, ConcatChannels(y, one));
+  }
+  Shape shape = x.shape();
+  shape[0] = n;
+  return y.Reshaped(std::move(shape));
 }
 
 Result<Act> Executor::ToTokens(const Act& x) {

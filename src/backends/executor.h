@@ -51,6 +51,8 @@ class Act {
   bool defined() const { return block_ != nullptr; }
   // The same elements under another shape of the same count (e.g. [B, L, C] as [B * L, C]).
   Act Reshaped(Shape shape) const;
+  // The first n images (n <= dim(0)) as a view: images are outermost in every backend's layout.
+  Act FirstImages(int64_t n) const;
 
  private:
   friend class Executor;
@@ -117,6 +119,9 @@ class Executor {
   Result<Act> Affine(const Act& x, float scale, float shift, bool clamp = false, float lo = 0, float hi = 1);
   Result<Act> ResizeNearest(const Act& x, int64_t ho, int64_t wo);
   Result<Act> ConcatChannels(const Act& a, const Act& b);
+  // x [1, ...] -> [n, ...]: n copies of its one image (ConcatChannels of the image's elements
+  // viewed as [1, numel, 1, 1], which every backend's layout keeps as one contiguous run).
+  Result<Act> RepeatImages(const Act& x, int64_t n);
   Result<Act> ToTokens(const Act& x);                            // [B, C, H, W] -> [B, H*W, C]
   Result<Act> FromTokens(const Act& x, int64_t h, int64_t w);    // [B, H*W, C] -> [B, C, H, W]
   Result<Act> TimestepEmbedding(std::vector<float> t, int64_t dim);  // -> [B, dim]

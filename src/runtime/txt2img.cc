@@ -185,7 +185,9 @@ class UnetStage {
     SDR_ASSIGN_OR_RETURN(Act xa, ex.Upload(xin_));
     SDR_ASSIGN_OR_RETURN(Act ta, UploadTimesteps(ex, t, batched_ ? 2 : 1));
     if (batched_) {
-      SDR_ASSIGN_OR_RETURN(Act eps, ex.Captured("unet/pair", [&] { return unet.Forward(ex, xa, ta, ctx_); }));
+      SDR_ASSIGN_OR_RETURN(Act eps, ex.Captured("unet/pair", [&] {
+        return unet.Forward(ex, xa, ta, ctx_, UnetBatch::kSharedInput);  // both rows of xin_ and ta alike
+      }));
       SDR_ASSIGN_OR_RETURN(Tensor both, ex.Download(eps));
       SDR_ASSIGN_OR_RETURN(*eps_c, Tensor::Allocate(DType::kF32, {1, eps.dim(1), eps.dim(2), eps.dim(3)}));
       SDR_ASSIGN_OR_RETURN(*eps_u, Tensor::Allocate(DType::kF32, eps_c->shape()));

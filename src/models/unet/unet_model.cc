@@ -254,6 +254,7 @@ Status UnetModel::LoadAll(const WeightLoader& wl, const UnetLoadOptions& opts) {
 Result<Act> UnetModel::RunRes(Executor& ex, const ResBlockWeights& r, const Act& x, const Act& emb) const {
   SDR_ASSIGN_OR_RETURN(Act h, r.in_norm.Forward(ex, x, /*silu=*/true));
   SDR_ASSIGN_OR_RETURN(Act e, r.emb.Forward(ex, emb));  // [B, cout]: emb arrives already SiLU'd
+  if (e.dim(0) > x.dim(0)) e = e.FirstImages(x.dim(0));  // shared input: the images' t are alike
   SDR_ASSIGN_OR_RETURN(h, r.in_conv.Forward(ex, h, /*channel_bias=*/&e));
   SDR_ASSIGN_OR_RETURN(h, r.out_norm.Forward(ex, h, /*silu=*/true));
   if (!r.has_skip) return r.out_conv.Forward(ex, h, nullptr, /*residual=*/&x);
@@ -279,6 +280,11 @@ Result<Act> UnetModel::RunTransformer(Executor& ex, const TransformerWeights& tw
     SDR_ASSIGN_OR_RETURN(t, tw.o1.Forward(ex, a, Activation::kNone, /*residual=*/&t));
   }
   SDR_RETURN_IF_ERROR(ex.Check());
+  Act x_all = x;  // the block input, as many images as the context from here on
+  if (t.dim(0) < ctx.dim(0)) {  // shared input: the images part at their contexts
+    SDR_ASSIGN_OR_RETURN(t, ex.RepeatImages(t, ctx.dim(0)));
+    SDR_ASSIGN_OR_RETURN(x_all, ex.RepeatImages(x, ctx.dim(0)));
+  }
   {  // Cross-attention over the text context.
     SDR_ASSIGN_OR_RETURN(Act n, tw.norm2.Forward(ex, t));
     SDR_ASSIGN_OR_RETURN(Act q, tw.q2.Forward(ex, n));
@@ -297,7 +303,7 @@ Result<Act> UnetModel::RunTransformer(Executor& ex, const TransformerWeights& tw
   // Back to feature maps, project, add the block input.
   SDR_ASSIGN_OR_RETURN(Act back, ex.FromTokens(t, h, w));
   t = Act();
-  return tw.proj_out.Forward(ex, back, nullptr, /*residual=*/&x);
+  return tw.proj_out.Forward(ex, back, nullptr, /*residual=*/&x_all);
 }
 
 Result<Act> UnetModel::RunBlock(Executor& ex, const UnetBlock& block, Act h, const Act& emb, const Act& ctx,
@@ -330,16 +336,17 @@ Result<Act> UnetModel::RunBlock(Executor& ex, const UnetBlock& block, Act h, con
   return h;
 }
 
-Result<Act> UnetModel::Forward(Executor& ex, const Act& x, const std::vector<float>& t, const Act& ctx) const {
+Result<Act> UnetModel::Forward(Executor& ex, const Act& x, const std::vector<float>& t, const Act& ctx,
+                               UnetBatch batch) const {
   SDR_RETURN_IF_ERROR(CheckInputs(x, static_cast<int64_t>(t.size()), ctx));
   SDR_ASSIGN_OR_RETURN(Act sinus, ex.TimestepEmbedding(t, model_channels_));
-  return ForwardFrom(ex, x, std::move(sinus), ctx);
+  return ForwardFrom(ex, x, std::move(sinus), ctx, batch);
 }
 
-Result<Act> UnetModel::Forward(Executor& ex, const Act& x, const Act& t, const Act& ctx) const {
+Result<Act> UnetModel::Forward(Executor& ex, const Act& x, const Act& t, const Act& ctx, UnetBatch batch) const {
   SDR_RETURN_IF_ERROR(CheckInputs(x, t.rank() == 1 ? t.dim(0) : -1, ctx));
   SDR_ASSIGN_OR_RETURN(Act sinus, ex.TimestepEmbedding(t, model_channels_));
-  return ForwardFrom(ex, x, std::move(sinus), ctx);
+  return ForwardFrom(ex, x, std::move(sinus), ctx, batch);
 }
 
 Status UnetModel::CheckInputs(const Act& x, int64_t timesteps, const Act& ctx) const {
@@ -355,7 +362,7 @@ Status UnetModel::CheckInputs(const Act& x, int64_t timesteps, const Act& ctx) c
   return Status::Ok();
 }
 
-Result<Act> UnetModel::ForwardFrom(Executor& ex, const Act& x, Act sinus, const Act& ctx) const {
+Result<Act> UnetModel::ForwardFrom(Executor& ex, const Act& x, Act sinus, const Act& ctx, UnetBatch batch) const {
   // Time embedding: emb = SiLU(Linear(SiLU(Linear(sinusoid(t))))), the SiLU every ResBlock applies.
   Act emb;
   {
@@ -363,7 +370,9 @@ Result<Act> UnetModel::ForwardFrom(Executor& ex, const Act& x, Act sinus, const 
     SDR_ASSIGN_OR_RETURN(emb, time2_.Forward(ex, e1, Activation::kSilu));
     sinus = Act();
   }
-  Act h = x;
+  const int64_t images = x.dim(0);
+  // Shared input: one image until the first transformer parts them (RunTransformer).
+  Act h = batch == UnetBatch::kSharedInput ? x.FirstImages(1) : x;
   std::vector<Act> skips;
   for (const UnetBlock& blk : input_blocks_) {
     SDR_ASSIGN_OR_RETURN(h, RunBlock(ex, blk, std::move(h), emb, ctx, nullptr));
@@ -372,13 +381,18 @@ Result<Act> UnetModel::ForwardFrom(Executor& ex, const Act& x, Act sinus, const 
   SDR_ASSIGN_OR_RETURN(h, RunBlock(ex, middle_, std::move(h), emb, ctx, nullptr));
   for (const UnetBlock& blk : output_blocks_) {
     SDR_CHECK(skips.back().dim(2) == h.dim(2) && skips.back().dim(3) == h.dim(3));  // levels were matched at load
+    if (skips.back().dim(0) < h.dim(0)) {  // a skip from before the images parted
+      SDR_ASSIGN_OR_RETURN(skips.back(), ex.RepeatImages(skips.back(), h.dim(0)));
+    }
     SDR_ASSIGN_OR_RETURN(Act cat, ex.ConcatChannels(h, skips.back()));
     h = Act();
     skips.pop_back();
     SDR_ASSIGN_OR_RETURN(h, RunBlock(ex, blk, std::move(cat), emb, ctx, skips.empty() ? nullptr : &skips.back()));
   }
   SDR_ASSIGN_OR_RETURN(h, out_norm_.Forward(ex, h, /*silu=*/true));
-  return out_conv_.Forward(ex, h);
+  SDR_ASSIGN_OR_RETURN(h, out_conv_.Forward(ex, h));
+  if (h.dim(0) < images) return ex.RepeatImages(h, images);  // no transformer parted them
+  return h;
 }
 
 Result<Tensor> UnetModel::Forward(const Tensor& x, float t, const Tensor& ctx, const RunControl* control) const {
