@@ -2,12 +2,16 @@
 // 512x512 (64x64 latent, the CFG pair: batch 2) that takes the Winograd path, decoder
 // concatenations and upsample convolutions included, each timed alone (wall seconds, best of 3)
 // and weighted by how often one evaluation runs it. The total is what chunk sizes and transforms
-// are tuned on; compare builds by alternating their runs on one machine.
+// are tuned on; compare builds by alternating their runs on one machine. With `vae`: the VAE
+// decoder's 3x3 convolutions of one 512x512 decode instead (batch 1).
 //
-// Usage: sdr_bench_winograd [ROUNDS]   (default 3: best of that many per shape)
+// Usage: sdr_bench_winograd [ROUNDS [TILE [unet|vae]]]   (default 3: best of that many per shape;
+// TILE: the m of F(m x m, 3x3) for every shape, 0 (default): WinogradTile's choice)
 #include <algorithm>
 #include <cstdio>
 #include <cstdlib>
+#include <span>
+#include <string>
 #include <vector>
 
 #include "backends/cpu/tile_gemm.h"
@@ -30,17 +34,29 @@ constexpr Shape kUnetConvs[] = {
     {1280, 1280, 16, 1, 2}, {2560, 1280, 16, 2, 1}, {1920, 1280, 16, 1, 1},
 };
 
+// The SD VAE decoder at 512x512 (batch 1): 512 channels at 64 and 128, then 256 at 256 and 128 at
+// 512; each level's first conv narrows the channels, the upsample conv is at the next size.
+constexpr Shape kVaeConvs[] = {
+    {512, 512, 64, 10, 1},  {512, 512, 128, 1, 2},  {512, 512, 128, 6, 1}, {512, 512, 256, 1, 2},
+    {512, 256, 256, 1, 1},  {256, 256, 256, 5, 1},  {256, 256, 512, 1, 2}, {256, 128, 512, 1, 1},
+    {128, 128, 512, 5, 1},
+};
+
 using sdr::bench::Filled;
 
 }  // namespace
 
 int main(int argc, char** argv) {
   const int rounds = argc > 1 ? std::max(1, std::atoi(argv[1])) : 3;
+  const int64_t forced = argc > 2 ? std::atoi(argv[2]) : 0;
+  const bool vae = argc > 3 && std::string(argv[3]) == "vae";
+  const int64_t b = vae ? 1 : 2;
   std::printf("cpu: %s\n", sdr::bench::CpuLine().c_str());
   if (!sdr::cpu::TileGemmAvailable()) return 0;
   double total = 0.0, total_flop = 0.0;
-  for (const Shape& s : kUnetConvs) {
-    const int64_t b = 2, hw = s.size * s.size, src = hw / (s.up * s.up);
+  const std::span<const Shape> shapes = vae ? std::span<const Shape>(kVaeConvs) : std::span<const Shape>(kUnetConvs);
+  for (const Shape& s : shapes) {
+    const int64_t hw = s.size * s.size, src = hw / (s.up * s.up);
     const auto x = Filled(b * s.cin * src, 1.0f, 1);
     const auto w = Filled(s.cout * s.cin * 9, 0.05f, 2);
     std::vector<uint16_t> w16(w.size());
@@ -52,7 +68,8 @@ int main(int argc, char** argv) {
     c.weight = w16.data();
     c.weight_dtype = sdr::DType::kF16;
     c.y = y.data();
-    const int64_t scratch_floats = sdr::cpu::WinogradScratchFloats(b, s.cin, s.size, s.size, s.cout);
+    c.tile = forced != 0 ? forced : sdr::cpu::WinogradTile(s.size, s.size, s.cin, s.cout);
+    const int64_t scratch_floats = sdr::cpu::WinogradScratchFloats(b, s.cin, s.size, s.size, s.cout, c.tile, c.budget);
     std::vector<float> scratch(static_cast<size_t>(scratch_floats));
     double best = 1e30;
     for (int r = 0; r < rounds; ++r) {
@@ -66,10 +83,11 @@ int main(int argc, char** argv) {
     std::printf("%5lld -> %-5lld @%lldx%lld%s x%lld  F%lld  %7.1f ms  %6.1f effective GFLOP/s  scratch %5.1f MB\n",
                 static_cast<long long>(s.cin), static_cast<long long>(s.cout), static_cast<long long>(s.size),
                 static_cast<long long>(s.size), s.up == 2 ? " (up)" : "     ", static_cast<long long>(s.count),
-                static_cast<long long>(sdr::cpu::WinogradTile(s.size, s.size, s.cin, s.cout)), best * 1e3,
+                static_cast<long long>(c.tile), best * 1e3,
                 flop / best * 1e-9, static_cast<double>(scratch_floats) * 4e-6);
   }
-  std::printf("one UNet evaluation (batch 2), Winograd convolutions: %.3f s, %.1f effective GFLOP/s\n", total,
+  std::printf("%s, Winograd convolutions: %.3f s, %.1f effective GFLOP/s\n",
+              vae ? "one VAE decode (512x512, batch 1)" : "one UNet evaluation (batch 2)", total,
               total_flop / total * 1e-9);
   return 0;
 }

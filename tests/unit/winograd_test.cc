@@ -76,7 +76,7 @@ TEST(WinogradTest, MatchesTheDirectConvolution) {
     c.residual = t.extras ? res.data() : nullptr;
     c.y = got.data();
     c.budget = t.budget;
-    for (int64_t tile : {4, 2}) {
+    for (int64_t tile : {6, 4, 2}) {
       c.tile = tile;
       std::fill(got.begin(), got.end(), 0.0f);
       WinogradConv3x3(c);

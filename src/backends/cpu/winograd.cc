@@ -15,7 +15,12 @@
 namespace sdr::cpu {
 namespace {
 
-constexpr int64_t kSmallestF2 = 16;         // F(2x2, 3x3) from 16 x 16 outputs (F(4x4) from 32 x 32)
+// The smallest outputs each F(m x m, 3x3) takes (sdr_bench_winograd: at 32 x 32 F(6x6) is 1.35x
+// slower than F(4x4) on the same multiplication count, its 64-plane U streamed for few tiles; at
+// 64 x 64 it is ~1.1x faster).
+constexpr int64_t kSmallestF2 = 16;  // F(2x2, 3x3) from 16 x 16 outputs
+constexpr int64_t kSmallestF4 = 32;
+constexpr int64_t kSmallestF6 = 64;
 // Floats between consecutive planes (V_e, U_e, M_e) beyond their contents: the planes' sizes are
 // multiples of 4096 bytes at the UNet's sizes, and a tile's 36 stores (or loads), one per plane,
 // would all fall in one cache set and evict each other; one line apart they do not.
@@ -28,7 +33,7 @@ int64_t Up(int64_t v, int64_t m) { return (v + m - 1) / m * m; }
 int64_t PlaneStride(int64_t rows, int64_t width) { return rows * width + kPlanePad; }
 
 struct Plan {
-  int64_t tile, e;          // outputs per tile side (2 or 4); transform positions (tile + 2)^2
+  int64_t tile, e;          // outputs per tile side (2, 4 or 6); transform positions (tile + 2)^2
   int64_t cin8, cout8, th, tw, band, ipb, tc, cb;
   int64_t xt, v, u, m, yt;  // scratch floats of each part
   int64_t us;               // PlaneStride of U
@@ -121,8 +126,9 @@ void ToChannelsLastUp2(const float* x, int64_t c, int64_t src_hw, int64_t w, int
       1);
 }
 
-// The transforms of F(m x m, 3x3) for m = 4 (6x6 tiles, Lavin & Gray's points 0, +-1, +-2) and
-// m = 2 (4x4 tiles, points 0, +-1), each applied to one line of a tile, 8 channels to a vector:
+// The transforms of F(m x m, 3x3) for m = 4 (6x6 tiles, Lavin & Gray's points 0, +-1, +-2),
+// m = 6 (8x8 tiles) and m = 2 (4x4 tiles, points 0, +-1), each applied to one line of a tile, 8
+// channels to a vector:
 // Bt: B^T x (input, T -> T), At: A^T v (output, T -> m), G: G g (kernel, 3 -> T).
 template <int M>
 struct Transforms;
@@ -158,6 +164,57 @@ struct Transforms<4> {
     out[3] = _mm256_fmadd_ps(_mm256_set1_ps(1.0f / 12.0f), x1, base);
     out[4] = _mm256_fnmadd_ps(_mm256_set1_ps(1.0f / 12.0f), x1, base);
     out[5] = x2;
+  }
+};
+
+// m = 6: 8x8 tiles, points 0, +-1, +-2, +-1/2 (Lavin & Gray's F(6x6, 3x3)); each line's outputs
+// come in pairs sharing their even and odd parts.
+template <>
+struct Transforms<6> {
+  static constexpr int kT = 8;
+  __attribute__((target("avx2,fma"))) static inline void Bt(const __m256 x[8], __m256 out[8]) {
+    const __m256 k21_4 = _mm256_set1_ps(21.0f / 4.0f), k17_4 = _mm256_set1_ps(17.0f / 4.0f);
+    const __m256 k5_4 = _mm256_set1_ps(5.0f / 4.0f), k5_2 = _mm256_set1_ps(5.0f / 2.0f);
+    const __m256 k1_4 = _mm256_set1_ps(0.25f), k1_2 = _mm256_set1_ps(0.5f);
+    const __m256 k2 = _mm256_set1_ps(2.0f), k4 = _mm256_set1_ps(4.0f), k5 = _mm256_set1_ps(5.0f);
+    out[0] = _mm256_fmadd_ps(k21_4, _mm256_sub_ps(x[4], x[2]), _mm256_sub_ps(x[0], x[6]));
+    out[7] = _mm256_fmadd_ps(k21_4, _mm256_sub_ps(x[3], x[5]), _mm256_sub_ps(x[7], x[1]));
+    const __m256 e1 = _mm256_fnmadd_ps(k17_4, x[4], _mm256_add_ps(x[2], x[6]));
+    const __m256 o1 = _mm256_fnmadd_ps(k17_4, x[3], _mm256_add_ps(x[1], x[5]));
+    out[1] = _mm256_add_ps(e1, o1);
+    out[2] = _mm256_sub_ps(e1, o1);
+    const __m256 e2 = _mm256_fmadd_ps(k1_4, x[2], _mm256_fnmadd_ps(k5_4, x[4], x[6]));
+    const __m256 o2 = _mm256_fmadd_ps(k1_2, x[1], _mm256_fmsub_ps(k2, x[5], _mm256_mul_ps(k5_2, x[3])));
+    out[3] = _mm256_add_ps(e2, o2);
+    out[4] = _mm256_sub_ps(e2, o2);
+    const __m256 e3 = _mm256_fmadd_ps(k4, x[2], _mm256_fnmadd_ps(k5, x[4], x[6]));
+    const __m256 o3 = _mm256_fmadd_ps(k2, x[1], _mm256_fmsub_ps(k1_2, x[5], _mm256_mul_ps(k5_2, x[3])));
+    out[5] = _mm256_add_ps(e3, o3);
+    out[6] = _mm256_sub_ps(e3, o3);
+  }
+  __attribute__((target("avx2,fma"))) static inline void At(const __m256 v[8], __m256 out[6]) {
+    const __m256 a1 = _mm256_add_ps(v[1], v[2]), s1 = _mm256_sub_ps(v[1], v[2]);
+    const __m256 a2 = _mm256_add_ps(v[3], v[4]), s2 = _mm256_sub_ps(v[3], v[4]);
+    const __m256 a3 = _mm256_add_ps(v[5], v[6]), s3 = _mm256_sub_ps(v[5], v[6]);
+    out[0] = _mm256_add_ps(_mm256_add_ps(v[0], a1), _mm256_add_ps(a2, a3));
+    out[1] = _mm256_fmadd_ps(_mm256_set1_ps(2.0f), s2, _mm256_fmadd_ps(_mm256_set1_ps(0.5f), s3, s1));
+    out[2] = _mm256_fmadd_ps(_mm256_set1_ps(4.0f), a2, _mm256_fmadd_ps(_mm256_set1_ps(0.25f), a3, a1));
+    out[3] = _mm256_fmadd_ps(_mm256_set1_ps(8.0f), s2, _mm256_fmadd_ps(_mm256_set1_ps(0.125f), s3, s1));
+    out[4] = _mm256_fmadd_ps(_mm256_set1_ps(16.0f), a2, _mm256_fmadd_ps(_mm256_set1_ps(1.0f / 16.0f), a3, a1));
+    out[5] = _mm256_add_ps(_mm256_fmadd_ps(_mm256_set1_ps(32.0f), s2, _mm256_fmadd_ps(_mm256_set1_ps(1.0f / 32.0f), s3, s1)), v[7]);
+  }
+  __attribute__((target("avx2,fma"))) static inline void G(__m256 x0, __m256 x1, __m256 x2, __m256 out[8]) {
+    const __m256 s02 = _mm256_add_ps(x0, x2);
+    out[0] = x0;
+    out[1] = _mm256_mul_ps(_mm256_set1_ps(-2.0f / 9.0f), _mm256_add_ps(s02, x1));
+    out[2] = _mm256_mul_ps(_mm256_set1_ps(-2.0f / 9.0f), _mm256_sub_ps(s02, x1));
+    const __m256 e3 = _mm256_fmadd_ps(_mm256_set1_ps(1.0f / 90.0f), x0, _mm256_mul_ps(_mm256_set1_ps(2.0f / 45.0f), x2));
+    out[3] = _mm256_fmadd_ps(_mm256_set1_ps(1.0f / 45.0f), x1, e3);
+    out[4] = _mm256_fnmadd_ps(_mm256_set1_ps(1.0f / 45.0f), x1, e3);
+    const __m256 e5 = _mm256_fmadd_ps(_mm256_set1_ps(32.0f / 45.0f), x0, _mm256_mul_ps(_mm256_set1_ps(8.0f / 45.0f), x2));
+    out[5] = _mm256_fmadd_ps(_mm256_set1_ps(16.0f / 45.0f), x1, e5);
+    out[6] = _mm256_fnmadd_ps(_mm256_set1_ps(16.0f / 45.0f), x1, e5);
+    out[7] = x2;
   }
 };
 
@@ -255,8 +312,10 @@ void InputTransform(const Plan& p, const float* xt, Rows rows, int64_t h, int64_
           const int64_t valid = std::min<int64_t>(6, tiles - 6 * q);
           if (p.tile == 2) {
             InputPanel<2>(p, xt, rows, h, w, t0 + 6 * q, valid, row0 + 6 * q, vs, v);
-          } else {
+          } else if (p.tile == 4) {
             InputPanel<4>(p, xt, rows, h, w, t0 + 6 * q, valid, row0 + 6 * q, vs, v);
+          } else {
+            InputPanel<6>(p, xt, rows, h, w, t0 + 6 * q, valid, row0 + 6 * q, vs, v);
           }
         }
       },
@@ -321,10 +380,14 @@ void KernelTransform(const WinogradConv& c, const Plan& p, int64_t co0, float* u
             for (int64_t i = 0; i < 8; ++i) src[i] = rows.data() + (half * 8 + i) * depth;
             tile::InterleaveRows8(src, depth, inter.data() + half * 8 * depth, 8);
           }
+          const float* lo = inter.data();
+          const float* hi = lo + 8 * depth;
           if (p.tile == 2) {
-            KernelTile16<2>(inter.data(), inter.data() + 8 * depth, cin, p.cin8, p.us, 16 * g, u);
+            KernelTile16<2>(lo, hi, cin, p.cin8, p.us, 16 * g, u);
+          } else if (p.tile == 4) {
+            KernelTile16<4>(lo, hi, cin, p.cin8, p.us, 16 * g, u);
           } else {
-            KernelTile16<4>(inter.data(), inter.data() + 8 * depth, cin, p.cin8, p.us, 16 * g, u);
+            KernelTile16<6>(lo, hi, cin, p.cin8, p.us, 16 * g, u);
           }
         }
       },
@@ -373,8 +436,10 @@ void OutputTransform(const Plan& p, Rows rows, int64_t h, int64_t w, const float
         for (int64_t n = n0; n < n1; ++n) {
           if (p.tile == 2) {
             OutputTile<2>(p, rows, h, w, m, t0 + n, n_base + n, m_rows, co0, cols, yt);
-          } else {
+          } else if (p.tile == 4) {
             OutputTile<4>(p, rows, h, w, m, t0 + n, n_base + n, m_rows, co0, cols, yt);
+          } else {
+            OutputTile<6>(p, rows, h, w, m, t0 + n, n_base + n, m_rows, co0, cols, yt);
           }
         }
       },
@@ -444,7 +509,8 @@ int64_t WinogradTile(int64_t h, int64_t w, int64_t cin, int64_t cout) {
   // The kernel transform (per call, ~cin * cout work) must be small beside the GEMM savings
   // (~cin * cout * h * w), and the GEMMs need enough tiles: measured in bench/gemm_bench.cc.
   if (cin < 8 || cout < 8) return 0;
-  if (h * w >= 32 * 32) return 4;
+  if (h * w >= kSmallestF6 * kSmallestF6) return 6;
+  if (h * w >= kSmallestF4 * kSmallestF4) return 4;
   if (h * w >= kSmallestF2 * kSmallestF2) return 2;
   return 0;
 }
