@@ -2,7 +2,9 @@
 // the first sampler step, text encode, one UNet evaluation (a guidance-free run, cfg 1), one CFG
 // step (the batch-2 guidance pair), VAE decode. Each stage prints seconds, GFLOP (from the
 // models' own FLOP counts: UnetModel::EvalFlops, VaeDecoder::DecodeFlops), achieved GFLOP/s and the
-// fraction of the machine's SGEMM peak; the process's peak RSS closes the line. One process per
+// fraction of the machine's SGEMM peak; the process's peak RSS closes the line. The CFG step counts
+// two evaluations' FLOPs although their shared prefix runs once (UnetBatch::kSharedInput, ~3 %
+// of the pair at 512x512): its GFLOP/s is an effective rate. One process per
 // (model, size) so each peak RSS is that configuration's own; bench/stages.sh runs the matrix.
 //
 // Usage: sdr_bench_stages --peak                          measure and print the SGEMM peak (GFLOP/s)

@@ -201,17 +201,20 @@ struct Transforms<6> {
     out[2] = _mm256_fmadd_ps(_mm256_set1_ps(4.0f), a2, _mm256_fmadd_ps(_mm256_set1_ps(0.25f), a3, a1));
     out[3] = _mm256_fmadd_ps(_mm256_set1_ps(8.0f), s2, _mm256_fmadd_ps(_mm256_set1_ps(0.125f), s3, s1));
     out[4] = _mm256_fmadd_ps(_mm256_set1_ps(16.0f), a2, _mm256_fmadd_ps(_mm256_set1_ps(1.0f / 16.0f), a3, a1));
-    out[5] = _mm256_add_ps(_mm256_fmadd_ps(_mm256_set1_ps(32.0f), s2, _mm256_fmadd_ps(_mm256_set1_ps(1.0f / 32.0f), s3, s1)), v[7]);
+    const __m256 o5 = _mm256_fmadd_ps(_mm256_set1_ps(1.0f / 32.0f), s3, _mm256_add_ps(s1, v[7]));
+    out[5] = _mm256_fmadd_ps(_mm256_set1_ps(32.0f), s2, o5);
   }
   __attribute__((target("avx2,fma"))) static inline void G(__m256 x0, __m256 x1, __m256 x2, __m256 out[8]) {
     const __m256 s02 = _mm256_add_ps(x0, x2);
     out[0] = x0;
     out[1] = _mm256_mul_ps(_mm256_set1_ps(-2.0f / 9.0f), _mm256_add_ps(s02, x1));
     out[2] = _mm256_mul_ps(_mm256_set1_ps(-2.0f / 9.0f), _mm256_sub_ps(s02, x1));
-    const __m256 e3 = _mm256_fmadd_ps(_mm256_set1_ps(1.0f / 90.0f), x0, _mm256_mul_ps(_mm256_set1_ps(2.0f / 45.0f), x2));
+    const __m256 e3 =
+        _mm256_fmadd_ps(_mm256_set1_ps(1.0f / 90.0f), x0, _mm256_mul_ps(_mm256_set1_ps(2.0f / 45.0f), x2));
     out[3] = _mm256_fmadd_ps(_mm256_set1_ps(1.0f / 45.0f), x1, e3);
     out[4] = _mm256_fnmadd_ps(_mm256_set1_ps(1.0f / 45.0f), x1, e3);
-    const __m256 e5 = _mm256_fmadd_ps(_mm256_set1_ps(32.0f / 45.0f), x0, _mm256_mul_ps(_mm256_set1_ps(8.0f / 45.0f), x2));
+    const __m256 e5 =
+        _mm256_fmadd_ps(_mm256_set1_ps(32.0f / 45.0f), x0, _mm256_mul_ps(_mm256_set1_ps(8.0f / 45.0f), x2));
     out[5] = _mm256_fmadd_ps(_mm256_set1_ps(16.0f / 45.0f), x1, e5);
     out[6] = _mm256_fnmadd_ps(_mm256_set1_ps(16.0f / 45.0f), x1, e5);
     out[7] = x2;
