@@ -54,6 +54,21 @@ TEST(CpuSpatialOpsTest, GroupNormWithAndWithoutSilu) {
   }
 }
 
+// A mean far larger than the spread (and an outlier) must not cancel the variance away, as
+// E[x^2] - E[x]^2 in float would.
+TEST(CpuSpatialOpsTest, GroupNormKeepsTheVarianceOfLargeMeansAndOutliers) {
+  const int64_t c = 8, hw = 37;  // groups of 74 values: whole 8-lane blocks and a tail
+  auto x = ref::RandomVector(c * hw, 10, 1.0f);
+  for (float& v : x) v += 3000.0f;
+  x[0] = 3000.0f + 40.0f;  // 40 standard deviations off the mean
+  auto g = ref::RandomVector(c, 11);
+  auto b = ref::RandomVector(c, 12);
+  std::vector<float> y(x.size()), y_ref(x.size());
+  cpu::GroupNorm(x.data(), g.data(), b.data(), y.data(), c, hw, 4, 1e-6f, false);
+  ref::GroupNorm(x.data(), g.data(), b.data(), y_ref.data(), c, hw, 4, 1e-6f, false);
+  EXPECT_LT(ref::RelL2(y_ref.data(), y.data(), c * hw), 1e-4);
+}
+
 TEST(CpuSpatialOpsTest, UpsampleAndTranspose) {
   const float x[2 * 2 * 3] = {1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12};
   std::vector<float> y(2 * 4 * 6);
