@@ -1,4 +1,5 @@
 // Norms, softmax and activations.
+#include <algorithm>
 #include <cmath>
 
 #include "backends/cpu/fast_math.h"
@@ -42,7 +43,7 @@ SDR_VECTOR_CLONES void SoftmaxRows(float* x, int64_t rows, int64_t cols) {
 }
 
 SDR_VECTOR_CLONES void QuickGelu(float* x, int64_t n) {
-  for (int64_t i = 0; i < n; ++i) x[i] = x[i] / (1.0f + ExpF(-1.702f * x[i]));
+  for (int64_t i = 0; i < n; i += kSigmoidBlock) SigmoidTimes(x + i, 1.702f, x + i, std::min(kSigmoidBlock, n - i));
 }
 
 SDR_VECTOR_CLONES void Gelu(float* x, int64_t n) {
@@ -50,7 +51,7 @@ SDR_VECTOR_CLONES void Gelu(float* x, int64_t n) {
 }
 
 SDR_VECTOR_CLONES void Silu(float* x, int64_t n) {
-  for (int64_t i = 0; i < n; ++i) x[i] = x[i] / (1.0f + ExpF(-x[i]));
+  for (int64_t i = 0; i < n; i += kSigmoidBlock) SigmoidTimes(x + i, 1.0f, x + i, std::min(kSigmoidBlock, n - i));
 }
 
 SDR_VECTOR_CLONES void AddRowBiasResidual(const float* t, float bias, const float* residual, int64_t n, float* y) {

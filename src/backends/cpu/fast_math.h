@@ -69,4 +69,15 @@ __attribute__((always_inline)) inline Acc SumLanes(const float* x, int64_t n) {
   return sum;
 }
 
+// y[i] = x[i] / (1 + e^(-k x[i])) for i < n <= kSigmoidBlock (SiLU: k = 1; QuickGELU: 1.702), as the
+// one-line loop computes it, in two loops: written as one, GCC splits the quotient by the range
+// ExpF's clamps give its argument and computes (and blends) a division for each range: two
+// divisions per vector where one is needed, and the division is what these loops wait on.
+constexpr int64_t kSigmoidBlock = 64;
+__attribute__((always_inline)) inline void SigmoidTimes(const float* x, float k, float* y, int64_t n) {
+  float d[kSigmoidBlock];
+  for (int64_t i = 0; i < n; ++i) d[i] = 1.0f + ExpF(-k * x[i]);
+  for (int64_t i = 0; i < n; ++i) y[i] = x[i] / d[i];
+}
+
 }  // namespace sdr::cpu

@@ -39,9 +39,10 @@ SDR_VECTOR_CLONES void GroupNormRange(const float* x, const float* gamma, const 
       const float* xc = x + ch * hw;
       float* yc = y + ch * hw;
       if (silu) {
-        for (int64_t i = 0; i < hw; ++i) {
-          const float v = xc[i] * a + b;
-          yc[i] = v / (1.0f + ExpF(-v));
+        for (int64_t i = 0; i < hw; i += kSigmoidBlock) {
+          const int64_t len = std::min(kSigmoidBlock, hw - i);
+          for (int64_t j = 0; j < len; ++j) yc[i + j] = xc[i + j] * a + b;
+          SigmoidTimes(yc + i, 1.0f, yc + i, len);
         }
       } else {
         for (int64_t i = 0; i < hw; ++i) yc[i] = xc[i] * a + b;
