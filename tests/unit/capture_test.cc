@@ -10,6 +10,7 @@
 #include <optional>
 
 #include "backends/executor.h"
+#include "testing/arena_executor.h"
 #include "testing/reference_ops.h"
 #include "testing/tiny_model.h"
 
@@ -111,13 +112,7 @@ class RecordingStream final : public Stream {
   std::map<std::string, std::vector<std::function<Status(Stream&)>>> graphs_;
 };
 
-Tensor HostTensor(const Shape& shape, uint32_t seed, float scale = 1.0f) {
-  auto t = Tensor::Allocate(DType::kF32, shape);
-  SDR_CHECK(t.ok());
-  const std::vector<float> v = ref::RandomVector(t->numel(), seed, scale);
-  std::copy(v.begin(), v.end(), t->mutable_data<float>());
-  return *t;
-}
+using testing::RandomTensor;
 
 Tensor Timesteps(float t) {
   auto v = Tensor::Allocate(DType::kF32, {1});
@@ -135,14 +130,11 @@ class CaptureTest : public ::testing::Test {
     auto inner = backend_->CreateStream();
     ASSERT_TRUE(inner.ok());
     stream_ = std::make_unique<RecordingStream>(std::move(inner).value());
-    auto mem = backend_->AllocateMemory(kArena);
-    ASSERT_TRUE(mem.ok());
-    memory_ = std::move(mem).value();
-    arena_ = std::make_unique<Arena>(kArena, memory_.get());
-    ex_ = std::make_unique<Executor>(*backend_, stream_.get(), arena_.get());
+    exec_ = testing::MakeArenaExecutor(*backend_, stream_.get(), kArena);
+    ex_ = exec_.ex.get();
     ex_->EnableCapture(&cache_);
     const UnetModel& u = model_->unet();
-    auto ctx = ex_->Upload(HostTensor({1, 77, u.context_dim()}, 99));
+    auto ctx = ex_->Upload(RandomTensor({1, 77, u.context_dim()}, 99));
     ASSERT_TRUE(ctx.ok());
     ctx_ = *ctx;
   }
@@ -151,7 +143,7 @@ class CaptureTest : public ::testing::Test {
   // live with host timesteps; returns the relative L2 between them.
   double Step(uint32_t seed, float t, std::string key = "unet") {
     const UnetModel& u = model_->unet();
-    auto xa = ex_->Upload(HostTensor({1, u.in_channels(), 8, 8}, seed));
+    auto xa = ex_->Upload(RandomTensor({1, u.in_channels(), 8, 8}, seed));
     auto ta = ex_->Upload(Timesteps(t), DType::kF32);
     EXPECT_TRUE(xa.ok() && ta.ok());
     auto captured = ex_->Captured(key, [&] { return u.Forward(*ex_, *xa, *ta, ctx_); });
@@ -168,9 +160,8 @@ class CaptureTest : public ::testing::Test {
   std::shared_ptr<const SdModel> model_;
   Backend* backend_ = nullptr;
   std::unique_ptr<RecordingStream> stream_;
-  std::shared_ptr<void> memory_;
-  std::unique_ptr<Arena> arena_;
-  std::unique_ptr<Executor> ex_;
+  testing::ArenaExecutor exec_;
+  Executor* ex_ = nullptr;
   CaptureCache cache_;
   Act ctx_;
 };
@@ -200,7 +191,7 @@ TEST_F(CaptureTest, ADifferentArenaLayoutRecordsAgain) {
 TEST_F(CaptureTest, HostTimestepsAreSignedSoEveryNewValueRecordsAgain) {
   const UnetModel& u = model_->unet();
   for (float t : {900.0f, 900.0f, 100.0f}) {
-    auto xa = ex_->Upload(HostTensor({1, u.in_channels(), 8, 8}, 5));
+    auto xa = ex_->Upload(RandomTensor({1, u.in_channels(), 8, 8}, 5));
     ASSERT_TRUE(xa.ok());
     auto got = ex_->Captured("host-t", [&] { return u.Forward(*ex_, *xa, std::vector<float>{t}, ctx_); });
     ASSERT_TRUE(got.ok()) << got.status().ToString();
@@ -216,7 +207,7 @@ TEST_F(CaptureTest, HostTimestepsAreSignedSoEveryNewValueRecordsAgain) {
 
 TEST_F(CaptureTest, ARegionThatUploadsRunsLiveAndIsNotRecordedAgain) {
   const UnetModel& u = model_->unet();
-  const Tensor x = HostTensor({1, u.in_channels(), 8, 8}, 8);
+  const Tensor x = RandomTensor({1, u.in_channels(), 8, 8}, 8);
   for (int i = 0; i < 2; ++i) {
     auto got = ex_->Captured("uploads", [&]() -> Result<Act> {
       SDR_ASSIGN_OR_RETURN(Act xa, ex_->Upload(x));

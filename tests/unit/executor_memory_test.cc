@@ -11,18 +11,13 @@
 #include "backends/cpu/tile_gemm.h"
 #include "backends/executor.h"
 #include "backends/registry.h"
+#include "testing/arena_executor.h"
 #include "testing/reference_ops.h"
 
 namespace sdr {
 namespace {
 
-Tensor RandomTensor(Shape shape, uint32_t seed, float scale = 1.0f) {
-  auto t = Tensor::Allocate(DType::kF32, shape);
-  EXPECT_TRUE(t.ok());
-  const auto v = ref::RandomVector(t->numel(), seed, scale);
-  std::memcpy(t->mutable_data<float>(), v.data(), v.size() * sizeof(float));
-  return std::move(t).value();
-}
+using testing::RandomTensor;
 
 template <typename Body>
 uint64_t PlannedBytes(Backend& backend, Body&& body) {

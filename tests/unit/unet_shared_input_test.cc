@@ -7,6 +7,7 @@
 #include <cstring>
 
 #include "backends/executor.h"
+#include "testing/arena_executor.h"
 #include "testing/reference_ops.h"
 #include "testing/tiny_model.h"
 
@@ -51,12 +52,12 @@ class CountingStream final : public Stream {
 
 // n images of one random image.
 Tensor Repeated(const Shape& one, int64_t n, uint32_t seed) {
-  const std::vector<float> v = ref::RandomVector(NumElements(one), seed);
+  const Tensor image = testing::RandomTensor(one, seed);
   Shape shape = one;
   shape[0] = n;
   auto t = Tensor::Allocate(DType::kF32, shape);
   SDR_CHECK(t.ok());
-  for (int64_t i = 0; i < n; ++i) std::copy(v.begin(), v.end(), t->mutable_data<float>() + i * NumElements(one));
+  for (int64_t i = 0; i < n; ++i) std::memcpy(t->mutable_data<float>() + i * image.numel(), image.raw(), image.nbytes());
   return *t;
 }
 
@@ -68,18 +69,15 @@ class UnetSharedInputTest : public ::testing::Test {
     auto inner = model_->backend().CreateStream();
     ASSERT_TRUE(inner.ok());
     stream_ = std::make_unique<CountingStream>(std::move(inner).value());
-    auto mem = model_->backend().AllocateMemory(kArena);
-    ASSERT_TRUE(mem.ok());
-    memory_ = std::move(mem).value();
-    arena_ = std::make_unique<Arena>(kArena, memory_.get());
-    ex_ = std::make_unique<Executor>(model_->backend(), stream_.get(), arena_.get());
+    exec_ = testing::MakeArenaExecutor(model_->backend(), stream_.get(), kArena);
+    ex_ = exec_.ex.get();
   }
 
   // eps of `images` images of one latent (size x size) and timestep, each with its own context.
   Tensor Eval(int64_t images, int64_t size, UnetBatch batch) {
     const UnetModel& u = model_->unet();
     auto x = ex_->Upload(Repeated({1, u.in_channels(), size, size}, images, 7));
-    auto ctx = ex_->Upload(Contexts(images, u.context_dim()));
+    auto ctx = ex_->Upload(testing::RandomTensor({images, 77, u.context_dim()}, 99));
     EXPECT_TRUE(x.ok() && ctx.ok());
     auto eps = u.Forward(*ex_, *x, std::vector<float>(static_cast<size_t>(images), 731.25f), *ctx, batch);
     EXPECT_TRUE(eps.ok()) << eps.status().ToString();
@@ -88,20 +86,11 @@ class UnetSharedInputTest : public ::testing::Test {
     return *host;
   }
 
-  static Tensor Contexts(int64_t images, int64_t dim) {
-    auto t = Tensor::Allocate(DType::kF32, {images, 77, dim});
-    SDR_CHECK(t.ok());
-    const std::vector<float> v = ref::RandomVector(t->numel(), 99);
-    std::copy(v.begin(), v.end(), t->mutable_data<float>());
-    return *t;
-  }
-
   static constexpr uint64_t kArena = 64ull << 20;
   std::shared_ptr<const SdModel> model_;
   std::unique_ptr<CountingStream> stream_;
-  std::shared_ptr<void> memory_;
-  std::unique_ptr<Arena> arena_;
-  std::unique_ptr<Executor> ex_;
+  testing::ArenaExecutor exec_;
+  Executor* ex_ = nullptr;
 };
 
 TEST_F(UnetSharedInputTest, GivesWhatIndependentImagesGiveWithThePrefixRunOnce) {
@@ -136,10 +125,8 @@ TEST(RepeatImagesTest, CopiesTheOneImageOfAnyRank) {
   ASSERT_NE(model, nullptr);
   auto stream = model->backend().CreateStream();
   ASSERT_TRUE(stream.ok());
-  auto mem = model->backend().AllocateMemory(1 << 20);
-  ASSERT_TRUE(mem.ok());
-  Arena arena(1 << 20, mem->get());
-  Executor ex(model->backend(), stream->get(), &arena);
+  testing::ArenaExecutor exec = testing::MakeArenaExecutor(model->backend(), stream->get(), 1 << 20);
+  Executor& ex = *exec.ex;
   for (const Shape& shape : {Shape{1, 3, 4, 5}, Shape{1, 6, 7}, Shape{1, 9}}) {
     auto x = ex.Upload(Repeated(shape, 1, 5));
     ASSERT_TRUE(x.ok());
