@@ -10,6 +10,7 @@
 
 #include "backends/cpu/tile_gemm.h"
 #include "backends/cpu/tile_gemm_kernel.h"
+#include "backends/cpu/transpose8.h"
 #include "core/thread_pool.h"
 
 namespace sdr::cpu {
@@ -91,14 +92,28 @@ __attribute__((target("avx2,fma"))) void QueryBlock(const float* q, int64_t ldq,
   float* row_max = Align(ot + s.d6 * kQb);   // per query
   float* row_sum = row_max + kQb;
   float* alpha = row_sum + kQb;
-  // Q^T scaled by scale * log2(e): the softmax then runs on powers of two.
+  // Q^T scaled by scale * log2(e): the softmax then runs on powers of two. Whole 8x8 blocks by
+  // register transposes, the edges (queries past `rows` zero) one value at a time.
   const float qs = scale * kLog2e;
+  const int64_t d8 = d / 8 * 8;
   for (int64_t p = 0; p < panels; ++p) {
-    for (int64_t i = 0; i < kNr; ++i) {
-      const int64_t r = p * kNr + i;
-      const float* src = q + (q0 + r) * ldq + h * d;
-      for (int64_t c = 0; c < d; ++c) qt[(p * d + c) * kNr + i] = r < rows ? src[c] * qs : 0.0f;
+    for (int64_t i0 = 0; i0 < kNr; i0 += 8) {
+      const int64_t r0 = p * kNr + i0;
+      const bool whole = r0 + 8 <= rows;
+      if (whole) {
+        for (int64_t c = 0; c < d8; c += 8) {
+          Transpose8(q + (q0 + r0) * ldq + h * d + c, ldq, qt + (p * d + c) * kNr + i0, kNr);
+        }
+      }
+      for (int64_t i = i0; i < i0 + 8; ++i) {
+        const int64_t r = p * kNr + i;
+        const float* src = q + (q0 + r) * ldq + h * d;
+        for (int64_t c = whole ? d8 : 0; c < d; ++c) qt[(p * d + c) * kNr + i] = r < rows ? src[c] : 0.0f;
+      }
     }
+  }
+  for (int64_t j = 0; j < panels * d * kNr; j += 8) {
+    _mm256_store_ps(qt + j, _mm256_mul_ps(_mm256_load_ps(qt + j), _mm256_set1_ps(qs)));
   }
   std::fill_n(ot, s.d6 * kQb, 0.0f);
   std::fill_n(row_max, kQb, -std::numeric_limits<float>::infinity());
@@ -127,10 +142,15 @@ __attribute__((target("avx2,fma"))) void QueryBlock(const float* q, int64_t ldq,
       float* sp = st + p * kKb * kNr;
       for (int64_t half = 0; half < kNr; half += 8) {
         const __m256 old_max = _mm256_loadu_ps(row_max + p * kNr + half);
-        __m256 mx = old_max;
-        for (int64_t jj = 0; jj < keys; ++jj) mx = _mm256_max_ps(_mm256_load_ps(sp + jj * kNr + half), mx);
+        // Four running maxima: one would be a chain of dependent maxes, one per key.
+        __m256 m4[4] = {old_max, old_max, old_max, old_max};
+        int64_t jj = 0;
+        for (; jj + 4 <= keys; jj += 4)
+          for (int u = 0; u < 4; ++u) m4[u] = _mm256_max_ps(_mm256_load_ps(sp + (jj + u) * kNr + half), m4[u]);
+        for (; jj < keys; ++jj) m4[0] = _mm256_max_ps(_mm256_load_ps(sp + jj * kNr + half), m4[0]);
+        const __m256 mx = _mm256_max_ps(_mm256_max_ps(m4[0], m4[1]), _mm256_max_ps(m4[2], m4[3]));
         __m256 sum = _mm256_setzero_ps();
-        for (int64_t jj = 0; jj < keys; ++jj) {
+        for (jj = 0; jj < keys; ++jj) {
           const __m256 e = Exp2(_mm256_sub_ps(_mm256_load_ps(sp + jj * kNr + half), mx));
           _mm256_store_ps(sp + jj * kNr + half, e);
           sum = _mm256_add_ps(sum, e);
@@ -158,10 +178,21 @@ __attribute__((target("avx2,fma"))) void QueryBlock(const float* q, int64_t ldq,
       }
     }
   }
+  // O = (O^T)^T / row sums: each column of O^T scaled (in place), then whole 8x8 blocks out by
+  // register transposes, the edges one value at a time.
+  for (int64_t i = 0; i < kQb; ++i) alpha[i] = i < rows && row_sum[i] > 0.0f ? 1.0f / row_sum[i] : 0.0f;
+  for (int64_t c = 0; c < d; ++c) {
+    for (int64_t i = 0; i < kQb; i += 8) {
+      _mm256_store_ps(ot + c * kQb + i, _mm256_mul_ps(_mm256_load_ps(ot + c * kQb + i), _mm256_loadu_ps(alpha + i)));
+    }
+  }
+  const int64_t rows8 = rows / 8 * 8;
+  for (int64_t i = 0; i < rows8; i += 8) {
+    for (int64_t c = 0; c < d8; c += 8) Transpose8(ot + c * kQb + i, kQb, y + (q0 + i) * ldy + h * d + c, ldy);
+  }
   for (int64_t i = 0; i < rows; ++i) {
-    const float inv = row_sum[i] > 0.0f ? 1.0f / row_sum[i] : 0.0f;
     float* dst = y + (q0 + i) * ldy + h * d;
-    for (int64_t c = 0; c < d; ++c) dst[c] = ot[c * kQb + i] * inv;
+    for (int64_t c = i < rows8 ? d8 : 0; c < d; ++c) dst[c] = ot[c * kQb + i];
   }
 }
 
