@@ -180,10 +180,11 @@ __attribute__((target("avx2,fma"))) void QueryBlock(const float* q, int64_t ldq,
   }
   // O = (O^T)^T / row sums: each column of O^T scaled (in place), then whole 8x8 blocks out by
   // register transposes, the edges one value at a time.
-  for (int64_t i = 0; i < kQb; ++i) alpha[i] = i < rows && row_sum[i] > 0.0f ? 1.0f / row_sum[i] : 0.0f;
+  float* inv_sum = alpha;  // the rescale factors' space, free after the last chunk
+  for (int64_t i = 0; i < kQb; ++i) inv_sum[i] = i < rows && row_sum[i] > 0.0f ? 1.0f / row_sum[i] : 0.0f;
   for (int64_t c = 0; c < d; ++c) {
     for (int64_t i = 0; i < kQb; i += 8) {
-      _mm256_store_ps(ot + c * kQb + i, _mm256_mul_ps(_mm256_load_ps(ot + c * kQb + i), _mm256_loadu_ps(alpha + i)));
+      _mm256_store_ps(ot + c * kQb + i, _mm256_mul_ps(_mm256_load_ps(ot + c * kQb + i), _mm256_load_ps(inv_sum + i)));
     }
   }
   const int64_t rows8 = rows / 8 * 8;

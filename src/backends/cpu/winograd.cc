@@ -5,11 +5,13 @@
 #include <algorithm>
 #include <atomic>
 #include <cstring>
+#include <type_traits>
 #include <vector>
 
 #include "backends/cpu/tile_gemm.h"
 #include "backends/cpu/tile_gemm_kernel.h"
 #include "backends/cpu/transpose8.h"
+#include "core/check.h"
 #include "core/thread_pool.h"
 
 namespace sdr::cpu {
@@ -243,6 +245,17 @@ struct Transforms<2> {
   }
 };
 
+// f(std::integral_constant<int, m>{}) for the plan's m (2, 4 or 6): the one place that maps a
+// runtime tile size to the templates instantiated for it.
+template <typename F>
+void WithTile(int64_t tile, F&& f) {
+  switch (tile) {
+    case 2: return f(std::integral_constant<int, 2>{});
+    case 4: return f(std::integral_constant<int, 4>{});
+    default: SDR_CHECK(tile == 6); return f(std::integral_constant<int, 6>{});
+  }
+}
+
 // The (M+2)^2 transformed vectors V_e (channels [g, g + 8)) of tile t, from the channels-last
 // input rows in xt, into out[e][i].
 template <int M>
@@ -313,13 +326,9 @@ void InputTransform(const Plan& p, const float* xt, Rows rows, int64_t h, int64_
       [&](int64_t q0, int64_t q1) {
         for (int64_t q = q0; q < q1; ++q) {
           const int64_t valid = std::min<int64_t>(6, tiles - 6 * q);
-          if (p.tile == 2) {
-            InputPanel<2>(p, xt, rows, h, w, t0 + 6 * q, valid, row0 + 6 * q, vs, v);
-          } else if (p.tile == 4) {
-            InputPanel<4>(p, xt, rows, h, w, t0 + 6 * q, valid, row0 + 6 * q, vs, v);
-          } else {
-            InputPanel<6>(p, xt, rows, h, w, t0 + 6 * q, valid, row0 + 6 * q, vs, v);
-          }
+          WithTile(p.tile, [&](auto m) {
+            InputPanel<decltype(m)::value>(p, xt, rows, h, w, t0 + 6 * q, valid, row0 + 6 * q, vs, v);
+          });
         }
       },
       1);
@@ -385,13 +394,7 @@ void KernelTransform(const WinogradConv& c, const Plan& p, int64_t co0, float* u
           }
           const float* lo = inter.data();
           const float* hi = lo + 8 * depth;
-          if (p.tile == 2) {
-            KernelTile16<2>(lo, hi, cin, p.cin8, p.us, 16 * g, u);
-          } else if (p.tile == 4) {
-            KernelTile16<4>(lo, hi, cin, p.cin8, p.us, 16 * g, u);
-          } else {
-            KernelTile16<6>(lo, hi, cin, p.cin8, p.us, 16 * g, u);
-          }
+          WithTile(p.tile, [&](auto m) { KernelTile16<decltype(m)::value>(lo, hi, cin, p.cin8, p.us, 16 * g, u); });
         }
       },
       1);
@@ -437,13 +440,9 @@ void OutputTransform(const Plan& p, Rows rows, int64_t h, int64_t w, const float
       count,
       [&](int64_t n0, int64_t n1) {
         for (int64_t n = n0; n < n1; ++n) {
-          if (p.tile == 2) {
-            OutputTile<2>(p, rows, h, w, m, t0 + n, n_base + n, m_rows, co0, cols, yt);
-          } else if (p.tile == 4) {
-            OutputTile<4>(p, rows, h, w, m, t0 + n, n_base + n, m_rows, co0, cols, yt);
-          } else {
-            OutputTile<6>(p, rows, h, w, m, t0 + n, n_base + n, m_rows, co0, cols, yt);
-          }
+          WithTile(p.tile, [&](auto tm) {
+            OutputTile<decltype(tm)::value>(p, rows, h, w, m, t0 + n, n_base + n, m_rows, co0, cols, yt);
+          });
         }
       },
       1);
@@ -510,7 +509,7 @@ void Gemms(const Plan& p, int64_t count, int64_t cols, int64_t vs, const float* 
 
 int64_t WinogradTile(int64_t h, int64_t w, int64_t cin, int64_t cout) {
   // The kernel transform (per call, ~cin * cout work) must be small beside the GEMM savings
-  // (~cin * cout * h * w), and the GEMMs need enough tiles: measured in bench/gemm_bench.cc.
+  // (~cin * cout * h * w), and the GEMMs need enough tiles: measured with sdr_bench_winograd.
   if (cin < 8 || cout < 8) return 0;
   if (h * w >= kSmallestF6 * kSmallestF6) return 6;
   if (h * w >= kSmallestF4 * kSmallestF4) return 4;
