@@ -1,12 +1,14 @@
 // Winograd on the SD 1.5 UNet's own mix: every 3x3 stride-1 convolution of one UNet evaluation at
-// 512x512 (64x64 latent, the CFG pair: batch 2) that takes the Winograd path, decoder
-// concatenations and upsample convolutions included, each timed alone (wall seconds, best of 3)
+// 512x512 (64x64 latent, the CFG pair: batch 2), decoder concatenations and upsample convolutions
+// included (a size WinogradTile leaves to im2col: the batched im2col GEMM the cpu backend runs
+// there, printed as F0), each timed alone (wall seconds, best of 3)
 // and weighted by how often one evaluation runs it. The total is what chunk sizes and transforms
 // are tuned on; compare builds by alternating their runs on one machine. With `vae`: the VAE
 // decoder's 3x3 convolutions of one 512x512 decode instead (batch 1).
 //
-// Usage: sdr_bench_winograd [ROUNDS [TILE [unet|vae]]]   (default 3: best of that many per shape;
-// TILE: the m of F(m x m, 3x3) for every shape, 0 (default): WinogradTile's choice)
+// Usage: sdr_bench_winograd [ROUNDS [TILE [unet|vae [auto|streamed|fused]]]]   (default 3: best of
+// that many per shape; TILE: the m of F(m x m, 3x3) for every shape, 0 (default): WinogradTile's
+// choice; the last: where U goes, WinogradU, default auto)
 #include <algorithm>
 #include <cstdio>
 #include <cstdlib>
@@ -26,12 +28,14 @@ struct Shape {
   int64_t up;                      // 2: the upsample conv (reads its input at half size)
 };
 
-// SD 1.5: levels 64 (320 ch), 32 (640), 16 (1280); 8x8 and smaller take im2col.
+// SD 1.5: levels 64 (320 ch), 32 (640), 16 (1280), 8 (1280: down block 4, the middle block, up
+// block 1's three ResBlocks).
 constexpr Shape kUnetConvs[] = {
     {320, 320, 64, 7, 1},   {960, 320, 64, 1, 1},   {640, 320, 64, 2, 1},   {640, 640, 64, 1, 2},
     {320, 640, 32, 1, 1},   {640, 640, 32, 6, 1},   {1920, 640, 32, 1, 1},  {1280, 640, 32, 1, 1},
     {960, 640, 32, 1, 1},   {1280, 1280, 32, 1, 2}, {640, 1280, 16, 1, 1},  {1280, 1280, 16, 6, 1},
-    {1280, 1280, 16, 1, 2}, {2560, 1280, 16, 2, 1}, {1920, 1280, 16, 1, 1},
+    {1280, 1280, 16, 1, 2}, {2560, 1280, 16, 2, 1}, {1920, 1280, 16, 1, 1}, {1280, 1280, 8, 11, 1},
+    {2560, 1280, 8, 3, 1},
 };
 
 // The SD VAE decoder at 512x512 (batch 1): 512 channels at 64 and 128, then 256 at 256 and 128 at
@@ -50,12 +54,20 @@ int main(int argc, char** argv) {
   const int rounds = argc > 1 ? std::max(1, std::atoi(argv[1])) : 3;
   const int64_t forced = argc > 2 ? std::atoi(argv[2]) : 0;
   const bool vae = argc > 3 && std::string(argv[3]) == "vae";
+  const std::string u_arg = argc > 4 ? argv[4] : "auto";
+  const sdr::cpu::WinogradU u_mode = u_arg == "fused"      ? sdr::cpu::WinogradU::kFused
+                                     : u_arg == "streamed" ? sdr::cpu::WinogradU::kStreamed
+                                                           : sdr::cpu::WinogradU::kAuto;
   const int64_t b = vae ? 1 : 2;
   std::printf("cpu: %s\n", sdr::bench::CpuLine().c_str());
   if (!sdr::cpu::TileGemmAvailable()) return 0;
   double total = 0.0, total_flop = 0.0;
   const std::span<const Shape> shapes = vae ? std::span<const Shape>(kVaeConvs) : std::span<const Shape>(kUnetConvs);
   for (const Shape& s : shapes) {
+    if (const char* only = std::getenv("ONLY")) {
+      if (std::to_string(s.cin) + "," + std::to_string(s.cout) + "," + std::to_string(s.size) + "," +
+              std::to_string(s.up) != only) continue;
+    }
     const int64_t hw = s.size * s.size, src = hw / (s.up * s.up);
     const auto x = Filled(b * s.cin * src, 1.0f, 1);
     const auto w = Filled(s.cout * s.cin * 9, 0.05f, 2);
@@ -69,12 +81,26 @@ int main(int argc, char** argv) {
     c.weight_dtype = sdr::DType::kF16;
     c.y = y.data();
     c.tile = forced != 0 ? forced : sdr::cpu::WinogradTile(s.size, s.size, s.cin, s.cout);
-    const int64_t scratch_floats = sdr::cpu::WinogradScratchFloats(b, s.cin, s.size, s.size, s.cout, c.tile, c.budget);
+    c.u_mode = u_mode;
+    const int64_t scratch_floats =
+        c.tile == 0 ? sdr::cpu::TileGemmScratchFloats(s.cout, b * hw, s.cin * 9)
+                    : sdr::cpu::WinogradScratchFloats(b, s.cin, s.size, s.size, s.cout, c.tile, c.budget, u_mode);
     std::vector<float> scratch(static_cast<size_t>(scratch_floats));
+    // im2col: every image's columns in one GEMM, [cout, b * hw] (up: not on this path).
+    sdr::cpu::GemmOperand col;
+    col.kind = sdr::cpu::GemmOperand::Kind::kIm2col;
+    col.data = x.data();
+    col.c = s.cin, col.h = s.size, col.w = s.size, col.kh = 3, col.kw = 3, col.stride = 1, col.pad = 1;
+    col.ho = s.size, col.wo = s.size, col.images = b;
+    const sdr::cpu::GemmOperand wt = sdr::cpu::GemmOperand::Rows(w16.data(), sdr::DType::kF16, s.cin * 9);
     double best = 1e30;
     for (int r = 0; r < rounds; ++r) {
       const auto t0 = sdr::bench::Clock::now();
-      sdr::cpu::WinogradConv3x3(c, scratch.data());
+      if (c.tile == 0) {
+        sdr::cpu::TileGemm(s.cout, b * hw, s.cin * 9, wt, col, y.data(), b * hw, {}, scratch.data());
+      } else {
+        sdr::cpu::WinogradConv3x3(c, scratch.data());
+      }
       best = std::min(best, sdr::bench::Since(t0));
     }
     const double flop = 2.0 * b * s.cout * hw * s.cin * 9;  // as the direct convolution counts
@@ -86,7 +112,7 @@ int main(int argc, char** argv) {
                 static_cast<long long>(c.tile), best * 1e3,
                 flop / best * 1e-9, static_cast<double>(scratch_floats) * 4e-6);
   }
-  std::printf("%s, Winograd convolutions: %.3f s, %.1f effective GFLOP/s\n",
+  std::printf("%s, 3x3 convolutions: %.3f s, %.1f effective GFLOP/s\n",
               vae ? "one VAE decode (512x512, batch 1)" : "one UNet evaluation (batch 2)", total,
               total_flop / total * 1e-9);
   return 0;

@@ -1,6 +1,6 @@
-// Winograd F(4x4, 3x3) and F(2x2, 3x3) against the direct convolution: sizes that are not
-// multiples of 4 or 8, several chunks of tiles and output channels, the fused biases and residual,
-// f16 and q8_0 weights.
+// Winograd F(6x6, 3x3), F(4x4, 3x3) and F(2x2, 3x3), U streamed and fused, against the direct
+// convolution: sizes that are not multiples of 4 or 8, several chunks of tiles, output channels
+// and (fused) input channels, the fused biases and residual, f16 and q8_0 weights.
 #include <gtest/gtest.h>
 
 #include <algorithm>
@@ -27,8 +27,10 @@ TEST(WinogradTest, MatchesTheDirectConvolution) {
   // per tile, F2: 384), bands of three tile rows of 29 columns, the last one ragged, and blocks of
   // 16 (F4) or 32 (F2) of the 40 output channels, the last one partial; for 16 channels, each
   // image of two alone in its pass (F4) or in two bands (F2).
-  const WinogradBudget bands_and_blocks{36 * 24 * 24, 36 * 24 * 16, 0};
-  const WinogradBudget image_by_image{36 * 16 * 25, 16 << 20, 16 << 20};
+  // Fused: F4 in pieces of 16 of the 24 input channels (16 + 8), F6 of 8, F2 in one; of the 16
+  // channels F4 and F6 in pieces of 8.
+  const WinogradBudget bands_and_blocks{36 * 24 * 24, 36 * 24 * 16, 0, 36 * 16 * 16};
+  const WinogradBudget image_by_image{36 * 16 * 25, 16 << 20, 16 << 20, 36 * 16 * 8};
   const DType f32 = DType::kF32, f16 = DType::kF16, q8 = DType::kQ8_0;
   for (const Case& t : {Case{1, 8, 16, 16, 16, false, f32}, Case{2, 13, 17, 23, 21, true, f32},
                         Case{1, 64, 33, 31, 40, true, f16}, Case{2, 320, 16, 16, 320, true, f32},
@@ -76,13 +78,16 @@ TEST(WinogradTest, MatchesTheDirectConvolution) {
     c.residual = t.extras ? res.data() : nullptr;
     c.y = got.data();
     c.budget = t.budget;
-    for (int64_t tile : {6, 4, 2}) {
-      c.tile = tile;
-      std::fill(got.begin(), got.end(), 0.0f);
-      WinogradConv3x3(c);
-      EXPECT_LT(ref::RelL2(want.data(), got.data(), static_cast<int64_t>(want.size())), 2e-5)
-          << "F(" << tile << "x" << tile << ") " << t.b << "x" << t.cin << "x" << t.h << "x" << t.w << "->" << t.cout
-          << " " << DTypeName(t.wdt);
+    for (WinogradU mode : {WinogradU::kStreamed, WinogradU::kFused}) {
+      for (int64_t tile : {6, 4, 2}) {
+        c.tile = tile;
+        c.u_mode = mode;
+        std::fill(got.begin(), got.end(), 0.0f);
+        WinogradConv3x3(c);
+        EXPECT_LT(ref::RelL2(want.data(), got.data(), static_cast<int64_t>(want.size())), 2e-5)
+            << "F(" << tile << "x" << tile << ") " << (mode == WinogradU::kFused ? "fused " : "streamed ") << t.b
+            << "x" << t.cin << "x" << t.h << "x" << t.w << "->" << t.cout << " " << DTypeName(t.wdt);
+      }
     }
   }
 }

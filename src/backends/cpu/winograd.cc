@@ -18,10 +18,10 @@ namespace sdr::cpu {
 namespace {
 
 // The smallest outputs each F(m x m, 3x3) takes (sdr_bench_winograd: at 32 x 32 F(6x6) is 1.35x
-// slower than F(4x4) on the same multiplication count, its 64-plane U streamed for few tiles; at
-// 64 x 64 it is ~1.1x faster).
-constexpr int64_t kSmallestF2 = 16;  // F(2x2, 3x3) from 16 x 16 outputs
-constexpr int64_t kSmallestF4 = 32;
+// slower than F(4x4) on the same multiplication count; at 64 x 64 it is ~1.1x faster; with U
+// fused, F(4x4) beats F(2x2) at 16 x 16 (1.6x fewer multiplications) and ties it at 8 x 8, where
+// both are ~1.8x faster than im2col). F(2x2) is there for callers that ask for it.
+constexpr int64_t kSmallestF4 = 8;
 constexpr int64_t kSmallestF6 = 64;
 // Floats between consecutive planes (V_e, U_e, M_e) beyond their contents: the planes' sizes are
 // multiples of 4096 bytes at the UNet's sizes, and a tile's 36 stores (or loads), one per plane,
@@ -34,18 +34,48 @@ int64_t Up(int64_t v, int64_t m) { return (v + m - 1) / m * m; }
 // Floats from one plane (V_e, U_e or M_e: rows x width) to the next.
 int64_t PlaneStride(int64_t rows, int64_t width) { return rows * width + kPlanePad; }
 
+// Where V lives: the input channels in pieces of `fd` (a multiple of 8; the last piece may be
+// shorter), piece by piece; within a piece each V_e, one after another (kPlanePad apart), holds
+// the `count` rows (tiles) in A panels of six rows over the piece's channels: a GEMM over one
+// piece reads one contiguous stream per V_e. With one piece (fd = cin8) each V_e is the packed
+// A operand of the whole GEMM (GemmOperand::Panels, K = cin8).
+struct VLayout {
+  int64_t count, fd, cin8, e;
+  int64_t Depth(int64_t piece) const { return std::min(fd, cin8 - piece * fd); }
+  // V_e of a piece: count x Depth(piece) floats in panels.
+  const float* Plane(const float* v, int64_t piece, int64_t plane) const {
+    return v + piece * e * PlaneStride(count, fd) + plane * PlaneStride(count, Depth(piece));
+  }
+  // The panel of rows [row0, row0 + 6) (row0 a multiple of 6) at channel ch (a multiple of 8).
+  float* At(float* v, int64_t plane, int64_t row0, int64_t ch) const {
+    const int64_t piece = ch / fd;
+    return const_cast<float*>(Plane(v, piece, plane)) + (row0 * Depth(piece) + (ch - piece * fd) * tile::kMr);
+  }
+  static int64_t Floats(int64_t count, int64_t fd, int64_t cin8, int64_t e) {
+    return (cin8 + fd - 1) / fd * e * PlaneStride(count, fd);
+  }
+};
+
 struct Plan {
   int64_t tile, e;          // outputs per tile side (2, 4 or 6); transform positions (tile + 2)^2
   int64_t cin8, cout8, th, tw, band, ipb, tc, cb;
   int64_t xt, v, u, m, yt;  // scratch floats of each part
   int64_t us;               // PlaneStride of U
   int64_t yt1;              // one image's slice of yt
+  bool fused;               // WinogradU::kFused: u holds each thread's pieces (FusedThreadFloats)
+  int64_t fd;               // input channels per fused piece (a multiple of 8)
+  int64_t depth;            // cin * 9: a stored kernel row
 };
+
+// One thread's scratch in the fused mode: sixteen kernel rows as f32, one piece's rows
+// interleaved, and the piece's U planes.
+int64_t FusedThreadFloats(const Plan& p) { return 16 * p.depth + 16 * p.fd * 9 + p.e * PlaneStride(p.fd, 16) + 8; }
 
 // Tiles are processed a band of whole tile rows at a time: only the band's input rows (plus the
 // halo) and output rows are held channels-last, so scratch stays bounded by the chunk sizes, not
 // by the image (a 512 x 512 x 128 VAE feature map would need 134 MB for each copy).
-Plan MakePlan(int64_t b, int64_t cin, int64_t h, int64_t w, int64_t cout, int64_t tile, const WinogradBudget& budget) {
+Plan MakePlan(int64_t b, int64_t cin, int64_t h, int64_t w, int64_t cout, int64_t tile, const WinogradBudget& budget,
+              WinogradU u_mode) {
   Plan p;
   p.tile = tile;
   p.e = (tile + 2) * (tile + 2);
@@ -58,13 +88,16 @@ Plan MakePlan(int64_t b, int64_t cin, int64_t h, int64_t w, int64_t cout, int64_
   // transform runs once for them and the GEMMs get their tiles together.
   p.ipb = p.band < p.th ? 1 : std::clamp<int64_t>(budget.v_chunk / (p.e * p.cin8) / (p.th * p.tw), 1, b);
   p.tc = p.ipb * Up(p.band * p.tw, tile::kMr);  // V and M rows per band: each image's tiles in whole A panels
-  p.cb = p.e * p.cin8 * Up(p.cout8, 16) <= budget.u_whole
+  p.fused = u_mode == WinogradU::kFused || (u_mode == WinogradU::kAuto && 2 * p.tc <= Up(p.cout8, 16));
+  p.depth = cin * 9;
+  p.fd = std::clamp<int64_t>(budget.fused_piece / (p.e * 16) / 8 * 8, 8, p.cin8);
+  p.cb = p.fused || p.e * p.cin8 * Up(p.cout8, 16) <= budget.u_whole
              ? Up(p.cout8, 16)
              : std::clamp<int64_t>(budget.u_chunk / (p.e * p.cin8) / 16 * 16, 16, Up(p.cout8, 16));
   p.xt = (tile * p.band + 2) * w * p.cin8;  // input rows [tile ty0 - 1, tile (ty0 + band) + 1)
-  p.v = p.e * PlaneStride(p.tc, p.cin8);
+  p.v = VLayout::Floats(p.tc, p.fused ? p.fd : p.cin8, p.cin8, p.e);
   p.us = PlaneStride(p.cin8, p.cb);
-  p.u = p.e * p.us;
+  p.u = p.fused ? ThreadPool::Shared().num_threads() * FusedThreadFloats(p) : p.e * p.us;
   p.m = p.e * PlaneStride(p.tc, p.cb);
   p.yt1 = tile * p.band * w * p.cout8;  // output rows [tile ty0, tile (ty0 + band))
   p.yt = p.ipb * p.yt1;
@@ -75,6 +108,7 @@ Plan MakePlan(int64_t b, int64_t cin, int64_t h, int64_t w, int64_t cout, int64_
 struct Rows {
   int64_t r0, r1;
 };
+
 
 // out[q - qb][ch] = x[ch][q] for a block of pixels [q0, q1): whole 8x8 blocks vectorised, edges
 // scalar. x: [c, hw] NCHW of one image; out: channels last from pixel qb on (channels past c zero).
@@ -291,13 +325,13 @@ __attribute__((target("avx2,fma"))) inline void TileV(const Plan& p, const float
 }
 
 // Rows [row0, row0 + 6) of every V_e (row0 a multiple of 6) from tiles [t0, t0 + valid) of one
-// image (valid <= 6; the panel's other rows zero), written as TileGemm's packed A panel
-// (GemmOperand::Panels, K = cin8): (row, ch) of V_e at v + e * vs + (row / 6 * cin8 + ch) * 6 + row % 6.
+// image (valid <= 6; the panel's other rows zero), written as A panels where `vl` puts them.
 // Per 8 channels: six tiles' vectors, then per e one 8x8 transpose (two zero rows) gives the
 // panel's 48 contiguous floats for those channels.
 template <int M>
 __attribute__((target("avx2,fma"))) void InputPanel(const Plan& p, const float* xt, Rows rows, int64_t h, int64_t w,
-                                                    int64_t t0, int64_t valid, int64_t row0, int64_t vs, float* v) {
+                                                    int64_t t0, int64_t valid, int64_t row0, const VLayout& vl,
+                                                    float* v) {
   constexpr int E = (M + 2) * (M + 2);
   const int64_t c8 = p.cin8;
   __m256 buf[E][8];
@@ -308,7 +342,7 @@ __attribute__((target("avx2,fma"))) void InputPanel(const Plan& p, const float* 
     for (int e = 0; e < E; ++e) {
       __m256 t[8];
       Transpose8Regs(buf[e], t);
-      float* dst = v + e * vs + (row0 / tile::kMr * c8 + g) * tile::kMr;
+      float* dst = vl.At(v, e, row0, g);
       // Each 8-float store spills two floats into the next channel's slot, which the next store
       // overwrites; the last one stores exactly six (the slot after it is another panel's).
       for (int j = 0; j < 7; ++j) _mm256_storeu_ps(dst + j * 6, t[j]);
@@ -320,14 +354,14 @@ __attribute__((target("avx2,fma"))) void InputPanel(const Plan& p, const float* 
 
 // V rows [row0, row0 + Up(tiles, 6)) for tiles [t0, t0 + tiles) of one image, panel by panel.
 void InputTransform(const Plan& p, const float* xt, Rows rows, int64_t h, int64_t w, int64_t t0, int64_t tiles,
-                    int64_t row0, int64_t vs, float* v) {
+                    int64_t row0, const VLayout& vl, float* v) {
   ThreadPool::Shared().ParallelFor(
       (tiles + 5) / 6,
       [&](int64_t q0, int64_t q1) {
         for (int64_t q = q0; q < q1; ++q) {
           const int64_t valid = std::min<int64_t>(6, tiles - 6 * q);
           WithTile(p.tile, [&](auto m) {
-            InputPanel<decltype(m)::value>(p, xt, rows, h, w, t0 + 6 * q, valid, row0 + 6 * q, vs, v);
+            InputPanel<decltype(m)::value>(p, xt, rows, h, w, t0 + 6 * q, valid, row0 + 6 * q, vl, v);
           });
         }
       },
@@ -485,11 +519,11 @@ void FromChannelsLast(const WinogradConv& c, const Plan& p, int64_t img, Rows ro
       1);
 }
 
-// M_e = V_e U_e for every e (its first `cols` columns, a multiple of 16; V_e at v + e * vs): whole
+// M_e = V_e U_e for every e (its first `cols` columns, a multiple of 16; V in one piece): whole
 // GEMMs as the threads' tasks, each thread taking the next e when it is done (the e are equal
 // work; a thread slowed by the machine takes fewer), so the threads meet once, not once per GEMM.
 // V_e and U_e are both written as the micro-kernel's panels and read in place: nothing is packed.
-void Gemms(const Plan& p, int64_t count, int64_t cols, int64_t vs, const float* v, const float* u, float* m,
+void Gemms(const Plan& p, int64_t count, int64_t cols, const VLayout& vl, const float* v, const float* u, float* m,
            float* gemm) {
   ThreadPool& pool = ThreadPool::Shared();
   std::atomic<int64_t> next{0};
@@ -498,8 +532,59 @@ void Gemms(const Plan& p, int64_t count, int64_t cols, int64_t vs, const float* 
       [&](int64_t t0, int64_t) {
         float* mine = gemm + t0 * TileGemmTaskScratchFloats();
         for (int64_t e = next++; e < p.e; e = next++) {
-          TileGemm(count, cols, p.cin8, GemmOperand::Panels(v + e * vs, p.cin8),
+          TileGemm(count, cols, p.cin8, GemmOperand::Panels(vl.Plane(v, 0, e), p.cin8),
                    GemmOperand::Panels(u + e * p.us, p.cin8), m + e * PlaneStride(count, p.cb), p.cb, {}, mine);
+        }
+      },
+      1);
+}
+
+// M_e[:, j .. j + 16) = sum over pieces of V_e[:, piece] U_e[piece, j .. j + 16) for every e: the
+// fused mode. Each thread takes the next group of sixteen output channels, widens their kernel
+// rows once, then per piece of fd input channels computes U (all (m+2)^2 planes, in L2) and runs
+// the micro-kernel down every panel of V_e's rows against it, accumulating into M.
+void FusedGemms(const WinogradConv& c, const Plan& p, int64_t count, const VLayout& vl, const float* v, float* m,
+                float* scratch) {
+  const GemmOperand wt = GemmOperand::Rows(c.weight, c.weight_dtype, p.depth);
+  const int64_t groups = (c.cout + 15) / 16, ms = PlaneStride(count, p.cb), piece_us = PlaneStride(p.fd, 16);
+  ThreadPool& pool = ThreadPool::Shared();
+  std::atomic<int64_t> next{0};
+  pool.ParallelFor(
+      pool.num_threads(),
+      [&](int64_t t0, int64_t) {
+        float* rows = scratch + t0 * FusedThreadFloats(p);  // [16][depth]
+        float* inter = rows + 16 * p.depth;                 // two halves of [fd * 9][8]
+        // U's planes are the micro-kernel's B panels: 32-byte aligned.
+        float* u = reinterpret_cast<float*>((reinterpret_cast<uintptr_t>(inter + 16 * p.fd * 9) + 31) &
+                                            ~uintptr_t{31});
+        for (int64_t g = next++; g < groups; g = next++) {
+          for (int64_t i = 0; i < 16; ++i) {
+            if (16 * g + i < c.cout) {
+              tile::ReadRow(wt, 16 * g + i, 0, p.depth, rows + i * p.depth);
+            } else {
+              std::fill_n(rows + i * p.depth, p.depth, 0.0f);
+            }
+          }
+          for (int64_t piece = 0, k0 = 0; k0 < p.cin8; ++piece, k0 += p.fd) {
+            const int64_t kd = vl.Depth(piece);                            // a multiple of 8
+            const int64_t real = std::clamp<int64_t>(c.cin - k0, 0, kd);  // the rest: zero rows of U
+            for (int64_t half = 0; half < 2; ++half) {
+              const float* src[8];
+              for (int64_t i = 0; i < 8; ++i) src[i] = rows + (half * 8 + i) * p.depth + k0 * 9;
+              tile::InterleaveRows8(src, real * 9, inter + half * 8 * p.fd * 9, 8);
+            }
+            WithTile(p.tile, [&](auto tm) {
+              KernelTile16<decltype(tm)::value>(inter, inter + 8 * p.fd * 9, real, kd, piece_us, 0, u);
+            });
+            // One pass down the piece of V: V_0's panels, V_1's, ... in address order.
+            for (int64_t e = 0; e < p.e; ++e) {
+              const float* a = vl.Plane(v, piece, e);
+              float* out = m + e * ms + 16 * g;
+              for (int64_t q = 0; q < count; q += tile::kMr) {
+                tile::MicroKernel(kd, a + q * kd, u + e * piece_us, out + q * p.cb, p.cb, piece > 0);
+              }
+            }
+          }
         }
       },
       1);
@@ -513,22 +598,21 @@ int64_t WinogradTile(int64_t h, int64_t w, int64_t cin, int64_t cout) {
   if (cin < 8 || cout < 8) return 0;
   if (h * w >= kSmallestF6 * kSmallestF6) return 6;
   if (h * w >= kSmallestF4 * kSmallestF4) return 4;
-  if (h * w >= kSmallestF2 * kSmallestF2) return 2;
   return 0;
 }
 
 int64_t WinogradScratchFloats(int64_t b, int64_t cin, int64_t h, int64_t w, int64_t cout, int64_t tile,
-                              const WinogradBudget& budget) {
-  const Plan p = MakePlan(b, cin, h, w, cout, tile != 0 ? tile : WinogradTile(h, w, cin, cout), budget);
+                              const WinogradBudget& budget, WinogradU u_mode) {
+  const Plan p = MakePlan(b, cin, h, w, cout, tile != 0 ? tile : WinogradTile(h, w, cin, cout), budget, u_mode);
   return p.xt + p.v + p.u + p.m + p.yt + ThreadPool::Shared().num_threads() * TileGemmTaskScratchFloats() + 64;
 }
 
 void WinogradConv3x3(const WinogradConv& c, float* scratch) {
   const int64_t tile = c.tile != 0 ? c.tile : WinogradTile(c.h, c.w, c.cin, c.cout);
-  const Plan p = MakePlan(c.b, c.cin, c.h, c.w, c.cout, tile, c.budget);
+  const Plan p = MakePlan(c.b, c.cin, c.h, c.w, c.cout, tile, c.budget, c.u_mode);
   std::vector<float> own;
   if (scratch == nullptr) {
-    own.resize(static_cast<size_t>(WinogradScratchFloats(c.b, c.cin, c.h, c.w, c.cout, tile, c.budget)));
+    own.resize(static_cast<size_t>(WinogradScratchFloats(c.b, c.cin, c.h, c.w, c.cout, tile, c.budget, c.u_mode)));
     scratch = own.data();
   }
   float* xt = scratch;
@@ -540,7 +624,7 @@ void WinogradConv3x3(const WinogradConv& c, float* scratch) {
   float* gemm = yt + p.yt;
   const int64_t hw = c.h * c.w, src_hw = hw / (c.up * c.up);
   // One block of output channels: the kernel transform runs once, not once per band.
-  const bool whole_u = p.cb >= c.cout;
+  const bool whole_u = !p.fused && p.cb >= c.cout;
   if (whole_u) KernelTransform(c, p, 0, u);
   for (int64_t img0 = 0; img0 < c.b; img0 += p.ipb) {
     const int64_t images = std::min(p.ipb, c.b - img0);
@@ -551,7 +635,7 @@ void WinogradConv3x3(const WinogradConv& c, float* scratch) {
       // Tiles of each image in the band, and their V / M rows (whole A panels: the rows past the
       // tiles are zero in V, ignored in M).
       const int64_t per_image = rows_t * p.tw, image_rows = Up(per_image, tile::kMr), count = images * image_rows;
-      const int64_t vs = PlaneStride(count, p.cin8);  // V_e to V_e+1
+      const VLayout vl{count, p.fused ? p.fd : p.cin8, p.cin8, p.e};
       for (int64_t i = 0; i < images; ++i) {
         const int64_t img = img0 + i;
         if (c.up == 2) {
@@ -559,11 +643,18 @@ void WinogradConv3x3(const WinogradConv& c, float* scratch) {
         } else {
           ToChannelsLast(c.x + img * c.cin * hw, c.cin, hw, c.w, p.cin8, in, xt);
         }
-        InputTransform(p, xt, in, c.h, c.w, img * p.th * p.tw + ty0 * p.tw, per_image, i * image_rows, vs, v);
+        InputTransform(p, xt, in, c.h, c.w, img * p.th * p.tw + ty0 * p.tw, per_image, i * image_rows, vl, v);
       }
-      for (int64_t co0 = 0; co0 < c.cout; co0 += p.cb) {
+      if (p.fused) {
+        FusedGemms(c, p, count, vl, v, m, u);
+        for (int64_t i = 0; i < images; ++i) {
+          OutputTransform(p, out, c.h, c.w, m, (img0 + i) * p.th * p.tw + ty0 * p.tw, per_image, i * image_rows, count,
+                          0, p.cout8, yt + i * p.yt1);
+        }
+      }
+      for (int64_t co0 = 0; !p.fused && co0 < c.cout; co0 += p.cb) {
         if (!whole_u) KernelTransform(c, p, co0, u);
-        Gemms(p, count, Up(std::min(p.cb, c.cout - co0), 16), vs, v, u, m, gemm);
+        Gemms(p, count, Up(std::min(p.cb, c.cout - co0), 16), vl, v, u, m, gemm);
         for (int64_t i = 0; i < images; ++i) {
           OutputTransform(p, out, c.h, c.w, m, (img0 + i) * p.th * p.tw + ty0 * p.tw, per_image, i * image_rows, count,
                           co0, std::min(p.cb, p.cout8 - co0), yt + i * p.yt1);
