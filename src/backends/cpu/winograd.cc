@@ -12,6 +12,7 @@
 #include "backends/cpu/tile_gemm_kernel.h"
 #include "backends/cpu/transpose8.h"
 #include "core/check.h"
+#include "core/half.h"
 #include "core/thread_pool.h"
 
 namespace sdr::cpu {
@@ -400,35 +401,79 @@ __attribute__((target("avx2,fma"))) void KernelTile16(const float* lo, const flo
   for (int64_t e = 0; e < T * T; ++e) std::fill_n(panel + e * us + cin * 16, (cin8 - cin) * 16, 0.0f);
 }
 
+// Whether the kernel rows are widened and interleaved straight from the stored weights (one pass,
+// any range of taps); other dtypes (GGUF blocks) are widened a whole row at a time first.
+bool ReadsKernelsInPlace(DType dtype) { return dtype == DType::kF16 || dtype == DType::kF32; }
+
+// Every tap (k = ci * 9 + ky * 3 + kx) of kernels [co0, co0 + 16) as f32 rows (rows past cout
+// zero): what KernelTaps16 reads for dtypes it does not read in place.
+void WidenKernelRows(const WinogradConv& c, int64_t co0, float* rows) {
+  const int64_t depth = c.cin * 9;
+  const GemmOperand wt = GemmOperand::Rows(c.weight, c.weight_dtype, depth);
+  for (int64_t i = 0; i < 16; ++i) {
+    if (co0 + i < c.cout) {
+      tile::ReadRow(wt, co0 + i, 0, depth, rows + i * depth);
+    } else {
+      std::fill_n(rows + i * depth, depth, 0.0f);
+    }
+  }
+}
+
+// Taps [k0, k0 + n) of kernels [co0, co0 + 16) (past cout zero) as KernelTile16's two halves of
+// eight kernels interleaved: half h at out + h * 8 * n, tap k0 + k at [k][8]. f16 and f32 are
+// read from the weights (widened and transposed in registers, one pass); other dtypes from `rows`
+// (WidenKernelRows).
+__attribute__((target("avx2,f16c"))) void KernelTaps16(const WinogradConv& c, int64_t co0, int64_t k0, int64_t n,
+                                                       const float* rows, float* out) {
+  const int64_t depth = c.cin * 9;
+  const bool f16 = c.weight_dtype == DType::kF16, in_place = ReadsKernelsInPlace(c.weight_dtype);
+  for (int64_t h = 0; h < 2; ++h) {
+    float* dst = out + h * 8 * n;
+    const int64_t first = co0 + h * 8, valid = std::clamp<int64_t>(c.cout - first, 0, 8);
+    // The 8 taps [k, k + 8) of kernel i of this half.
+    auto load = [&](int64_t i, int64_t k) __attribute__((target("avx2,f16c"))) {
+      if (i >= valid) return _mm256_setzero_ps();
+      const int64_t at = (first + i) * depth + k0 + k;
+      if (!in_place) return _mm256_loadu_ps(rows + (h * 8 + i) * depth + k0 + k);
+      if (f16) return _mm256_cvtph_ps(_mm_loadu_si128(reinterpret_cast<const __m128i*>(
+                          static_cast<const uint16_t*>(c.weight) + at)));
+      return _mm256_loadu_ps(static_cast<const float*>(c.weight) + at);
+    };
+    int64_t k = 0;
+    for (; k + 8 <= n; k += 8) {
+      __m256 r[8], t[8];
+      for (int64_t i = 0; i < 8; ++i) r[i] = load(i, k);
+      Transpose8Regs(r, t);
+      for (int64_t j = 0; j < 8; ++j) _mm256_storeu_ps(dst + (k + j) * 8, t[j]);
+    }
+    for (; k < n; ++k) {
+      for (int64_t i = 0; i < 8; ++i) {
+        const int64_t at = (first + i) * depth + k0 + k;
+        dst[k * 8 + i] = i >= valid   ? 0.0f
+                         : !in_place  ? rows[(h * 8 + i) * depth + k0 + k]
+                         : f16        ? F16ToF32(static_cast<const uint16_t*>(c.weight)[at])
+                                      : static_cast<const float*>(c.weight)[at];
+      }
+    }
+  }
+}
+
 // U for output channels [co0, co0 + count), count = min(cb, cout - co0), in whole panels of 16
 // (channels past cout zero); panels past the count are not written (Gemms stops before them).
 void KernelTransform(const WinogradConv& c, const Plan& p, int64_t co0, float* u) {
-  const int64_t cb = p.cb, cin = c.cin, depth = cin * 9;
-  const GemmOperand wt = GemmOperand::Rows(c.weight, c.weight_dtype, depth);
-  const int64_t count = std::min(cb, c.cout - co0);
-  const int64_t groups = (count + 15) / 16;
+  const int64_t depth = c.cin * 9, count = std::min(p.cb, c.cout - co0), groups = (count + 15) / 16;
+  const bool in_place = ReadsKernelsInPlace(c.weight_dtype);
   ThreadPool::Shared().ParallelFor(
       groups,
       [&](int64_t g0, int64_t g1) {
-        // Sixteen kernels' rows, then each half interleaved [depth][8] (whole 8x8 blocks transposed).
-        std::vector<float> rows(static_cast<size_t>(16 * depth)), inter(static_cast<size_t>(16 * depth));
+        std::vector<float> rows(in_place ? 0 : static_cast<size_t>(16 * depth)), taps(static_cast<size_t>(16 * depth));
         for (int64_t g = g0; g < g1; ++g) {
-          for (int64_t i = 0; i < 16; ++i) {
-            float* row = rows.data() + i * depth;
-            if (16 * g + i < count) {
-              tile::ReadRow(wt, co0 + 16 * g + i, 0, depth, row);
-            } else {
-              std::fill_n(row, depth, 0.0f);
-            }
-          }
-          for (int64_t half = 0; half < 2; ++half) {
-            const float* src[8];
-            for (int64_t i = 0; i < 8; ++i) src[i] = rows.data() + (half * 8 + i) * depth;
-            tile::InterleaveRows8(src, depth, inter.data() + half * 8 * depth, 8);
-          }
-          const float* lo = inter.data();
-          const float* hi = lo + 8 * depth;
-          WithTile(p.tile, [&](auto m) { KernelTile16<decltype(m)::value>(lo, hi, cin, p.cin8, p.us, 16 * g, u); });
+          if (!in_place) WidenKernelRows(c, co0 + 16 * g, rows.data());
+          KernelTaps16(c, co0 + 16 * g, 0, depth, rows.data(), taps.data());
+          const float* lo = taps.data();
+          WithTile(p.tile, [&](auto m) {
+            KernelTile16<decltype(m)::value>(lo, lo + 8 * depth, c.cin, p.cin8, p.us, 16 * g, u);
+          });
         }
       },
       1);
@@ -545,36 +590,25 @@ void Gemms(const Plan& p, int64_t count, int64_t cols, const VLayout& vl, const 
 // the micro-kernel down every panel of V_e's rows against it, accumulating into M.
 void FusedGemms(const WinogradConv& c, const Plan& p, int64_t count, const VLayout& vl, const float* v, float* m,
                 float* scratch) {
-  const GemmOperand wt = GemmOperand::Rows(c.weight, c.weight_dtype, p.depth);
   const int64_t groups = (c.cout + 15) / 16, ms = PlaneStride(count, p.cb), piece_us = PlaneStride(p.fd, 16);
   ThreadPool& pool = ThreadPool::Shared();
   std::atomic<int64_t> next{0};
   pool.ParallelFor(
       pool.num_threads(),
       [&](int64_t t0, int64_t) {
-        float* rows = scratch + t0 * FusedThreadFloats(p);  // [16][depth]
+        float* rows = scratch + t0 * FusedThreadFloats(p);  // [16][depth] (WidenKernelRows)
         float* inter = rows + 16 * p.depth;                 // two halves of [fd * 9][8]
         // U's planes are the micro-kernel's B panels: 32-byte aligned.
         float* u = reinterpret_cast<float*>((reinterpret_cast<uintptr_t>(inter + 16 * p.fd * 9) + 31) &
                                             ~uintptr_t{31});
         for (int64_t g = next++; g < groups; g = next++) {
-          for (int64_t i = 0; i < 16; ++i) {
-            if (16 * g + i < c.cout) {
-              tile::ReadRow(wt, 16 * g + i, 0, p.depth, rows + i * p.depth);
-            } else {
-              std::fill_n(rows + i * p.depth, p.depth, 0.0f);
-            }
-          }
+          if (!ReadsKernelsInPlace(c.weight_dtype)) WidenKernelRows(c, 16 * g, rows);
           for (int64_t piece = 0, k0 = 0; k0 < p.cin8; ++piece, k0 += p.fd) {
             const int64_t kd = vl.Depth(piece);                            // a multiple of 8
             const int64_t real = std::clamp<int64_t>(c.cin - k0, 0, kd);  // the rest: zero rows of U
-            for (int64_t half = 0; half < 2; ++half) {
-              const float* src[8];
-              for (int64_t i = 0; i < 8; ++i) src[i] = rows + (half * 8 + i) * p.depth + k0 * 9;
-              tile::InterleaveRows8(src, real * 9, inter + half * 8 * p.fd * 9, 8);
-            }
+            KernelTaps16(c, 16 * g, k0 * 9, real * 9, rows, inter);
             WithTile(p.tile, [&](auto tm) {
-              KernelTile16<decltype(tm)::value>(inter, inter + 8 * p.fd * 9, real, kd, piece_us, 0, u);
+              KernelTile16<decltype(tm)::value>(inter, inter + 8 * real * 9, real, kd, piece_us, 0, u);
             });
             // One pass down the piece of V: V_0's panels, V_1's, ... in address order.
             for (int64_t e = 0; e < p.e; ++e) {
