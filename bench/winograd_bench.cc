@@ -6,9 +6,11 @@
 // are tuned on; compare builds by alternating their runs on one machine. With `vae`: the VAE
 // decoder's 3x3 convolutions of one 512x512 decode instead (batch 1).
 //
-// Usage: sdr_bench_winograd [ROUNDS [TILE [unet|vae [auto|streamed|fused]]]]   (default 3: best of
-// that many per shape; TILE: the m of F(m x m, 3x3) for every shape, 0 (default): WinogradTile's
-// choice; the last: where U goes, WinogradU, default auto)
+// Usage: sdr_bench_winograd [ROUNDS [TILE [unet|unet256|vae [auto|streamed|fused [CIN,COUT,SIZE,UP]]]]]
+//   ROUNDS: best of that many per shape (default 3); TILE: the m of F(m x m, 3x3) for every shape,
+//   0 (default): WinogradTile's choice; unet256: the UNet's convolutions at 256x256 (every size
+//   halved); auto|streamed|fused: where U goes (WinogradU, default auto); the last: that shape only
+//   (as printed, e.g. 1280,1280,16,1).
 #include <algorithm>
 #include <cstdio>
 #include <cstdlib>
@@ -53,7 +55,10 @@ using sdr::bench::Filled;
 int main(int argc, char** argv) {
   const int rounds = argc > 1 ? std::max(1, std::atoi(argv[1])) : 3;
   const int64_t forced = argc > 2 ? std::atoi(argv[2]) : 0;
-  const bool vae = argc > 3 && std::string(argv[3]) == "vae";
+  const std::string set = argc > 3 ? argv[3] : "unet";
+  const bool vae = set == "vae";
+  const int64_t halve = set == "unet256" ? 2 : 1;
+  const std::string only = argc > 5 ? argv[5] : "";
   const std::string u_arg = argc > 4 ? argv[4] : "auto";
   const sdr::cpu::WinogradU u_mode = u_arg == "fused"      ? sdr::cpu::WinogradU::kFused
                                      : u_arg == "streamed" ? sdr::cpu::WinogradU::kStreamed
@@ -63,11 +68,11 @@ int main(int argc, char** argv) {
   if (!sdr::cpu::TileGemmAvailable()) return 0;
   double total = 0.0, total_flop = 0.0;
   const std::span<const Shape> shapes = vae ? std::span<const Shape>(kVaeConvs) : std::span<const Shape>(kUnetConvs);
-  for (const Shape& s : shapes) {
-    if (const char* only = std::getenv("ONLY")) {
-      if (std::to_string(s.cin) + "," + std::to_string(s.cout) + "," + std::to_string(s.size) + "," +
-              std::to_string(s.up) != only) continue;
-    }
+  for (Shape s : shapes) {
+    s.size /= halve;
+    const std::string name = std::to_string(s.cin) + "," + std::to_string(s.cout) + "," + std::to_string(s.size) +
+                             "," + std::to_string(s.up);
+    if (!only.empty() && name != only) continue;
     const int64_t hw = s.size * s.size, src = hw / (s.up * s.up);
     const auto x = Filled(b * s.cin * src, 1.0f, 1);
     const auto w = Filled(s.cout * s.cin * 9, 0.05f, 2);
@@ -113,7 +118,10 @@ int main(int argc, char** argv) {
                 flop / best * 1e-9, static_cast<double>(scratch_floats) * 4e-6);
   }
   std::printf("%s, 3x3 convolutions: %.3f s, %.1f effective GFLOP/s\n",
-              vae ? "one VAE decode (512x512, batch 1)" : "one UNet evaluation (batch 2)", total,
+              vae ? "one VAE decode (512x512, batch 1)"
+              : halve == 2 ? "one UNet evaluation at 256x256 (batch 2)"
+                           : "one UNet evaluation (batch 2)",
+              total,
               total_flop / total * 1e-9);
   return 0;
 }

@@ -21,7 +21,9 @@ namespace {
 // The smallest outputs each F(m x m, 3x3) takes (sdr_bench_winograd: at 32 x 32 F(6x6) is 1.35x
 // slower than F(4x4) on the same multiplication count; at 64 x 64 it is ~1.1x faster; with U
 // fused, F(4x4) beats F(2x2) at 16 x 16 (1.6x fewer multiplications) and ties it at 8 x 8, where
-// both are ~1.8x faster than im2col). F(2x2) is there for callers that ask for it.
+// both are ~1.8x faster than im2col; at 4 x 4 (a 256 x 256 image's deepest level) F(2x2) is 1.4x
+// faster than im2col, F(4x4) 1.6x slower: one tile per image).
+constexpr int64_t kSmallestF2 = 4;
 constexpr int64_t kSmallestF4 = 8;
 constexpr int64_t kSmallestF6 = 64;
 // Floats between consecutive planes (V_e, U_e, M_e) beyond their contents: the planes' sizes are
@@ -89,7 +91,10 @@ Plan MakePlan(int64_t b, int64_t cin, int64_t h, int64_t w, int64_t cout, int64_
   // transform runs once for them and the GEMMs get their tiles together.
   p.ipb = p.band < p.th ? 1 : std::clamp<int64_t>(budget.v_chunk / (p.e * p.cin8) / (p.th * p.tw), 1, b);
   p.tc = p.ipb * Up(p.band * p.tw, tile::kMr);  // V and M rows per band: each image's tiles in whole A panels
-  p.fused = u_mode == WinogradU::kFused || (u_mode == WinogradU::kAuto && 2 * p.tc <= Up(p.cout8, 16));
+  // Fused pays where each value of U serves few tile rows (sdr_bench_winograd unet / unet256: with
+  // 36 rows and 640-1280 channels, 16 x 16 and smaller, 1.5-2x faster; with 132 rows and 320-640
+  // channels, 32 x 32, streamed is as fast or up to 1.4x faster).
+  p.fused = u_mode == WinogradU::kFused || (u_mode == WinogradU::kAuto && 8 * p.tc <= Up(p.cout8, 16));
   p.depth = cin * 9;
   p.fd = std::clamp<int64_t>(budget.fused_piece / (p.e * 16) / 8 * 8, 8, p.cin8);
   p.cb = p.fused || p.e * p.cin8 * Up(p.cout8, 16) <= budget.u_whole
@@ -632,6 +637,7 @@ int64_t WinogradTile(int64_t h, int64_t w, int64_t cin, int64_t cout) {
   if (cin < 8 || cout < 8) return 0;
   if (h * w >= kSmallestF6 * kSmallestF6) return 6;
   if (h * w >= kSmallestF4 * kSmallestF4) return 4;
+  if (h * w >= kSmallestF2 * kSmallestF2) return 2;
   return 0;
 }
 

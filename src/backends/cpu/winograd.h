@@ -1,9 +1,9 @@
 // 3x3 stride-1 convolution by Winograd's minimal filtering F(4x4, 3x3) (Lavin & Gray 2015):
 // each 4x4 output tile costs 36 multiplies per input-output channel pair instead of 144, so the
 // GEMM work drops 4x; on large images (64 x 64 up) F(6x6, 3x3), 64 per 6x6 tile instead of 324
-// (5.06x; its f32 error measured ~2x F(4x4)'s, both ~1e-5 relative). F(2x2, 3x3), 16 multiplies
-// per 2x2 tile instead of 36 (2.25x), on request. Per (m+2)^2 input tile d, kernel g and m x m
-// tile of output y:
+// (5.06x; its f32 error measured ~2x F(4x4)'s, both ~1e-5 relative); on the smallest (4 x 4: one
+// 4x4 tile per image) F(2x2, 3x3), 16 multiplies per 2x2 tile instead of 36 (2.25x). Per (m+2)^2
+// input tile d, kernel g and m x m tile of output y:
 //   V = B^T d B,   U = G g G^T,   y = A^T (U (.) V) A
 // with the (m+2)^2 elementwise products summed over input channels as GEMMs (TileGemm):
 //   M_e[tiles, cout] = V_e[tiles, cin] U_e[cin, cout],  e = 0..(m+2)^2 - 1.
@@ -54,12 +54,12 @@ struct WinogradConv {
   const float* residual = nullptr;      // [b, cout, h, w] or null
   float* y = nullptr;                   // [b, cout, h, w]; y = conv(x) + bias + channel_bias + residual
   int64_t tile = 0;  // m of F(m x m, 3x3): 6, 4 or 2; 0: WinogradTile's choice for the size
-  WinogradU u_mode = WinogradU::kAuto;  // kAuto: fused when the tiles are at most half the output channels
+  WinogradU u_mode = WinogradU::kAuto;  // kAuto: fused when the output channels are >= 8x the tiles
   WinogradBudget budget;
 };
 
-// The m of F(m x m, 3x3) that pays for this size (6 or 4), or 0 when none does (below 8 x 8: too
-// few tiles for the GEMMs, im2col instead).
+// The m of F(m x m, 3x3) that pays for this size (6, 4 or 2), or 0 when none does (below 4 x 4:
+// too few tiles for the GEMMs, im2col instead).
 int64_t WinogradTile(int64_t h, int64_t w, int64_t cin, int64_t cout);
 
 // tile, u_mode: as WinogradConv's.
