@@ -63,20 +63,65 @@ __attribute__((target("avx2,fma"))) inline __m256 Exp2(__m256 x) {
   return _mm256_mul_ps(p, _mm256_castsi256_ps(e));
 }
 
-// K of head h as A panels of 6 keys: panel p holds d x 6 floats, keys past lk zero.
-void PackKeys(const float* k, int64_t ldk, int64_t lk, int64_t d, int64_t h, const Sizes& s, float* out) {
-  for (int64_t j = 0; j < s.lk6; ++j) {
-    float* dst = out + j / kMr * d * kMr + j % kMr;
-    const float* src = k + j * ldk + h * d;
-    for (int64_t c = 0; c < d; ++c) dst[c * kMr] = j < lk ? src[c] : 0.0f;
+// The first six floats of x at dst.
+__attribute__((target("avx2"))) inline void Store6(float* dst, __m256 x) {
+  _mm_storeu_ps(dst, _mm256_castps256_ps128(x));
+  _mm_storel_pi(reinterpret_cast<__m64*>(dst + 4), _mm256_extractf128_ps(x, 1));
+}
+
+// K of head h as A panels of 6 keys: panel p holds d x 6 floats, keys past lk zero. Per panel and
+// 8 dims: the six keys' values (two zero rows) transposed in registers; each dim's six floats go
+// out in one 8-float store whose last two land in the next dim's slot, which its own store then
+// overwrites (the last dim stores exactly six). Dims past the last whole 8 one at a time.
+__attribute__((target("avx2"))) void PackKeys(const float* k, int64_t ldk, int64_t lk, int64_t d, int64_t h,
+                                              const Sizes& s, float* out) {
+  const int64_t d8 = d / 8 * 8;
+  for (int64_t j0 = 0; j0 < s.lk6; j0 += kMr) {
+    float* dst = out + j0 * d;  // panel j0 / 6
+    const int64_t valid = std::min<int64_t>(kMr, lk - j0);
+    const float* src = k + j0 * ldk + h * d;
+    for (int64_t c = 0; c < d8; c += 8) {
+      __m256 r[8], t[8];
+      for (int64_t i = 0; i < 8; ++i) r[i] = i < valid ? _mm256_loadu_ps(src + i * ldk + c) : _mm256_setzero_ps();
+      Transpose8Regs(r, t);
+      for (int64_t cc = 0; cc < 8; ++cc) {
+        if (c + cc + 1 < d) {
+          _mm256_storeu_ps(dst + (c + cc) * kMr, t[cc]);
+        } else {
+          Store6(dst + (c + cc) * kMr, t[cc]);
+        }
+      }
+    }
+    for (int64_t c = d8; c < d; ++c) {
+      for (int64_t i = 0; i < kMr; ++i) dst[c * kMr + i] = i < valid ? src[i * ldk + c] : 0.0f;
+    }
   }
 }
 
-// V^T of head h as A panels of 6 dims: panel p holds lk x 6 floats, dims past d zero.
-void PackValues(const float* v, int64_t ldk, int64_t lk, int64_t d, int64_t h, const Sizes& s, float* out) {
-  for (int64_t j = 0; j < lk; ++j) {
-    const float* src = v + j * ldk + h * d;
-    for (int64_t c = 0; c < s.d6; ++c) out[c / kMr * lk * kMr + j * kMr + c % kMr] = c < d ? src[c] : 0.0f;
+// V^T of head h as A panels of 6 dims: panel p holds lk x 6 floats, dims past d zero. Per panel,
+// key by key: the six dims as one 8-float load (masked where the row ends) and store, whose last
+// two floats land in the next key's slot (overwritten by it; the very last key stores six).
+__attribute__((target("avx2"))) void PackValues(const float* v, int64_t ldk, int64_t lk, int64_t d, int64_t h,
+                                                const Sizes& s, float* out) {
+  for (int64_t c0 = 0; c0 < s.d6; c0 += kMr) {
+    float* dst = out + c0 * lk;  // panel c0 / 6
+    const int64_t dims = std::min<int64_t>(8, d - c0);  // readable dims from c0 (>= 1)
+    __m256i mask = _mm256_setzero_si256();
+    if (dims < 8) {
+      alignas(32) int32_t lanes[8];
+      for (int64_t i = 0; i < 8; ++i) lanes[i] = i < std::min<int64_t>(dims, kMr) ? -1 : 0;
+      mask = _mm256_load_si256(reinterpret_cast<const __m256i*>(lanes));
+    }
+    const bool last_panel = c0 + kMr >= s.d6;
+    for (int64_t j = 0; j < lk; ++j) {
+      const float* src = v + j * ldk + h * d + c0;
+      const __m256 x = dims < 8 ? _mm256_maskload_ps(src, mask) : _mm256_loadu_ps(src);
+      if (last_panel && j + 1 == lk) {
+        Store6(dst + j * kMr, x);
+      } else {
+        _mm256_storeu_ps(dst + j * kMr, x);
+      }
+    }
   }
 }
 
