@@ -2,7 +2,7 @@
 // packing step) against OpenBLAS's SGEMM on the shapes SD 1.5 runs, in one run on one machine.
 // Prints GFLOP per CPU-second (per core) per variant, best of 3, with the CPU line.
 //
-// Usage: sdr_bench_gemm
+// Usage: sdr_bench_gemm [attention]   (attention: the attention shapes only)
 #include <algorithm>
 #include <chrono>
 #include <cmath>
@@ -42,7 +42,8 @@ double BestSeconds(F f) {
 
 }  // namespace
 
-int main() {
+int main(int argc, char** argv) {
+  const bool attention_only = argc > 1 && std::string(argv[1]) == "attention";
   using sdr::cpu::GemmOperand;
   std::printf("cpu: %s; OpenBLAS threads %d; TileGemm %s\n", CpuLine().c_str(), sdr::cpu::BlasThreads(),
               sdr::cpu::TileGemmAvailable() ? "AVX2/FMA" : "unavailable");
@@ -52,6 +53,7 @@ int main() {
     int64_t m, n, k;
   };
   // Linear: y[m, n] = x[m, k] W[n, k]^T.
+  if (!attention_only)
   for (const Shape& s : {Shape{"linear 64x64 tokens x2, 320->320", 8192, 320, 320},
                          Shape{"linear 64x64 tokens x2, 320->2560 (GEGLU)", 8192, 2560, 320},
                          Shape{"linear 32x32 tokens x2, 640->640", 2048, 640, 640},
@@ -80,6 +82,7 @@ int main() {
     const char* what;
     int64_t b, cin, h, cout;
   };
+  if (!attention_only)
   for (const Conv& c : {Conv{"conv3x3 320@64x64 x2", 2, 320, 64, 320}, Conv{"conv3x3 640@32x32 x2", 2, 640, 32, 640},
                         Conv{"conv3x3 1280@32x32 x2 (upsample conv)", 2, 1280, 32, 1280},
                         Conv{"conv3x3 1280@16x16 x2", 2, 1280, 16, 1280}, Conv{"conv3x3 1280@8x8 x2", 2, 1280, 8, 1280},
