@@ -63,12 +63,6 @@ __attribute__((target("avx2,fma"))) inline __m256 Exp2(__m256 x) {
   return _mm256_mul_ps(p, _mm256_castsi256_ps(e));
 }
 
-// The first six floats of x at dst.
-__attribute__((target("avx2"))) inline void Store6(float* dst, __m256 x) {
-  _mm_storeu_ps(dst, _mm256_castps256_ps128(x));
-  _mm_storel_pi(reinterpret_cast<__m64*>(dst + 4), _mm256_extractf128_ps(x, 1));
-}
-
 // K of head h as A panels of 6 keys: panel p holds d x 6 floats, keys past lk zero. Per panel and
 // 8 dims: the six keys' values (two zero rows) transposed in registers; each dim's six floats go
 // out in one 8-float store whose last two land in the next dim's slot, which its own store then

@@ -29,6 +29,14 @@ __attribute__((target("avx2"))) inline void Transpose8Regs(const __m256 r[8], __
   out[7] = _mm256_permute2f128_ps(u3, u7, 0x31);
 }
 
+// The first six floats of x at dst: the last of a run of 8-float stores into six-float slots
+// (each store's last two floats land in the next slot, which its own store overwrites), where
+// the slot after it is not the run's.
+__attribute__((target("avx2"))) inline void Store6(float* dst, __m256 x) {
+  _mm_storeu_ps(dst, _mm256_castps256_ps128(x));
+  _mm_storel_pi(reinterpret_cast<__m64*>(dst + 4), _mm256_extractf128_ps(x, 1));
+}
+
 // out[j][i] = in[i][j] for i, j < 8, with row strides ld_in / ld_out.
 __attribute__((target("avx2"))) inline void Transpose8(const float* in, int64_t ld_in, float* out, int64_t ld_out) {
   __m256 r[8], t[8];

@@ -45,14 +45,15 @@ int64_t PlaneStride(int64_t rows, int64_t width) { return rows * width + kPlaneP
 struct VLayout {
   int64_t count, fd, cin8, e;
   int64_t Depth(int64_t piece) const { return std::min(fd, cin8 - piece * fd); }
-  // V_e of a piece: count x Depth(piece) floats in panels.
-  const float* Plane(const float* v, int64_t piece, int64_t plane) const {
-    return v + piece * e * PlaneStride(count, fd) + plane * PlaneStride(count, Depth(piece));
+  // Where V_e of a piece (count x Depth(piece) floats in panels) starts.
+  int64_t Plane(int64_t piece, int64_t plane) const {
+    return piece * e * PlaneStride(count, fd) + plane * PlaneStride(count, Depth(piece));
   }
-  // The panel of rows [row0, row0 + 6) (row0 a multiple of 6) at channel ch (a multiple of 8).
-  float* At(float* v, int64_t plane, int64_t row0, int64_t ch) const {
+  // Where the panel of rows [row0, row0 + 6) (row0 a multiple of 6) at channel ch (a multiple of
+  // 8) starts.
+  int64_t At(int64_t plane, int64_t row0, int64_t ch) const {
     const int64_t piece = ch / fd;
-    return const_cast<float*>(Plane(v, piece, plane)) + (row0 * Depth(piece) + (ch - piece * fd) * tile::kMr);
+    return Plane(piece, plane) + row0 * Depth(piece) + (ch - piece * fd) * tile::kMr;
   }
   static int64_t Floats(int64_t count, int64_t fd, int64_t cin8, int64_t e) {
     return (cin8 + fd - 1) / fd * e * PlaneStride(count, fd);
@@ -62,17 +63,19 @@ struct VLayout {
 struct Plan {
   int64_t tile, e;          // outputs per tile side (2, 4 or 6); transform positions (tile + 2)^2
   int64_t cin8, cout8, th, tw, band, ipb, tc, cb;
-  int64_t xt, v, u, m, yt;  // scratch floats of each part
+  int64_t xt, v, u, m, yt, k;  // scratch floats of each part (k: KernelThreadFloats per thread)
   int64_t us;               // PlaneStride of U
   int64_t yt1;              // one image's slice of yt
-  bool fused;               // WinogradU::kFused: u holds each thread's pieces (FusedThreadFloats)
-  int64_t fd;               // input channels per fused piece (a multiple of 8)
+  bool fused;               // WinogradU::kFused: U in pieces in each thread's scratch, no u
+  int64_t fd;               // input channels per piece of V and U (a multiple of 8); streamed: cin8
   int64_t depth;            // cin * 9: a stored kernel row
 };
 
-// One thread's scratch in the fused mode: sixteen kernel rows as f32, one piece's rows
-// interleaved, and the piece's U planes.
-int64_t FusedThreadFloats(const Plan& p) { return 16 * p.depth + 16 * p.fd * 9 + p.e * PlaneStride(p.fd, 16) + 8; }
+// One thread's scratch for transforming kernels: sixteen kernel rows as f32 (WidenKernelRows), one
+// piece's taps interleaved (KernelTaps16) and, fused, the piece's U planes (32-byte aligned).
+int64_t KernelThreadFloats(const Plan& p) {
+  return 16 * p.depth + 16 * p.fd * 9 + (p.fused ? p.e * PlaneStride(p.fd, 16) : 0) + 8;
+}
 
 // Tiles are processed a band of whole tile rows at a time: only the band's input rows (plus the
 // halo) and output rows are held channels-last, so scratch stays bounded by the chunk sizes, not
@@ -96,14 +99,15 @@ Plan MakePlan(int64_t b, int64_t cin, int64_t h, int64_t w, int64_t cout, int64_
   // channels, 32 x 32, streamed is as fast or up to 1.4x faster).
   p.fused = u_mode == WinogradU::kFused || (u_mode == WinogradU::kAuto && 8 * p.tc <= Up(p.cout8, 16));
   p.depth = cin * 9;
-  p.fd = std::clamp<int64_t>(budget.fused_piece / (p.e * 16) / 8 * 8, 8, p.cin8);
+  p.fd = p.fused ? std::clamp<int64_t>(budget.fused_piece / (p.e * 16) / 8 * 8, 8, p.cin8) : p.cin8;
   p.cb = p.fused || p.e * p.cin8 * Up(p.cout8, 16) <= budget.u_whole
              ? Up(p.cout8, 16)
              : std::clamp<int64_t>(budget.u_chunk / (p.e * p.cin8) / 16 * 16, 16, Up(p.cout8, 16));
   p.xt = (tile * p.band + 2) * w * p.cin8;  // input rows [tile ty0 - 1, tile (ty0 + band) + 1)
-  p.v = VLayout::Floats(p.tc, p.fused ? p.fd : p.cin8, p.cin8, p.e);
+  p.v = VLayout::Floats(p.tc, p.fd, p.cin8, p.e);
   p.us = PlaneStride(p.cin8, p.cb);
-  p.u = p.fused ? ThreadPool::Shared().num_threads() * FusedThreadFloats(p) : p.e * p.us;
+  p.u = p.fused ? 0 : p.e * p.us;
+  p.k = ThreadPool::Shared().num_threads() * KernelThreadFloats(p);
   p.m = p.e * PlaneStride(p.tc, p.cb);
   p.yt1 = tile * p.band * w * p.cout8;  // output rows [tile ty0, tile (ty0 + band))
   p.yt = p.ipb * p.yt1;
@@ -114,7 +118,6 @@ Plan MakePlan(int64_t b, int64_t cin, int64_t h, int64_t w, int64_t cout, int64_
 struct Rows {
   int64_t r0, r1;
 };
-
 
 // out[q - qb][ch] = x[ch][q] for a block of pixels [q0, q1): whole 8x8 blocks vectorised, edges
 // scalar. x: [c, hw] NCHW of one image; out: channels last from pixel qb on (channels past c zero).
@@ -348,12 +351,11 @@ __attribute__((target("avx2,fma"))) void InputPanel(const Plan& p, const float* 
     for (int e = 0; e < E; ++e) {
       __m256 t[8];
       Transpose8Regs(buf[e], t);
-      float* dst = vl.At(v, e, row0, g);
+      float* dst = v + vl.At(e, row0, g);
       // Each 8-float store spills two floats into the next channel's slot, which the next store
       // overwrites; the last one stores exactly six (the slot after it is another panel's).
       for (int j = 0; j < 7; ++j) _mm256_storeu_ps(dst + j * 6, t[j]);
-      _mm_storeu_ps(dst + 42, _mm256_castps256_ps128(t[7]));
-      _mm_storel_pi(reinterpret_cast<__m64*>(dst + 46), _mm256_extractf128_ps(t[7], 1));
+      Store6(dst + 42, t[7]);
     }
   }
 }
@@ -463,21 +465,35 @@ __attribute__((target("avx2,f16c"))) void KernelTaps16(const WinogradConv& c, in
   }
 }
 
+// The three parts of thread t's KernelThreadFloats in `kernels`.
+struct KernelScratch {
+  float* rows;  // [16][depth] (WidenKernelRows)
+  float* taps;  // two halves of [fd * 9][8] (KernelTaps16)
+  float* u;     // fused: the piece's U planes, 32-byte aligned (the micro-kernel's B panels)
+};
+KernelScratch ThreadKernelScratch(const Plan& p, float* kernels, int64_t t) {
+  KernelScratch k;
+  k.rows = kernels + t * KernelThreadFloats(p);
+  k.taps = k.rows + 16 * p.depth;
+  k.u = reinterpret_cast<float*>((reinterpret_cast<uintptr_t>(k.taps + 16 * p.fd * 9) + 31) & ~uintptr_t{31});
+  return k;
+}
+
 // U for output channels [co0, co0 + count), count = min(cb, cout - co0), in whole panels of 16
 // (channels past cout zero); panels past the count are not written (Gemms stops before them).
-void KernelTransform(const WinogradConv& c, const Plan& p, int64_t co0, float* u) {
-  const int64_t depth = c.cin * 9, count = std::min(p.cb, c.cout - co0), groups = (count + 15) / 16;
-  const bool in_place = ReadsKernelsInPlace(c.weight_dtype);
-  ThreadPool::Shared().ParallelFor(
-      groups,
-      [&](int64_t g0, int64_t g1) {
-        std::vector<float> rows(in_place ? 0 : static_cast<size_t>(16 * depth)), taps(static_cast<size_t>(16 * depth));
-        for (int64_t g = g0; g < g1; ++g) {
-          if (!in_place) WidenKernelRows(c, co0 + 16 * g, rows.data());
-          KernelTaps16(c, co0 + 16 * g, 0, depth, rows.data(), taps.data());
-          const float* lo = taps.data();
+void KernelTransform(const WinogradConv& c, const Plan& p, int64_t co0, float* u, float* kernels) {
+  const int64_t groups = (std::min(p.cb, c.cout - co0) + 15) / 16;
+  ThreadPool& pool = ThreadPool::Shared();
+  std::atomic<int64_t> next{0};
+  pool.ParallelFor(
+      pool.num_threads(),
+      [&](int64_t t0, int64_t) {
+        const KernelScratch k = ThreadKernelScratch(p, kernels, t0);
+        for (int64_t g = next++; g < groups; g = next++) {
+          if (!ReadsKernelsInPlace(c.weight_dtype)) WidenKernelRows(c, co0 + 16 * g, k.rows);
+          KernelTaps16(c, co0 + 16 * g, 0, p.depth, k.rows, k.taps);
           WithTile(p.tile, [&](auto m) {
-            KernelTile16<decltype(m)::value>(lo, lo + 8 * depth, c.cin, p.cin8, p.us, 16 * g, u);
+            KernelTile16<decltype(m)::value>(k.taps, k.taps + 8 * p.depth, c.cin, p.cin8, p.us, 16 * g, u);
           });
         }
       },
@@ -582,7 +598,7 @@ void Gemms(const Plan& p, int64_t count, int64_t cols, const VLayout& vl, const 
       [&](int64_t t0, int64_t) {
         float* mine = gemm + t0 * TileGemmTaskScratchFloats();
         for (int64_t e = next++; e < p.e; e = next++) {
-          TileGemm(count, cols, p.cin8, GemmOperand::Panels(vl.Plane(v, 0, e), p.cin8),
+          TileGemm(count, cols, p.cin8, GemmOperand::Panels(v + vl.Plane(0, e), p.cin8),
                    GemmOperand::Panels(u + e * p.us, p.cin8), m + e * PlaneStride(count, p.cb), p.cb, {}, mine);
         }
       },
@@ -594,33 +610,29 @@ void Gemms(const Plan& p, int64_t count, int64_t cols, const VLayout& vl, const 
 // rows once, then per piece of fd input channels computes U (all (m+2)^2 planes, in L2) and runs
 // the micro-kernel down every panel of V_e's rows against it, accumulating into M.
 void FusedGemms(const WinogradConv& c, const Plan& p, int64_t count, const VLayout& vl, const float* v, float* m,
-                float* scratch) {
+                float* kernels) {
   const int64_t groups = (c.cout + 15) / 16, ms = PlaneStride(count, p.cb), piece_us = PlaneStride(p.fd, 16);
   ThreadPool& pool = ThreadPool::Shared();
   std::atomic<int64_t> next{0};
   pool.ParallelFor(
       pool.num_threads(),
       [&](int64_t t0, int64_t) {
-        float* rows = scratch + t0 * FusedThreadFloats(p);  // [16][depth] (WidenKernelRows)
-        float* inter = rows + 16 * p.depth;                 // two halves of [fd * 9][8]
-        // U's planes are the micro-kernel's B panels: 32-byte aligned.
-        float* u = reinterpret_cast<float*>((reinterpret_cast<uintptr_t>(inter + 16 * p.fd * 9) + 31) &
-                                            ~uintptr_t{31});
+        const KernelScratch k = ThreadKernelScratch(p, kernels, t0);
         for (int64_t g = next++; g < groups; g = next++) {
-          if (!ReadsKernelsInPlace(c.weight_dtype)) WidenKernelRows(c, 16 * g, rows);
+          if (!ReadsKernelsInPlace(c.weight_dtype)) WidenKernelRows(c, 16 * g, k.rows);
           for (int64_t piece = 0, k0 = 0; k0 < p.cin8; ++piece, k0 += p.fd) {
             const int64_t kd = vl.Depth(piece);                            // a multiple of 8
             const int64_t real = std::clamp<int64_t>(c.cin - k0, 0, kd);  // the rest: zero rows of U
-            KernelTaps16(c, 16 * g, k0 * 9, real * 9, rows, inter);
+            KernelTaps16(c, 16 * g, k0 * 9, real * 9, k.rows, k.taps);
             WithTile(p.tile, [&](auto tm) {
-              KernelTile16<decltype(tm)::value>(inter, inter + 8 * real * 9, real, kd, piece_us, 0, u);
+              KernelTile16<decltype(tm)::value>(k.taps, k.taps + 8 * real * 9, real, kd, piece_us, 0, k.u);
             });
             // One pass down the piece of V: V_0's panels, V_1's, ... in address order.
             for (int64_t e = 0; e < p.e; ++e) {
-              const float* a = vl.Plane(v, piece, e);
+              const float* a = v + vl.Plane(piece, e);
               float* out = m + e * ms + 16 * g;
               for (int64_t q = 0; q < count; q += tile::kMr) {
-                tile::MicroKernel(kd, a + q * kd, u + e * piece_us, out + q * p.cb, p.cb, piece > 0);
+                tile::MicroKernel(kd, a + q * kd, k.u + e * piece_us, out + q * p.cb, p.cb, piece > 0);
               }
             }
           }
@@ -644,7 +656,7 @@ int64_t WinogradTile(int64_t h, int64_t w, int64_t cin, int64_t cout) {
 int64_t WinogradScratchFloats(int64_t b, int64_t cin, int64_t h, int64_t w, int64_t cout, int64_t tile,
                               const WinogradBudget& budget, WinogradU u_mode) {
   const Plan p = MakePlan(b, cin, h, w, cout, tile != 0 ? tile : WinogradTile(h, w, cin, cout), budget, u_mode);
-  return p.xt + p.v + p.u + p.m + p.yt + ThreadPool::Shared().num_threads() * TileGemmTaskScratchFloats() + 64;
+  return p.xt + p.v + p.u + p.m + p.yt + p.k + ThreadPool::Shared().num_threads() * TileGemmTaskScratchFloats() + 64;
 }
 
 void WinogradConv3x3(const WinogradConv& c, float* scratch) {
@@ -661,11 +673,12 @@ void WinogradConv3x3(const WinogradConv& c, float* scratch) {
   float* u = reinterpret_cast<float*>((reinterpret_cast<uintptr_t>(v + p.v) + 31) & ~uintptr_t{31});
   float* m = u + p.u;
   float* yt = m + p.m;
-  float* gemm = yt + p.yt;
+  float* kernels = yt + p.yt;  // each thread's KernelThreadFloats
+  float* gemm = kernels + p.k;
   const int64_t hw = c.h * c.w, src_hw = hw / (c.up * c.up);
   // One block of output channels: the kernel transform runs once, not once per band.
   const bool whole_u = !p.fused && p.cb >= c.cout;
-  if (whole_u) KernelTransform(c, p, 0, u);
+  if (whole_u) KernelTransform(c, p, 0, u, kernels);
   for (int64_t img0 = 0; img0 < c.b; img0 += p.ipb) {
     const int64_t images = std::min(p.ipb, c.b - img0);
     for (int64_t ty0 = 0; ty0 < p.th; ty0 += p.band) {
@@ -675,7 +688,7 @@ void WinogradConv3x3(const WinogradConv& c, float* scratch) {
       // Tiles of each image in the band, and their V / M rows (whole A panels: the rows past the
       // tiles are zero in V, ignored in M).
       const int64_t per_image = rows_t * p.tw, image_rows = Up(per_image, tile::kMr), count = images * image_rows;
-      const VLayout vl{count, p.fused ? p.fd : p.cin8, p.cin8, p.e};
+      const VLayout vl{count, p.fd, p.cin8, p.e};
       for (int64_t i = 0; i < images; ++i) {
         const int64_t img = img0 + i;
         if (c.up == 2) {
@@ -686,14 +699,14 @@ void WinogradConv3x3(const WinogradConv& c, float* scratch) {
         InputTransform(p, xt, in, c.h, c.w, img * p.th * p.tw + ty0 * p.tw, per_image, i * image_rows, vl, v);
       }
       if (p.fused) {
-        FusedGemms(c, p, count, vl, v, m, u);
+        FusedGemms(c, p, count, vl, v, m, kernels);
         for (int64_t i = 0; i < images; ++i) {
           OutputTransform(p, out, c.h, c.w, m, (img0 + i) * p.th * p.tw + ty0 * p.tw, per_image, i * image_rows, count,
                           0, p.cout8, yt + i * p.yt1);
         }
       }
       for (int64_t co0 = 0; !p.fused && co0 < c.cout; co0 += p.cb) {
-        if (!whole_u) KernelTransform(c, p, co0, u);
+        if (!whole_u) KernelTransform(c, p, co0, u, kernels);
         Gemms(p, count, Up(std::min(p.cb, c.cout - co0), 16), vl, v, u, m, gemm);
         for (int64_t i = 0; i < images; ++i) {
           OutputTransform(p, out, c.h, c.w, m, (img0 + i) * p.th * p.tw + ty0 * p.tw, per_image, i * image_rows, count,
