@@ -106,6 +106,18 @@ void ThreadPool::ParallelFor(int64_t n, const std::function<void(int64_t, int64_
   }
 }
 
+void ThreadPool::ForEachInOrder(int64_t n, const std::function<void(int64_t, int64_t)>& fn) {
+  std::atomic<int64_t> next{0};
+  ParallelFor(
+      num_threads(),
+      [&](int64_t t0, int64_t t1) {
+        for (int64_t t = t0; t < t1; ++t) {
+          for (int64_t i = next++; i < n; i = next++) fn(t, i);
+        }
+      },
+      1);
+}
+
 bool ThreadPool::InTask() { return tls_in_pool_task; }
 
 ThreadPool& ThreadPool::Shared() {

@@ -34,6 +34,11 @@ class ThreadPool {
   // fn(begin, end) over ranges covering [0, n) with at least `grain` items each.
   void ParallelFor(int64_t n, const std::function<void(int64_t, int64_t)>& fn, int64_t grain = 1);
 
+  // fn(thread, i) for every i in [0, n), the pool's threads (numbered from 0, below
+  // num_threads()) each taking the next i when done with the last, so a thread the machine slows
+  // takes fewer: for equal tasks that need per-thread scratch. Inside a task, all on thread 0.
+  void ForEachInOrder(int64_t n, const std::function<void(int64_t, int64_t)>& fn);
+
   // True inside a task of any pool's ParallelFor (where a nested ParallelFor runs serially).
   static bool InTask();
 

@@ -124,6 +124,30 @@ TEST(ThreadPoolTest, ParallelForCoversEveryIndexOnce) {
   EXPECT_GE(ThreadPool::DefaultThreadCount(), 1);
 }
 
+// Every index once, on threads numbered below num_threads(); nested inside a task, all on
+// thread 0.
+TEST(ThreadPoolTest, ForEachInOrderCoversEveryIndexOnceOnNumberedThreads) {
+  ThreadPool pool(3);
+  std::vector<std::atomic<int>> hits(500);
+  std::atomic<int> bad_thread{0};
+  pool.ForEachInOrder(500, [&](int64_t t, int64_t i) {
+    if (t < 0 || t >= pool.num_threads()) ++bad_thread;
+    hits[static_cast<size_t>(i)]++;
+  });
+  for (auto& h : hits) EXPECT_EQ(h.load(), 1);
+  EXPECT_EQ(bad_thread.load(), 0);
+
+  std::atomic<int> nested{0}, nested_off_zero{0};
+  pool.ParallelFor(3, [&](int64_t, int64_t) {
+    pool.ForEachInOrder(7, [&](int64_t t, int64_t) {
+      ++nested;
+      if (t != 0) ++nested_off_zero;
+    });
+  });
+  EXPECT_EQ(nested.load(), 21);
+  EXPECT_EQ(nested_off_zero.load(), 0);
+}
+
 // A ParallelFor inside a task runs serially on the task's own thread (no deadlock, no waiting on
 // workers busy with the outer call); one of a single range runs inline on the caller, which is not
 // a task, so a ParallelFor inside it may use the workers. Every index once either way.

@@ -3,7 +3,6 @@
 #include <immintrin.h>
 
 #include <algorithm>
-#include <atomic>
 #include <cmath>
 #include <limits>
 #include <vector>
@@ -266,23 +265,13 @@ void FlashAttention(const float* q, int64_t ldq, const float* k, const float* v,
       },
       1);
   const int64_t blocks = (lq + kQb - 1) / kQb;
-  const int threads = pool.num_threads();
   // Tasks (head, query block) in order, each thread taking the next when done (a thread the
   // machine slows takes fewer), one scratch area per thread.
-  const int64_t total = heads * blocks;
-  std::atomic<int64_t> next{0};
-  pool.ParallelFor(
-      threads,
-      [&](int64_t t0, int64_t t1) {
-        for (int64_t t = t0; t < t1; ++t) {
-          for (int64_t task = next++; task < total; task = next++) {
-            const int64_t h = task / blocks, q0 = task % blocks * kQb;
-            QueryBlock(q, ldq, lk, d, h, q0, std::min(kQb, lq - q0), scale, causal, s, kp + h * s.kpanel,
-                       vp + h * s.vpanel, y, heads * d, tasks + t * s.per_task);
-          }
-        }
-      },
-      1);
+  pool.ForEachInOrder(heads * blocks, [&](int64_t t, int64_t task) {
+    const int64_t h = task / blocks, q0 = task % blocks * kQb;
+    QueryBlock(q, ldq, lk, d, h, q0, std::min(kQb, lq - q0), scale, causal, s, kp + h * s.kpanel, vp + h * s.vpanel,
+               y, heads * d, tasks + t * s.per_task);
+  });
 }
 
 }  // namespace sdr::cpu

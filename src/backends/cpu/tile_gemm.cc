@@ -7,7 +7,6 @@
 #include <immintrin.h>
 
 #include <algorithm>
-#include <atomic>
 #include <cmath>
 #include <vector>
 
@@ -193,15 +192,8 @@ GemmOperand PackPanels(ThreadPool& pool, const GemmOperand& op, bool is_b, int64
 
 // body(take, the thread's scratch) for takes [0, takes), each thread taking the next when done.
 template <typename Body>
-void TakeInOrder(ThreadPool& pool, int threads, int64_t takes, float* scratch, Body body) {
-  std::atomic<int64_t> next{0};
-  pool.ParallelFor(
-      threads,
-      [&](int64_t t0, int64_t) {
-        float* mine = scratch + t0 * ThreadScratchFloats();
-        for (int64_t t = next++; t < takes; t = next++) body(t, mine);
-      },
-      1);
+void TakeInOrder(ThreadPool& pool, int64_t takes, float* scratch, Body body) {
+  pool.ForEachInOrder(takes, [&](int64_t t, int64_t take) { body(take, scratch + t * ThreadScratchFloats()); });
 }
 
 }  // namespace
@@ -262,7 +254,7 @@ void TileGemm(int64_t m, int64_t n, int64_t k, const GemmOperand& a, const GemmO
   if (SharesB(m, n, k, threads)) {
     const GemmOperand panels =
         b.kind == GemmOperand::Kind::kPanels ? b : PackPanels(pool, b, /*is_b=*/true, n, k, shared);
-    TakeInOrder(pool, threads, (m + kRowsPerTake - 1) / kRowsPerTake, scratch, [&](int64_t t, float* mine) {
+    TakeInOrder(pool, (m + kRowsPerTake - 1) / kRowsPerTake, scratch, [&](int64_t t, float* mine) {
       Block(m, n, k, a, panels, c, ldc, e, t * kRowsPerTake, std::min(m, (t + 1) * kRowsPerTake), 0, n, mine);
     });
     return;
@@ -270,7 +262,7 @@ void TileGemm(int64_t m, int64_t n, int64_t k, const GemmOperand& a, const GemmO
   if (SharesA(m, n, k, threads)) {
     const GemmOperand panels =
         a.kind == GemmOperand::Kind::kPanels ? a : PackPanels(pool, a, /*is_b=*/false, m, k, shared);
-    TakeInOrder(pool, threads, (n + kColsPerTake - 1) / kColsPerTake, scratch, [&](int64_t t, float* mine) {
+    TakeInOrder(pool, (n + kColsPerTake - 1) / kColsPerTake, scratch, [&](int64_t t, float* mine) {
       Block(m, n, k, panels, b, c, ldc, e, 0, m, t * kColsPerTake, std::min(n, (t + 1) * kColsPerTake), mine);
     });
     return;

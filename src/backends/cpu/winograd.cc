@@ -3,7 +3,6 @@
 #include <immintrin.h>
 
 #include <algorithm>
-#include <atomic>
 #include <cstring>
 #include <type_traits>
 #include <vector>
@@ -482,22 +481,14 @@ KernelScratch ThreadKernelScratch(const Plan& p, float* kernels, int64_t t) {
 // U for output channels [co0, co0 + count), count = min(cb, cout - co0), in whole panels of 16
 // (channels past cout zero); panels past the count are not written (Gemms stops before them).
 void KernelTransform(const WinogradConv& c, const Plan& p, int64_t co0, float* u, float* kernels) {
-  const int64_t groups = (std::min(p.cb, c.cout - co0) + 15) / 16;
-  ThreadPool& pool = ThreadPool::Shared();
-  std::atomic<int64_t> next{0};
-  pool.ParallelFor(
-      pool.num_threads(),
-      [&](int64_t t0, int64_t) {
-        const KernelScratch k = ThreadKernelScratch(p, kernels, t0);
-        for (int64_t g = next++; g < groups; g = next++) {
-          if (!ReadsKernelsInPlace(c.weight_dtype)) WidenKernelRows(c, co0 + 16 * g, k.rows);
-          KernelTaps16(c, co0 + 16 * g, 0, p.depth, k.rows, k.taps);
-          WithTile(p.tile, [&](auto m) {
-            KernelTile16<decltype(m)::value>(k.taps, k.taps + 8 * p.depth, c.cin, p.cin8, p.us, 16 * g, u);
-          });
-        }
-      },
-      1);
+  ThreadPool::Shared().ForEachInOrder((std::min(p.cb, c.cout - co0) + 15) / 16, [&](int64_t t, int64_t g) {
+    const KernelScratch k = ThreadKernelScratch(p, kernels, t);
+    if (!ReadsKernelsInPlace(c.weight_dtype)) WidenKernelRows(c, co0 + 16 * g, k.rows);
+    KernelTaps16(c, co0 + 16 * g, 0, p.depth, k.rows, k.taps);
+    WithTile(p.tile, [&](auto m) {
+      KernelTile16<decltype(m)::value>(k.taps, k.taps + 8 * p.depth, c.cin, p.cin8, p.us, 16 * g, u);
+    });
+  });
 }
 
 // yt[y - rows.r0][x][co0 + g] of tile t (local index n) from M[e][n][cb]: y = A^T M A.
@@ -591,18 +582,11 @@ void FromChannelsLast(const WinogradConv& c, const Plan& p, int64_t img, Rows ro
 // V_e and U_e are both written as the micro-kernel's panels and read in place: nothing is packed.
 void Gemms(const Plan& p, int64_t count, int64_t cols, const VLayout& vl, const float* v, const float* u, float* m,
            float* gemm) {
-  ThreadPool& pool = ThreadPool::Shared();
-  std::atomic<int64_t> next{0};
-  pool.ParallelFor(
-      pool.num_threads(),
-      [&](int64_t t0, int64_t) {
-        float* mine = gemm + t0 * TileGemmTaskScratchFloats();
-        for (int64_t e = next++; e < p.e; e = next++) {
-          TileGemm(count, cols, p.cin8, GemmOperand::Panels(v + vl.Plane(0, e), p.cin8),
-                   GemmOperand::Panels(u + e * p.us, p.cin8), m + e * PlaneStride(count, p.cb), p.cb, {}, mine);
-        }
-      },
-      1);
+  ThreadPool::Shared().ForEachInOrder(p.e, [&](int64_t t, int64_t e) {
+    TileGemm(count, cols, p.cin8, GemmOperand::Panels(v + vl.Plane(0, e), p.cin8),
+             GemmOperand::Panels(u + e * p.us, p.cin8), m + e * PlaneStride(count, p.cb), p.cb, {},
+             gemm + t * TileGemmTaskScratchFloats());
+  });
 }
 
 // M_e[:, j .. j + 16) = sum over pieces of V_e[:, piece] U_e[piece, j .. j + 16) for every e: the
@@ -611,34 +595,27 @@ void Gemms(const Plan& p, int64_t count, int64_t cols, const VLayout& vl, const 
 // the micro-kernel down every panel of V_e's rows against it, accumulating into M.
 void FusedGemms(const WinogradConv& c, const Plan& p, int64_t count, const VLayout& vl, const float* v, float* m,
                 float* kernels) {
-  const int64_t groups = (c.cout + 15) / 16, ms = PlaneStride(count, p.cb), piece_us = PlaneStride(p.fd, 16);
-  ThreadPool& pool = ThreadPool::Shared();
-  std::atomic<int64_t> next{0};
-  pool.ParallelFor(
-      pool.num_threads(),
-      [&](int64_t t0, int64_t) {
-        const KernelScratch k = ThreadKernelScratch(p, kernels, t0);
-        for (int64_t g = next++; g < groups; g = next++) {
-          if (!ReadsKernelsInPlace(c.weight_dtype)) WidenKernelRows(c, 16 * g, k.rows);
-          for (int64_t piece = 0, k0 = 0; k0 < p.cin8; ++piece, k0 += p.fd) {
-            const int64_t kd = vl.Depth(piece);                            // a multiple of 8
-            const int64_t real = std::clamp<int64_t>(c.cin - k0, 0, kd);  // the rest: zero rows of U
-            KernelTaps16(c, 16 * g, k0 * 9, real * 9, k.rows, k.taps);
-            WithTile(p.tile, [&](auto tm) {
-              KernelTile16<decltype(tm)::value>(k.taps, k.taps + 8 * real * 9, real, kd, piece_us, 0, k.u);
-            });
-            // One pass down the piece of V: V_0's panels, V_1's, ... in address order.
-            for (int64_t e = 0; e < p.e; ++e) {
-              const float* a = v + vl.Plane(piece, e);
-              float* out = m + e * ms + 16 * g;
-              for (int64_t q = 0; q < count; q += tile::kMr) {
-                tile::MicroKernel(kd, a + q * kd, k.u + e * piece_us, out + q * p.cb, p.cb, piece > 0);
-              }
-            }
-          }
+  const int64_t ms = PlaneStride(count, p.cb), piece_us = PlaneStride(p.fd, 16);
+  ThreadPool::Shared().ForEachInOrder((c.cout + 15) / 16, [&](int64_t t, int64_t g) {
+    const KernelScratch k = ThreadKernelScratch(p, kernels, t);
+    if (!ReadsKernelsInPlace(c.weight_dtype)) WidenKernelRows(c, 16 * g, k.rows);
+    for (int64_t piece = 0, k0 = 0; k0 < p.cin8; ++piece, k0 += p.fd) {
+      const int64_t kd = vl.Depth(piece);                            // a multiple of 8
+      const int64_t real = std::clamp<int64_t>(c.cin - k0, 0, kd);  // the rest: zero rows of U
+      KernelTaps16(c, 16 * g, k0 * 9, real * 9, k.rows, k.taps);
+      WithTile(p.tile, [&](auto tm) {
+        KernelTile16<decltype(tm)::value>(k.taps, k.taps + 8 * real * 9, real, kd, piece_us, 0, k.u);
+      });
+      // One pass down the piece of V: V_0's panels, V_1's, ... in address order.
+      for (int64_t e = 0; e < p.e; ++e) {
+        const float* a = v + vl.Plane(piece, e);
+        float* out = m + e * ms + 16 * g;
+        for (int64_t q = 0; q < count; q += tile::kMr) {
+          tile::MicroKernel(kd, a + q * kd, k.u + e * piece_us, out + q * p.cb, p.cb, piece > 0);
         }
-      },
-      1);
+      }
+    }
+  });
 }
 
 }  // namespace
