@@ -3,10 +3,11 @@
 // of ROUNDS) and weighted by how often one evaluation runs it. Compare builds by alternating their
 // runs on one machine.
 //
-// Usage: sdr_bench_linear [ROUNDS]   (default 3)
+// Usage: sdr_bench_linear [ROUNDS [ONLY]]   (default 3; ONLY: run the shapes whose name contains it)
 #include <algorithm>
 #include <cstdio>
 #include <cstdlib>
+#include <cstring>
 #include <vector>
 
 #include "backends/cpu/tile_gemm.h"
@@ -41,10 +42,12 @@ using sdr::bench::Filled;
 int main(int argc, char** argv) {
   using sdr::cpu::GemmOperand;
   const int rounds = argc > 1 ? std::max(1, std::atoi(argv[1])) : 3;
+  const char* only = argc > 2 ? argv[2] : nullptr;
   std::printf("cpu: %s\n", sdr::bench::CpuLine().c_str());
   if (!sdr::cpu::TileGemmAvailable()) return 0;
   double total = 0.0, total_flop = 0.0;
   for (const Shape& s : kUnetLinears) {
+    if (only != nullptr && std::strstr(s.what, only) == nullptr) continue;
     const auto x = Filled(s.m * s.k, 1.0f, 1), w = Filled(s.n * s.k, 0.05f, 2), b = Filled(s.n, 0.1f, 3);
     std::vector<uint16_t> w16(w.size());
     for (size_t i = 0; i < w.size(); ++i) w16[i] = sdr::F32ToF16(w[i]);
