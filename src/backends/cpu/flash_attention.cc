@@ -162,7 +162,8 @@ __attribute__((target("avx2,fma"))) void QueryBlock(const float* q, int64_t ldq,
     // S^T = K Q^T over this chunk: whole 6-key panels (rows past lk are zero and never read).
     for (int64_t p = 0; p < panels; ++p) {
       for (int64_t ir = 0; ir < keys; ir += kMr) {
-        MicroKernel(d, kp + (j0 + ir) / kMr * d * kMr, qt + p * d * kNr, st + p * kKb * kNr + ir * kNr, kNr, false);
+        MicroKernelRows(keys - ir, d, kp + (j0 + ir) / kMr * d * kMr, qt + p * d * kNr, st + p * kKb * kNr + ir * kNr,
+                        kNr, false);
       }
     }
     if (causal && j0 + keys - 1 > q0) {
@@ -208,11 +209,11 @@ __attribute__((target("avx2,fma"))) void QueryBlock(const float* q, int64_t ldq,
         }
       }
     }
-    // O^T += V^T P^T over this chunk.
+    // O^T += V^T P^T over this chunk (d = 40: six panels and one of four dims).
     for (int64_t p = 0; p < panels; ++p) {
       for (int64_t ir = 0; ir < s.d6; ir += kMr) {
-        MicroKernel(keys, vp + ir / kMr * lk * kMr + j0 * kMr, st + p * kKb * kNr, ot + ir * kQb + p * kNr, kQb,
-                    true);
+        MicroKernelRows(d - ir, keys, vp + ir / kMr * lk * kMr + j0 * kMr, st + p * kKb * kNr,
+                        ot + ir * kQb + p * kNr, kQb, true);
       }
     }
   }

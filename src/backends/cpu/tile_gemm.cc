@@ -148,7 +148,7 @@ void Block(int64_t m, int64_t n, int64_t k, const GemmOperand& a, const GemmOper
               for (int64_t r = 0; r < mr; ++r) {
                 for (int64_t j = 0; j < kNr; ++j) edge[r * kNr + j] = (!first && j < nr) ? ct[r * ldc + j] : 0.0f;
               }
-              MicroKernel(kc, ap + ir * a_step, panel(jr), edge, kNr, !first);
+              MicroKernelRows(mr, kc, ap + ir * a_step, panel(jr), edge, kNr, !first);
               for (int64_t r = 0; r < mr; ++r) {
                 for (int64_t j = 0; j < nr; ++j) ct[r * ldc + j] = edge[r * kNr + j];
               }

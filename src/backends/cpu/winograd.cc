@@ -592,9 +592,11 @@ void Gemms(const Plan& p, int64_t count, int64_t cols, const VLayout& vl, const 
 // M_e[:, j .. j + 16) = sum over pieces of V_e[:, piece] U_e[piece, j .. j + 16) for every e: the
 // fused mode. Each thread takes the next group of sixteen output channels, widens their kernel
 // rows once, then per piece of fd input channels computes U (all (m+2)^2 planes, in L2) and runs
-// the micro-kernel down every panel of V_e's rows against it, accumulating into M.
-void FusedGemms(const WinogradConv& c, const Plan& p, int64_t count, const VLayout& vl, const float* v, float* m,
-                float* kernels) {
+// the micro-kernel down every panel of V_e's rows against it, accumulating into M. V's rows are
+// images of `per_image` tiles, each padded to `image_rows`; a panel of at most four tiles (an
+// image's last, often its only one at 8 x 8 and below) takes the four-row kernel.
+void FusedGemms(const WinogradConv& c, const Plan& p, int64_t count, int64_t per_image, int64_t image_rows,
+                const VLayout& vl, const float* v, float* m, float* kernels) {
   const int64_t ms = PlaneStride(count, p.cb), piece_us = PlaneStride(p.fd, 16);
   ThreadPool::Shared().ForEachInOrder((c.cout + 15) / 16, [&](int64_t t, int64_t g) {
     const KernelScratch k = ThreadKernelScratch(p, kernels, t);
@@ -611,7 +613,8 @@ void FusedGemms(const WinogradConv& c, const Plan& p, int64_t count, const VLayo
         const float* a = v + vl.Plane(piece, e);
         float* out = m + e * ms + 16 * g;
         for (int64_t q = 0; q < count; q += tile::kMr) {
-          tile::MicroKernel(kd, a + q * kd, k.u + e * piece_us, out + q * p.cb, p.cb, piece > 0);
+          tile::MicroKernelRows(per_image - q % image_rows, kd, a + q * kd, k.u + e * piece_us, out + q * p.cb, p.cb,
+                                piece > 0);
         }
       }
     }
@@ -676,7 +679,7 @@ void WinogradConv3x3(const WinogradConv& c, float* scratch) {
         InputTransform(p, xt, in, c.h, c.w, img * p.th * p.tw + ty0 * p.tw, per_image, i * image_rows, vl, v);
       }
       if (p.fused) {
-        FusedGemms(c, p, count, vl, v, m, kernels);
+        FusedGemms(c, p, count, per_image, image_rows, vl, v, m, kernels);
         for (int64_t i = 0; i < images; ++i) {
           OutputTransform(p, out, c.h, c.w, m, (img0 + i) * p.th * p.tw + ty0 * p.tw, per_image, i * image_rows, count,
                           0, p.cout8, yt + i * p.yt1);
