@@ -88,14 +88,16 @@ TEST(TileGemmTest, TallAndWideGemmsOnSharedPanelsEqualOneThreadBitForBit) {
 TEST(TileGemmTest, ReadsF16Bf16AndQuantizedWeightsInPlace) {
   if (!TileGemmAvailable()) GTEST_SKIP() << "no AVX2/FMA/F16C";
   // k: whole q8_0 (32) and K-quant (256) blocks; 608 = 19 q8_0 blocks, in depth blocks that start
-  // past 256-multiples (224 + 224 + 160), 640 the same for f16.
-  for (const int64_t k : {512, 608, 640}) {
+  // past 256-multiples (224 + 224 + 160), 640 the same for f16; 77 (f16, bf16: no blocks) ends in
+  // taps past the last whole eight.
+  for (const int64_t k : {512, 608, 640, 77}) {
     const int64_t m = 37, n = 45;
     const auto x = ref::RandomVector(m * k, 3);
     auto w = ref::RandomVector(n * k, 4, 0.05f);  // a Linear weight [n, k]
     // Round the weight to each storage type, then compare against f32 math on the rounded values.
     for (DType dt : {DType::kF16, DType::kBF16, DType::kQ8_0, DType::kQ4_K}) {
       if (k % 256 != 0 && dt == DType::kQ4_K) continue;  // a K-quant row is whole 256-blocks
+      if (k % 32 != 0 && dt == DType::kQ8_0) continue;   // a q8_0 row is whole 32-blocks
       std::vector<uint8_t> stored(*DTypeBytes(dt, static_cast<uint64_t>(n * k)));
       std::vector<float> rounded(w.size());
       if (dt == DType::kF16 || dt == DType::kBF16) {

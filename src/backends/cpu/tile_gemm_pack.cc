@@ -41,16 +41,27 @@ __attribute__((target("avx2"))) inline void Transpose8x8(const float* const r[8]
 
 }  // namespace
 
-__attribute__((target("avx2"))) void InterleaveRows8(const float* const rows[8], int64_t kc, float* dst,
-                                                     int64_t stride) {
+__attribute__((target("avx2,f16c"))) void InterleaveStoredRows8(const void* base, DType dtype, int64_t ld,
+                                                                int64_t valid, int64_t kc, float* dst,
+                                                                int64_t stride) {
+  const bool f16 = dtype == DType::kF16;
+  const auto* h = static_cast<const uint16_t*>(base);
+  const auto* f = static_cast<const float*>(base);
   int64_t k = 0;
   for (; k + 8 <= kc; k += 8) {
-    __m256 t[8];
-    Transpose8x8(rows, k, t);
+    __m256 r[8], t[8];
+    for (int64_t i = 0; i < 8; ++i) {
+      r[i] = i >= valid ? _mm256_setzero_ps()
+             : f16      ? _mm256_cvtph_ps(_mm_loadu_si128(reinterpret_cast<const __m128i*>(h + i * ld + k)))
+                        : _mm256_loadu_ps(f + i * ld + k);
+    }
+    Transpose8Regs(r, t);
     for (int64_t i = 0; i < 8; ++i) _mm256_storeu_ps(dst + (k + i) * stride, t[i]);
   }
   for (; k < kc; ++k) {
-    for (int64_t j = 0; j < 8; ++j) dst[k * stride + j] = rows[j][k];
+    for (int64_t i = 0; i < 8; ++i) {
+      dst[k * stride + i] = i >= valid ? 0.0f : f16 ? F16ToF32(h[i * ld + k]) : f[i * ld + k];
+    }
   }
 }
 
@@ -133,25 +144,22 @@ void PackBRows(const GemmOperand& b, int64_t n, int64_t k0, int64_t kc, int64_t 
 }
 
 // B = the transpose of a row-major [N][K] matrix (a Linear weight): column j of B is stored row j.
+// Each panel as two halves of eight columns (columns past N or nc zero up to the panel): f16 and
+// f32 rows widened and interleaved straight from the weights, other dtypes read row by row first.
 void PackBColumns(const GemmOperand& b, int64_t n, int64_t k0, int64_t kc, int64_t j0, int64_t nc, float* out) {
-  float tmp[kNr][kKc];
-  for (int64_t p = 0; p < nc; p += kNr) {
-    const float* cols[kNr];
-    for (int64_t j = 0; j < kNr; ++j) {
-      const int64_t col = j0 + p + j;
-      if (col >= n || p + j >= nc) {
-        std::fill_n(tmp[j], kc, 0.0f);
-        cols[j] = tmp[j];
-      } else if (const float* d = DirectRow(b, col, k0); d != nullptr) {
-        cols[j] = d;
-      } else {
-        ReadRow(b, col, k0, kc, tmp[j]);
-        cols[j] = tmp[j];
-      }
+  const bool in_place = b.dtype == DType::kF16 || b.dtype == DType::kF32;
+  const int64_t esize = b.dtype == DType::kF16 ? 2 : 4;
+  float tmp[8][kKc];
+  for (int64_t p = 0; p < (nc + kNr - 1) / kNr * kNr; p += 8) {
+    const int64_t first = j0 + p, valid = std::clamp<int64_t>(std::min(n - first, nc - p), 0, 8);
+    float* dst = out + p / kNr * kNr * kc + p % kNr;
+    if (in_place && valid > 0) {
+      InterleaveStoredRows8(static_cast<const uint8_t*>(b.data) + (first * b.ld + k0) * esize, b.dtype, b.ld, valid,
+                            kc, dst, kNr);
+    } else {
+      for (int64_t i = 0; i < valid; ++i) ReadRow(b, first + i, k0, kc, tmp[i]);
+      InterleaveStoredRows8(tmp, DType::kF32, kKc, valid, kc, dst, kNr);
     }
-    float* dst = out + p * kc;
-    InterleaveRows8(cols, kc, dst, kNr);
-    InterleaveRows8(cols + 8, kc, dst + 8, kNr);
   }
 }
 

@@ -429,38 +429,16 @@ void WidenKernelRows(const WinogradConv& c, int64_t co0, float* rows) {
 // eight kernels interleaved: half h at out + h * 8 * n, tap k0 + k at [k][8]. f16 and f32 are
 // read from the weights (widened and transposed in registers, one pass); other dtypes from `rows`
 // (WidenKernelRows).
-__attribute__((target("avx2,f16c"))) void KernelTaps16(const WinogradConv& c, int64_t co0, int64_t k0, int64_t n,
-                                                       const float* rows, float* out) {
+void KernelTaps16(const WinogradConv& c, int64_t co0, int64_t k0, int64_t n, const float* rows, float* out) {
   const int64_t depth = c.cin * 9;
-  const bool f16 = c.weight_dtype == DType::kF16, in_place = ReadsKernelsInPlace(c.weight_dtype);
+  const bool in_place = ReadsKernelsInPlace(c.weight_dtype);
+  const int64_t esize = c.weight_dtype == DType::kF16 ? 2 : 4;
   for (int64_t h = 0; h < 2; ++h) {
-    float* dst = out + h * 8 * n;
     const int64_t first = co0 + h * 8, valid = std::clamp<int64_t>(c.cout - first, 0, 8);
-    // The 8 taps [k, k + 8) of kernel i of this half.
-    auto load = [&](int64_t i, int64_t k) __attribute__((target("avx2,f16c"))) {
-      if (i >= valid) return _mm256_setzero_ps();
-      const int64_t at = (first + i) * depth + k0 + k;
-      if (!in_place) return _mm256_loadu_ps(rows + (h * 8 + i) * depth + k0 + k);
-      if (f16) return _mm256_cvtph_ps(_mm_loadu_si128(reinterpret_cast<const __m128i*>(
-                          static_cast<const uint16_t*>(c.weight) + at)));
-      return _mm256_loadu_ps(static_cast<const float*>(c.weight) + at);
-    };
-    int64_t k = 0;
-    for (; k + 8 <= n; k += 8) {
-      __m256 r[8], t[8];
-      for (int64_t i = 0; i < 8; ++i) r[i] = load(i, k);
-      Transpose8Regs(r, t);
-      for (int64_t j = 0; j < 8; ++j) _mm256_storeu_ps(dst + (k + j) * 8, t[j]);
-    }
-    for (; k < n; ++k) {
-      for (int64_t i = 0; i < 8; ++i) {
-        const int64_t at = (first + i) * depth + k0 + k;
-        dst[k * 8 + i] = i >= valid   ? 0.0f
-                         : !in_place  ? rows[(h * 8 + i) * depth + k0 + k]
-                         : f16        ? F16ToF32(static_cast<const uint16_t*>(c.weight)[at])
-                                      : static_cast<const float*>(c.weight)[at];
-      }
-    }
+    const void* src = !in_place   ? static_cast<const void*>(rows + h * 8 * depth + k0)
+                      : valid > 0 ? static_cast<const uint8_t*>(c.weight) + (first * depth + k0) * esize
+                                  : c.weight;
+    tile::InterleaveStoredRows8(src, in_place ? c.weight_dtype : DType::kF32, depth, valid, n, out + h * 8 * n, 8);
   }
 }
 
