@@ -62,32 +62,10 @@ __attribute__((target("avx2,fma"))) inline __m256 Exp2(__m256 x) {
   return _mm256_mul_ps(p, _mm256_castsi256_ps(e));
 }
 
-// K of head h as A panels of 6 keys: panel p holds d x 6 floats, keys past lk zero. Per panel and
-// 8 dims: the six keys' values (two zero rows) transposed in registers; each dim's six floats go
-// out in one 8-float store whose last two land in the next dim's slot, which its own store then
-// overwrites (the last dim stores exactly six). Dims past the last whole 8 one at a time.
-__attribute__((target("avx2"))) void PackKeys(const float* k, int64_t ldk, int64_t lk, int64_t d, int64_t h,
-                                              const Sizes& s, float* out) {
-  const int64_t d8 = d / 8 * 8;
+// K of head h as A panels of 6 keys: panel p holds d x 6 floats, keys past lk zero.
+void PackKeys(const float* k, int64_t ldk, int64_t lk, int64_t d, int64_t h, const Sizes& s, float* out) {
   for (int64_t j0 = 0; j0 < s.lk6; j0 += kMr) {
-    float* dst = out + j0 * d;  // panel j0 / 6
-    const int64_t valid = std::min<int64_t>(kMr, lk - j0);
-    const float* src = k + j0 * ldk + h * d;
-    for (int64_t c = 0; c < d8; c += 8) {
-      __m256 r[8], t[8];
-      for (int64_t i = 0; i < 8; ++i) r[i] = i < valid ? _mm256_loadu_ps(src + i * ldk + c) : _mm256_setzero_ps();
-      Transpose8Regs(r, t);
-      for (int64_t cc = 0; cc < 8; ++cc) {
-        if (c + cc + 1 < d) {
-          _mm256_storeu_ps(dst + (c + cc) * kMr, t[cc]);
-        } else {
-          Store6(dst + (c + cc) * kMr, t[cc]);
-        }
-      }
-    }
-    for (int64_t c = d8; c < d; ++c) {
-      for (int64_t i = 0; i < kMr; ++i) dst[c * kMr + i] = i < valid ? src[i * ldk + c] : 0.0f;
-    }
+    InterleaveStoredRows(k + j0 * ldk + h * d, DType::kF32, ldk, std::min<int64_t>(kMr, lk - j0), d, out + j0 * d, kMr);
   }
 }
 

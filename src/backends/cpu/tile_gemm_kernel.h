@@ -46,11 +46,13 @@ void PackA(const GemmOperand& a, int64_t m, int64_t i0, int64_t mc, int64_t k0, 
 // holds kc x kNr floats (columns past N zero). out: ceil(nc / kNr) * kNr * kc floats.
 void PackB(const GemmOperand& b, int64_t n, int64_t k0, int64_t kc, int64_t j0, int64_t nc, float* out);
 
-// dst[k * stride + i] = row i [k] for i < 8, k < kc: eight stored rows of f32 or f16 values (row
-// i at base + i * ld elements, for i < valid; rows past `valid` read as zero) widened and
-// interleaved in one pass, 8x8 transposes in registers (AVX2, F16C).
-void InterleaveStoredRows8(const void* base, DType dtype, int64_t ld, int64_t valid, int64_t kc, float* dst,
-                           int64_t stride);
+// dst[k * stride + i] = row i [k] for i < min(8, stride), k < kc: stored rows of f32 or f16
+// values (row i at base + i * ld elements, for i < valid; the rest read as zero) widened and
+// interleaved in one pass, 8x8 transposes in registers (AVX2, F16C). stride 6: an A panel (each
+// 8-float store's last two floats land in the next step's slot, which that step overwrites; the
+// last step stores six); 8 or 16: one or both halves of a B panel.
+void InterleaveStoredRows(const void* base, DType dtype, int64_t ld, int64_t valid, int64_t kc, float* dst,
+                          int64_t stride);
 
 // `count` values of stored row `row` of a kRows/kColumns operand from column k0, as f32.
 void ReadRow(const GemmOperand& op, int64_t row, int64_t k0, int64_t count, float* out);

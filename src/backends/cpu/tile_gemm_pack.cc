@@ -32,21 +32,15 @@ const float* DirectRow(const GemmOperand& op, int64_t row, int64_t k0) {
   return static_cast<const float*>(op.data) + row * op.ld + k0;
 }
 
-// 8x8 transpose of rows r[0..8) (8 floats each): out[k] = (r[0][k], ..., r[7][k]).
-__attribute__((target("avx2"))) inline void Transpose8x8(const float* const r[8], int64_t k, __m256 out[8]) {
-  __m256 a[8];
-  for (int i = 0; i < 8; ++i) a[i] = _mm256_loadu_ps(r[i] + k);
-  Transpose8Regs(a, out);
-}
-
 }  // namespace
 
-__attribute__((target("avx2,f16c"))) void InterleaveStoredRows8(const void* base, DType dtype, int64_t ld,
-                                                                int64_t valid, int64_t kc, float* dst,
-                                                                int64_t stride) {
+__attribute__((target("avx2,f16c"))) void InterleaveStoredRows(const void* base, DType dtype, int64_t ld,
+                                                               int64_t valid, int64_t kc, float* dst,
+                                                               int64_t stride) {
   const bool f16 = dtype == DType::kF16;
   const auto* h = static_cast<const uint16_t*>(base);
   const auto* f = static_cast<const float*>(base);
+  const int64_t lanes = std::min<int64_t>(8, stride);
   int64_t k = 0;
   for (; k + 8 <= kc; k += 8) {
     __m256 r[8], t[8];
@@ -56,10 +50,16 @@ __attribute__((target("avx2,f16c"))) void InterleaveStoredRows8(const void* base
                         : _mm256_loadu_ps(f + i * ld + k);
     }
     Transpose8Regs(r, t);
-    for (int64_t i = 0; i < 8; ++i) _mm256_storeu_ps(dst + (k + i) * stride, t[i]);
+    for (int64_t i = 0; i < 8; ++i) {
+      if (stride >= 8 || k + i + 1 < kc) {
+        _mm256_storeu_ps(dst + (k + i) * stride, t[i]);
+      } else {
+        Store6(dst + (k + i) * stride, t[i]);  // the last six-float slot: nothing of the run after it
+      }
+    }
   }
   for (; k < kc; ++k) {
-    for (int64_t i = 0; i < 8; ++i) {
+    for (int64_t i = 0; i < lanes; ++i) {
       dst[k * stride + i] = i >= valid ? 0.0f : f16 ? F16ToF32(h[i * ld + k]) : f[i * ld + k];
     }
   }
@@ -85,37 +85,19 @@ void ReadRow(const GemmOperand& op, int64_t row, int64_t k0, int64_t count, floa
   }
 }
 
-__attribute__((target("avx2"))) void PackA(const GemmOperand& a, int64_t m, int64_t i0, int64_t mc, int64_t k0,
-                                           int64_t kc, float* out) {
+void PackA(const GemmOperand& a, int64_t m, int64_t i0, int64_t mc, int64_t k0, int64_t kc, float* out) {
+  const bool in_place = a.dtype == DType::kF16 || a.dtype == DType::kF32;
+  const int64_t esize = a.dtype == DType::kF16 ? 2 : 4;
   float tmp[kMr][kKc];
   for (int64_t p = 0; p < mc; p += kMr) {
-    const float* rows[kMr];
-    for (int64_t r = 0; r < kMr; ++r) {
-      const int64_t i = i0 + p + r;
-      if (i >= m || p + r >= mc) {
-        std::fill_n(tmp[r], kc, 0.0f);
-        rows[r] = tmp[r];
-      } else if (const float* d = DirectRow(a, i, k0); d != nullptr) {
-        rows[r] = d;
-      } else {
-        ReadRow(a, i, k0, kc, tmp[r]);
-        rows[r] = tmp[r];
-      }
-    }
+    const int64_t first = i0 + p, valid = std::clamp<int64_t>(std::min(m - first, mc - p), 0, kMr);
     float* dst = out + p * kc;
-    // Six rows through the 8-wide transpose (two dummy rows); each 8-float store spills two
-    // floats into the next step's slot, which that step then overwrites.
-    const float* eight[8] = {rows[0], rows[1], rows[2], rows[3], rows[4], rows[5], rows[5], rows[5]};
-    int64_t k = 0;
-    if (kc >= 9) {
-      for (; k + 8 <= kc - 1; k += 8) {
-        __m256 t[8];
-        Transpose8x8(eight, k, t);
-        for (int64_t i = 0; i < 8; ++i) _mm256_storeu_ps(dst + (k + i) * kMr, t[i]);
-      }
-    }
-    for (; k < kc; ++k) {
-      for (int64_t r = 0; r < kMr; ++r) dst[k * kMr + r] = rows[r][k];
+    if (in_place && valid > 0) {
+      InterleaveStoredRows(static_cast<const uint8_t*>(a.data) + (first * a.ld + k0) * esize, a.dtype, a.ld, valid,
+                           kc, dst, kMr);
+    } else {
+      for (int64_t i = 0; i < valid; ++i) ReadRow(a, first + i, k0, kc, tmp[i]);
+      InterleaveStoredRows(tmp, DType::kF32, kKc, valid, kc, dst, kMr);
     }
   }
 }
@@ -154,11 +136,11 @@ void PackBColumns(const GemmOperand& b, int64_t n, int64_t k0, int64_t kc, int64
     const int64_t first = j0 + p, valid = std::clamp<int64_t>(std::min(n - first, nc - p), 0, 8);
     float* dst = out + p / kNr * kNr * kc + p % kNr;
     if (in_place && valid > 0) {
-      InterleaveStoredRows8(static_cast<const uint8_t*>(b.data) + (first * b.ld + k0) * esize, b.dtype, b.ld, valid,
+      InterleaveStoredRows(static_cast<const uint8_t*>(b.data) + (first * b.ld + k0) * esize, b.dtype, b.ld, valid,
                             kc, dst, kNr);
     } else {
       for (int64_t i = 0; i < valid; ++i) ReadRow(b, first + i, k0, kc, tmp[i]);
-      InterleaveStoredRows8(tmp, DType::kF32, kKc, valid, kc, dst, kNr);
+      InterleaveStoredRows(tmp, DType::kF32, kKc, valid, kc, dst, kNr);
     }
   }
 }

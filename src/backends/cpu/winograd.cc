@@ -438,7 +438,7 @@ void KernelTaps16(const WinogradConv& c, int64_t co0, int64_t k0, int64_t n, con
     const void* src = !in_place   ? static_cast<const void*>(rows + h * 8 * depth + k0)
                       : valid > 0 ? static_cast<const uint8_t*>(c.weight) + (first * depth + k0) * esize
                                   : c.weight;
-    tile::InterleaveStoredRows8(src, in_place ? c.weight_dtype : DType::kF32, depth, valid, n, out + h * 8 * n, 8);
+    tile::InterleaveStoredRows(src, in_place ? c.weight_dtype : DType::kF32, depth, valid, n, out + h * 8 * n, 8);
   }
 }
 
