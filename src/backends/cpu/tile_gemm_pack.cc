@@ -85,20 +85,30 @@ void ReadRow(const GemmOperand& op, int64_t row, int64_t k0, int64_t count, floa
   }
 }
 
+namespace {
+
+// Stored rows [first, first + valid) of a kRows/kColumns operand, depth [k0, k0 + kc), as one
+// A panel (stride kMr) or half B panel (stride kNr): f32 and f16 read in place, other dtypes
+// through ReadRow first; rows past `valid` zero.
+void PackStoredRows(const GemmOperand& op, int64_t first, int64_t valid, int64_t k0, int64_t kc, float* dst,
+                    int64_t stride) {
+  if ((op.dtype == DType::kF16 || op.dtype == DType::kF32) && valid > 0) {
+    const int64_t esize = op.dtype == DType::kF16 ? 2 : 4;
+    InterleaveStoredRows(static_cast<const uint8_t*>(op.data) + (first * op.ld + k0) * esize, op.dtype, op.ld, valid,
+                         kc, dst, stride);
+    return;
+  }
+  float tmp[8][kKc];
+  for (int64_t i = 0; i < valid; ++i) ReadRow(op, first + i, k0, kc, tmp[i]);
+  InterleaveStoredRows(tmp, DType::kF32, kKc, valid, kc, dst, stride);
+}
+
+}  // namespace
+
 void PackA(const GemmOperand& a, int64_t m, int64_t i0, int64_t mc, int64_t k0, int64_t kc, float* out) {
-  const bool in_place = a.dtype == DType::kF16 || a.dtype == DType::kF32;
-  const int64_t esize = a.dtype == DType::kF16 ? 2 : 4;
-  float tmp[kMr][kKc];
   for (int64_t p = 0; p < mc; p += kMr) {
     const int64_t first = i0 + p, valid = std::clamp<int64_t>(std::min(m - first, mc - p), 0, kMr);
-    float* dst = out + p * kc;
-    if (in_place && valid > 0) {
-      InterleaveStoredRows(static_cast<const uint8_t*>(a.data) + (first * a.ld + k0) * esize, a.dtype, a.ld, valid,
-                           kc, dst, kMr);
-    } else {
-      for (int64_t i = 0; i < valid; ++i) ReadRow(a, first + i, k0, kc, tmp[i]);
-      InterleaveStoredRows(tmp, DType::kF32, kKc, valid, kc, dst, kMr);
-    }
+    PackStoredRows(a, first, valid, k0, kc, out + p * kc, kMr);
   }
 }
 
@@ -129,19 +139,9 @@ void PackBRows(const GemmOperand& b, int64_t n, int64_t k0, int64_t kc, int64_t 
 // Each panel as two halves of eight columns (columns past N or nc zero up to the panel): f16 and
 // f32 rows widened and interleaved straight from the weights, other dtypes read row by row first.
 void PackBColumns(const GemmOperand& b, int64_t n, int64_t k0, int64_t kc, int64_t j0, int64_t nc, float* out) {
-  const bool in_place = b.dtype == DType::kF16 || b.dtype == DType::kF32;
-  const int64_t esize = b.dtype == DType::kF16 ? 2 : 4;
-  float tmp[8][kKc];
   for (int64_t p = 0; p < (nc + kNr - 1) / kNr * kNr; p += 8) {
     const int64_t first = j0 + p, valid = std::clamp<int64_t>(std::min(n - first, nc - p), 0, 8);
-    float* dst = out + p / kNr * kNr * kc + p % kNr;
-    if (in_place && valid > 0) {
-      InterleaveStoredRows(static_cast<const uint8_t*>(b.data) + (first * b.ld + k0) * esize, b.dtype, b.ld, valid,
-                            kc, dst, kNr);
-    } else {
-      for (int64_t i = 0; i < valid; ++i) ReadRow(b, first + i, k0, kc, tmp[i]);
-      InterleaveStoredRows(tmp, DType::kF32, kKc, valid, kc, dst, kNr);
-    }
+    PackStoredRows(b, first, valid, k0, kc, out + p / kNr * kNr * kc + p % kNr, kNr);
   }
 }
 
