@@ -11,7 +11,6 @@
 #include "backends/cpu/tile_gemm_kernel.h"
 #include "backends/cpu/transpose8.h"
 #include "core/check.h"
-#include "core/half.h"
 #include "core/thread_pool.h"
 
 namespace sdr::cpu {
