@@ -20,14 +20,20 @@ using Clock = std::chrono::steady_clock;
 
 inline double Since(Clock::time_point t0) { return std::chrono::duration<double>(Clock::now() - t0).count(); }
 
-// The first "model name" of /proc/cpuinfo.
+// The first CPU of /proc/cpuinfo: its model name, family and model (a VM's model name may say
+// only "AMD EPYC": family 25 is Zen 3 / Zen 4, 26 Zen 5), and whether it has AVX-512F.
 inline std::string CpuLine() {
   std::ifstream in("/proc/cpuinfo");
-  std::string line;
-  while (std::getline(in, line)) {
-    if (line.rfind("model name", 0) == 0) return line.substr(line.find(':') + 2);
+  std::string line, name = "unknown CPU", family = "?", model = "?";
+  bool avx512 = false;
+  auto value = [&] { return line.substr(line.find(':') + 2); };
+  while (std::getline(in, line) && !line.empty()) {
+    if (line.rfind("model name", 0) == 0) name = value();
+    if (line.rfind("cpu family", 0) == 0) family = value();
+    if (line.rfind("model\t", 0) == 0) model = value();
+    if (line.rfind("flags", 0) == 0) avx512 = line.find(" avx512f") != std::string::npos;
   }
-  return "unknown CPU";
+  return name + " (family " + family + ", model " + model + (avx512 ? ", AVX-512F)" : ", no AVX-512)");
 }
 
 // CPU seconds (user + system) of the whole process so far: all its threads.

@@ -15,6 +15,7 @@
 #include "backends/cpu/ops.h"
 #include "bench_util.h"
 #include "backends/cpu/tile_gemm.h"
+#include "backends/cpu/tile_gemm_kernel.h"
 #include "backends/cpu/winograd.h"
 #include "core/half.h"
 #include "core/quant.h"
@@ -45,8 +46,10 @@ double BestSeconds(F f) {
 int main(int argc, char** argv) {
   const bool attention_only = argc > 1 && std::string(argv[1]) == "attention";
   using sdr::cpu::GemmOperand;
+  using sdr::cpu::tile::ActiveKernelIsa;
+  using sdr::cpu::tile::KernelIsaName;
   std::printf("cpu: %s; OpenBLAS threads %d; TileGemm %s\n", CpuLine().c_str(), sdr::cpu::BlasThreads(),
-              sdr::cpu::TileGemmAvailable() ? "AVX2/FMA" : "unavailable");
+              sdr::cpu::TileGemmAvailable() ? KernelIsaName(ActiveKernelIsa()) : "unavailable");
   if (!sdr::cpu::TileGemmAvailable()) return 0;
   struct Shape {
     const char* what;

@@ -43,7 +43,6 @@ Sizes MakeSizes(int64_t lk, int64_t d) {
   return s;
 }
 
-float* Align(float* p) { return reinterpret_cast<float*>((reinterpret_cast<uintptr_t>(p) + 31) & ~uintptr_t{31}); }
 
 // 2^x for x <= 127: x = n + f, |f| <= 1/2, 2^f by its Taylor polynomial in f ln2 to degree 6
 // (relative error < 2e-7), 2^n inserted as the exponent. x <= -127 (and NaN) gives exactly 0.
@@ -102,10 +101,10 @@ __attribute__((target("avx2,fma"))) void QueryBlock(const float* q, int64_t ldq,
                                                     const Sizes& s, const float* kp, const float* vp, float* y,
                                                     int64_t ldy, float* scratch) {
   const int64_t panels = Up(rows, kNr) / kNr;
-  float* qt = Align(scratch);                // Q^T panel p: d x 16 at qt + p * d * 16
-  float* st = Align(qt + d * kQb);           // S^T / P^T panel p: kKb x 16 at st + p * kKb * 16
-  float* ot = Align(st + kKb * kQb);         // O^T: d6 x kQb, row stride kQb
-  float* row_max = Align(ot + s.d6 * kQb);   // per query
+  float* qt = AlignPanels(scratch);                // Q^T panel p: d x 16 at qt + p * d * 16
+  float* st = AlignPanels(qt + d * kQb);           // S^T / P^T panel p: kKb x 16 at st + p * kKb * 16
+  float* ot = AlignPanels(st + kKb * kQb);         // O^T: d6 x kQb, row stride kQb
+  float* row_max = AlignPanels(ot + s.d6 * kQb);   // per query
   float* row_sum = row_max + kQb;
   float* alpha = row_sum + kQb;
   // Q^T scaled by scale * log2(e): the softmax then runs on powers of two. Whole 8x8 blocks by
@@ -139,9 +138,9 @@ __attribute__((target("avx2,fma"))) void QueryBlock(const float* q, int64_t ldq,
     const int64_t keys = std::min(kKb, lk - j0);
     // S^T = K Q^T over this chunk: whole 6-key panels (rows past lk are zero and never read).
     for (int64_t p = 0; p < panels; ++p) {
-      for (int64_t ir = 0; ir < keys; ir += kMr) {
-        MicroKernelRows(keys - ir, d, kp + (j0 + ir) / kMr * d * kMr, qt + p * d * kNr, st + p * kKb * kNr + ir * kNr,
-                        kNr, false);
+      for (int64_t ir = 0; ir < keys;) {
+        ir += MicroKernelPanels(keys - ir, d, kp + (j0 + ir) / kMr * d * kMr, d * kMr, qt + p * d * kNr,
+                                st + p * kKb * kNr + ir * kNr, kNr, false);
       }
     }
     if (causal && j0 + keys - 1 > q0) {
@@ -189,9 +188,9 @@ __attribute__((target("avx2,fma"))) void QueryBlock(const float* q, int64_t ldq,
     }
     // O^T += V^T P^T over this chunk (d = 40: six panels and one of four dims).
     for (int64_t p = 0; p < panels; ++p) {
-      for (int64_t ir = 0; ir < s.d6; ir += kMr) {
-        MicroKernelRows(d - ir, keys, vp + ir / kMr * lk * kMr + j0 * kMr, st + p * kKb * kNr,
-                        ot + ir * kQb + p * kNr, kQb, true);
+      for (int64_t ir = 0; ir < d;) {
+        ir += MicroKernelPanels(d - ir, keys, vp + ir / kMr * lk * kMr + j0 * kMr, lk * kMr, st + p * kKb * kNr,
+                                ot + ir * kQb + p * kNr, kQb, true);
       }
     }
   }
@@ -230,7 +229,7 @@ void FlashAttention(const float* q, int64_t ldq, const float* k, const float* v,
     own.resize(static_cast<size_t>(FlashAttentionScratchFloats(heads, lq, lk, d)));
     scratch = own.data();
   }
-  float* kp = Align(scratch);
+  float* kp = AlignPanels(scratch);
   float* vp = kp + heads * s.kpanel;
   float* tasks = vp + heads * s.vpanel;
   ThreadPool& pool = ThreadPool::Shared();

@@ -43,7 +43,6 @@ bool SharesA(int64_t m, int64_t n, int64_t k, int threads) {
   return threads > 1 && n > m && n >= 4 * threads * kColsPerTake && PanelFloats(m, kMr, k) <= kSharedFloats;
 }
 
-float* Align32(float* p) { return reinterpret_cast<float*>((reinterpret_cast<uintptr_t>(p) + 31) & ~uintptr_t{31}); }
 
 // The epilogue on a finished tile of C: rows [i0, i0 + rows), columns [j0, j0 + cols). One loop
 // per part (biases, activation, residual) so that each vectorises; same values as one pass.
@@ -107,9 +106,9 @@ bool HasEpilogue(const GemmEpilogue& e) {
 // C rows [m0, m1) x columns [n0, n1) on one thread.
 void Block(int64_t m, int64_t n, int64_t k, const GemmOperand& a, const GemmOperand& b, float* c, int64_t ldc,
            const GemmEpilogue& e, int64_t m0, int64_t m1, int64_t n0, int64_t n1, float* scratch) {
-  // 32-byte alignment for the kernel's aligned loads (ThreadScratchFloats leaves room for it).
-  float* pa = Align32(scratch);
-  float* pb = Align32(pa + kMc * kKc);
+  // Panels on cache lines (ThreadScratchFloats leaves room for it).
+  float* pa = AlignPanels(scratch);
+  float* pb = AlignPanels(pa + kMc * kKc);
   alignas(32) float edge[kMr * kNr];
   const bool epilogue = HasEpilogue(e);
   // B packed in place needs no kNc blocks (they bound the packed B block): one pass over the
@@ -138,9 +137,24 @@ void Block(int64_t m, int64_t n, int64_t k, const GemmOperand& a, const GemmOper
         if (!a_packed) PackA(a, m, ic, mc, pc, kc, pa);
         for (int64_t jr = 0; jr < nc; jr += kNr) {
           const int64_t nr = std::min(kNr, nc - jr);
-          for (int64_t ir = 0; ir < mc; ir += kMr) {
+          for (int64_t ir = 0; ir < mc;) {
             const int64_t mr = std::min(kMr, mc - ir);
             float* ct = c + (ic + ir) * ldc + jc + jr;
+            if (nr == kNr && mc - ir >= 2 * kMr) {
+              // Two whole panels: one 12 x 16 tile where the ISA has one (MicroKernelPanels).
+              MicroKernelPanels(2 * kMr, kc, ap + ir * a_step, kMr * a_step, panel(jr), ct, ldc, !first);
+              if (last && epilogue) {
+                for (int64_t i = ir; i < ir + 2 * kMr; i += kMr) {
+                  if (e.act == Activation::kNone) {
+                    FinishTile(e, c, ldc, ic + i, jc + jr);
+                  } else {
+                    Finish(e, c, ldc, ic + i, kMr, jc + jr, kNr);
+                  }
+                }
+              }
+              ir += 2 * kMr;
+              continue;
+            }
             if (mr == kMr && nr == kNr) {
               MicroKernel(kc, ap + ir * a_step, panel(jr), ct, ldc, !first);
             } else {
@@ -160,6 +174,7 @@ void Block(int64_t m, int64_t n, int64_t k, const GemmOperand& a, const GemmOper
                 Finish(e, c, ldc, ic + ir, mr, jc + jr, nr);
               }
             }
+            ir += kMr;
           }
         }
       }
@@ -250,7 +265,7 @@ void TileGemm(int64_t m, int64_t n, int64_t k, const GemmOperand& a, const GemmO
     scratch = own.data();
   }
   const int threads = ThreadPool::InTask() ? 1 : pool.num_threads();
-  float* shared = Align32(scratch + threads * ThreadScratchFloats());
+  float* shared = AlignPanels(scratch + threads * ThreadScratchFloats());
   if (SharesB(m, n, k, threads)) {
     const GemmOperand panels =
         b.kind == GemmOperand::Kind::kPanels ? b : PackPanels(pool, b, /*is_b=*/true, n, k, shared);

@@ -9,7 +9,7 @@
 namespace sdr::cpu::tile {
 
 constexpr int64_t kMr = 6;    // rows of the register tile
-constexpr int64_t kNr = 16;   // columns of the register tile (two 8-float vectors)
+constexpr int64_t kNr = 16;   // columns of the register tile (two 8-float vectors, or one of 16)
 constexpr int64_t kKc = 256;  // depth of a packed block at most: a 16-column B panel of 16 KB,
                               // half of L1, beside the A panel streaming through
 
@@ -24,8 +24,15 @@ constexpr int64_t kMc = 72;   // rows of a packed A block (a multiple of kMr)
 constexpr int64_t kMcInPlace = 192;  // rows of an A block read in place (kPanels): 192 x kKc floats fit L2
 constexpr int64_t kNc = 1024; // columns of a packed B block (a multiple of kNr)
 
+// p rounded up to 64 bytes (a cache line): where packed panels start. Needs up to 15 floats of
+// slack in the buffer.
+inline float* AlignPanels(float* p) {
+  return reinterpret_cast<float*>((reinterpret_cast<uintptr_t>(p) + 63) & ~uintptr_t{63});
+}
+
 // c[6][16] (row stride ldc) = (accumulate ? c : 0) + sum_k a[k][0..6) x b[k][0..16)
-// a: kc x 6 floats (a packed A panel), b: kc x 16 floats (a packed B panel), both 32-byte aligned.
+// a: kc x 6 floats (a packed A panel), b: kc x 16 floats (a packed B panel, AlignPanels: each
+// 16-float step one cache line, so the AVX-512 tile's loads never straddle two).
 void MicroKernel(int64_t kc, const float* a, const float* b, float* c, int64_t ldc, bool accumulate);
 
 // The same for the first four rows of the A panel only: c[4][16] (rows 4 and 5 neither read nor
@@ -37,6 +44,37 @@ void MicroKernel4(int64_t kc, const float* a, const float* b, float* c, int64_t 
 // MicroKernel: rows past `rows` (up to 6) may or may not be written.
 void MicroKernelRows(int64_t rows, int64_t kc, const float* a, const float* b, float* c, int64_t ldc,
                      bool accumulate);
+
+// Up to two A panels against one B panel: c[rows][16] with rows [0, 6) from the panel at a and
+// rows [6, 12) from the next one, at a + a_step (read only when rows > 6; rows above 12 count as
+// 12). Returns the rows it stepped over, 6 or 12 (the caller's next panel is that far on); rows
+// past `rows` within them may or may not be written. With AVX-512 two panels are one 12 x 16 register tile (twelve 16-float
+// accumulators); with AVX2 they are two 6 x 16 tiles. Every element is the same chain of FMAs in
+// the same k order on either path, so results are bit-identical whichever runs.
+int64_t MicroKernelPanels(int64_t rows, int64_t kc, const float* a, int64_t a_step, const float* b, float* c,
+                          int64_t ldc, bool accumulate);
+
+// The instruction set the register tiles use: AVX-512 where the CPU (and OS) has it, else AVX2.
+enum class KernelIsa { kAvx2, kAvx512 };
+KernelIsa BestKernelIsa();
+KernelIsa ActiveKernelIsa();
+const char* KernelIsaName(KernelIsa isa);  // "AVX2/FMA", "AVX-512"
+
+// For tests and benchmarks (not thread-safe against running GEMMs): kAvx2 forces the AVX2 tiles;
+// kAvx512 restores BestKernelIsa().
+void UseKernelIsa(KernelIsa isa);
+
+// UseKernelIsa(isa) for a scope, then back to the ISA that was active.
+class ScopedKernelIsa {
+ public:
+  explicit ScopedKernelIsa(KernelIsa isa) : saved_(ActiveKernelIsa()) { UseKernelIsa(isa); }
+  ~ScopedKernelIsa() { UseKernelIsa(saved_); }
+  ScopedKernelIsa(const ScopedKernelIsa&) = delete;
+  ScopedKernelIsa& operator=(const ScopedKernelIsa&) = delete;
+
+ private:
+  KernelIsa saved_;
+};
 
 // Packs rows [i0, i0 + mc) x depth [k0, k0 + kc) of A into panels of kMr rows: panel p holds
 // kc x kMr floats (rows past M zero). out: ceil(mc / kMr) * kMr * kc floats.

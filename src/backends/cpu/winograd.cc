@@ -70,9 +70,9 @@ struct Plan {
 };
 
 // One thread's scratch for transforming kernels: sixteen kernel rows as f32 (WidenKernelRows), one
-// piece's taps interleaved (KernelTaps16) and, fused, the piece's U planes (32-byte aligned).
+// piece's taps interleaved (KernelTaps16) and, fused, the piece's U planes (AlignPanels).
 int64_t KernelThreadFloats(const Plan& p) {
-  return 16 * p.depth + 16 * p.fd * 9 + (p.fused ? p.e * PlaneStride(p.fd, 16) : 0) + 8;
+  return 16 * p.depth + 16 * p.fd * 9 + (p.fused ? p.e * PlaneStride(p.fd, 16) : 0) + 16;
 }
 
 // Tiles are processed a band of whole tile rows at a time: only the band's input rows (plus the
@@ -445,13 +445,13 @@ void KernelTaps16(const WinogradConv& c, int64_t co0, int64_t k0, int64_t n, con
 struct KernelScratch {
   float* rows;  // [16][depth] (WidenKernelRows)
   float* taps;  // two halves of [fd * 9][8] (KernelTaps16)
-  float* u;     // fused: the piece's U planes, 32-byte aligned (the micro-kernel's B panels)
+  float* u;     // fused: the piece's U planes, on cache lines (the micro-kernel's B panels)
 };
 KernelScratch ThreadKernelScratch(const Plan& p, float* kernels, int64_t t) {
   KernelScratch k;
   k.rows = kernels + t * KernelThreadFloats(p);
   k.taps = k.rows + 16 * p.depth;
-  k.u = reinterpret_cast<float*>((reinterpret_cast<uintptr_t>(k.taps + 16 * p.fd * 9) + 31) & ~uintptr_t{31});
+  k.u = tile::AlignPanels(k.taps + 16 * p.fd * 9);
   return k;
 }
 
@@ -589,9 +589,9 @@ void FusedGemms(const WinogradConv& c, const Plan& p, int64_t count, int64_t per
       for (int64_t e = 0; e < p.e; ++e) {
         const float* a = v + vl.Plane(piece, e);
         float* out = m + e * ms + 16 * g;
-        for (int64_t q = 0; q < count; q += tile::kMr) {
-          tile::MicroKernelRows(per_image - q % image_rows, kd, a + q * kd, k.u + e * piece_us, out + q * p.cb, p.cb,
-                                piece > 0);
+        for (int64_t q = 0; q < count;) {
+          q += tile::MicroKernelPanels(per_image - q % image_rows, kd, a + q * kd, tile::kMr * kd, k.u + e * piece_us,
+                                       out + q * p.cb, p.cb, piece > 0);
         }
       }
     }
@@ -626,8 +626,8 @@ void WinogradConv3x3(const WinogradConv& c, float* scratch) {
   }
   float* xt = scratch;
   float* v = xt + p.xt;
-  // U is read in place by the GEMM's micro-kernel: 32-byte aligned.
-  float* u = reinterpret_cast<float*>((reinterpret_cast<uintptr_t>(v + p.v) + 31) & ~uintptr_t{31});
+  // U is read in place by the GEMM's micro-kernel: its panels on cache lines.
+  float* u = tile::AlignPanels(v + p.v);
   float* m = u + p.u;
   float* yt = m + p.m;
   float* kernels = yt + p.yt;  // each thread's KernelThreadFloats
