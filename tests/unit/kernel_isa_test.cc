@@ -41,19 +41,20 @@ TEST(KernelIsaTest, EveryElementIsOneFmaChainInKOrderOnEveryIsa) {
   for (KernelIsa isa : Isas()) {
     ScopedKernelIsa scope(isa);
     for (int64_t kc : {1, 7, 40, 256}) {
-      const int64_t a_step = kc * kMr + 8;  // the second panel not right after the first
-      Aligned a(static_cast<size_t>(2 * a_step)), b(static_cast<size_t>(kc * kNr));
-      const auto av = ref::RandomVector(2 * a_step, 1), bv = ref::RandomVector(kc * kNr, 2);
+      const int64_t a_step = kc * kMr + 8;  // each panel not right after the one before
+      Aligned a(static_cast<size_t>(3 * a_step)), b(static_cast<size_t>(kc * kNr));
+      const auto av = ref::RandomVector(3 * a_step, 1), bv = ref::RandomVector(kc * kNr, 2);
       std::copy(av.begin(), av.end(), a.p);
       std::copy(bv.begin(), bv.end(), b.p);
-      for (int64_t rows = 1; rows <= 14; ++rows) {
+      for (int64_t rows = 1; rows <= 20; ++rows) {
         for (bool accumulate : {false, true}) {
-          const auto c0 = ref::RandomVector(2 * kMr * ldc, 3);
+          const auto c0 = ref::RandomVector(3 * kMr * ldc, 3);
           std::vector<float> c = c0;
           const int64_t stepped = tile::MicroKernelPanels(rows, kc, a.p, a_step, b.p, c.data(), ldc, accumulate);
-          EXPECT_EQ(stepped, rows > kMr ? 2 * kMr : kMr);
-          for (int64_t r = 0; r < std::min<int64_t>(rows, 2 * kMr); ++r) {
-            const float* ar = r < kMr ? a.p + r : a.p + a_step + (r - kMr);
+          // One panel, two, three (13-16 rows), two again past 16.
+          EXPECT_EQ(stepped, rows <= kMr ? kMr : rows <= 2 * kMr || rows > 16 ? 2 * kMr : 3 * kMr) << rows;
+          for (int64_t r = 0; r < std::min(rows, stepped); ++r) {
+            const float* ar = a.p + r / kMr * a_step + r % kMr;
             for (int64_t j = 0; j < ldc; ++j) {
               const float got = c[static_cast<size_t>(r * ldc + j)], before = c0[static_cast<size_t>(r * ldc + j)];
               if (j >= kNr) {

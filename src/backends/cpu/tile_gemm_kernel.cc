@@ -3,8 +3,8 @@
 // accumulators); R = 4 takes panels whose last rows are padding (8 accumulators, still enough
 // FMAs in flight to keep both pipes busy). The row loops unroll fully, so the accumulators stay
 // in registers: the same instructions as the tile written out by hand.
-// With AVX-512 (a 16-float vector a row) the tile is R x 16 with R accumulators and R up to 12:
-// two six-row panels at once, so twelve FMAs are in flight again. Each element is one FMA chain
+// With AVX-512 (a 16-float vector a row) the tile is R x 16 with R accumulators, R up to 16:
+// two or three six-row panels at once, so twelve or more FMAs are in flight again. Each element is one FMA chain
 // in k order, then one add or store, on every path: the results do not depend on the ISA.
 #include <immintrin.h>
 
@@ -49,47 +49,37 @@ __attribute__((target("avx2,fma"), always_inline)) inline void Tile(int64_t kc, 
   }
 }
 
-// The AVX-512 tile: c[R][16] = (accumulate ? c : 0) + sum_k a[k][0..R) x b[k][0..16), rows
-// [0, 6) from the panel at a, rows [6, R) from the panel at a + a_step.
+// The AVX-512 tile: c[R][16] = (accumulate ? c : 0) + sum_k a[k][0..R) x b[k][0..16), row r
+// from panel r / 6 (at a + (r / 6) * a_step), C's rows one after another.
 template <int R>
 __attribute__((target("avx512f"), always_inline)) inline void TileZ(int64_t kc, const float* a, int64_t a_step,
                                                                    const float* b, float* c, int64_t ldc,
                                                                    bool accumulate) {
-  static_assert(R >= 1 && R <= 2 * kMr);
-  const float* a1 = a + a_step;
+  static_assert(R >= 1 && R <= 3 * kMr);
   __m512 acc[R];
-#pragma GCC unroll 12
+#pragma GCC unroll 18
   for (int r = 0; r < R; ++r) acc[r] = _mm512_setzero_ps();
   for (int64_t k = 0; k < kc; ++k) {
     const __m512 bv = _mm512_loadu_ps(b);
-#pragma GCC unroll 12
-    for (int r = 0; r < R; ++r) acc[r] = _mm512_fmadd_ps(_mm512_set1_ps(r < kMr ? a[r] : a1[r - kMr]), bv, acc[r]);
+#pragma GCC unroll 18
+    for (int r = 0; r < R; ++r) {
+      acc[r] = _mm512_fmadd_ps(_mm512_set1_ps(a[r / kMr * a_step + r % kMr]), bv, acc[r]);
+    }
     a += kMr;
-    a1 += kMr;
     b += kNr;
   }
-#pragma GCC unroll 12
+#pragma GCC unroll 18
   for (int r = 0; r < R; ++r) {
     float* row = c + r * ldc;
     _mm512_storeu_ps(row, accumulate ? _mm512_add_ps(_mm512_loadu_ps(row), acc[r]) : acc[r]);
   }
 }
 
-__attribute__((target("avx512f"))) void TileZ4(int64_t kc, const float* a, int64_t a_step, const float* b, float* c,
-                                               int64_t ldc, bool accumulate) {
-  TileZ<4>(kc, a, a_step, b, c, ldc, accumulate);
-}
-__attribute__((target("avx512f"))) void TileZ6(int64_t kc, const float* a, int64_t a_step, const float* b, float* c,
-                                               int64_t ldc, bool accumulate) {
-  TileZ<6>(kc, a, a_step, b, c, ldc, accumulate);
-}
-__attribute__((target("avx512f"))) void TileZ10(int64_t kc, const float* a, int64_t a_step, const float* b, float* c,
-                                                int64_t ldc, bool accumulate) {
-  TileZ<10>(kc, a, a_step, b, c, ldc, accumulate);
-}
-__attribute__((target("avx512f"))) void TileZ12(int64_t kc, const float* a, int64_t a_step, const float* b, float* c,
-                                                int64_t ldc, bool accumulate) {
-  TileZ<12>(kc, a, a_step, b, c, ldc, accumulate);
+// The tiles MicroKernelPanels uses: one panel (4 or 6 rows), two (10 or 12), three (16).
+template <int R>
+__attribute__((target("avx512f"))) void TileZPanels(int64_t kc, const float* a, int64_t a_step, const float* b,
+                                                    float* c, int64_t ldc, bool accumulate) {
+  TileZ<R>(kc, a, a_step, b, c, ldc, accumulate);
 }
 
 __attribute__((target("avx2,fma"))) void Tile6(int64_t kc, const float* a, const float* b, float* c, int64_t ldc,
@@ -122,7 +112,7 @@ bool Avx512() { return Avx512Flag().load(std::memory_order_relaxed); }
 
 void MicroKernel(int64_t kc, const float* a, const float* b, float* c, int64_t ldc, bool accumulate) {
   if (Avx512()) {
-    TileZ6(kc, a, 0, b, c, ldc, accumulate);
+    TileZPanels<kMr>(kc, a, 0, b, c, ldc, accumulate);
   } else {
     Tile6(kc, a, b, c, ldc, accumulate);
   }
@@ -130,7 +120,7 @@ void MicroKernel(int64_t kc, const float* a, const float* b, float* c, int64_t l
 
 void MicroKernel4(int64_t kc, const float* a, const float* b, float* c, int64_t ldc, bool accumulate) {
   if (Avx512()) {
-    TileZ4(kc, a, 0, b, c, ldc, accumulate);
+    TileZPanels<4>(kc, a, 0, b, c, ldc, accumulate);
   } else {
     Tile4(kc, a, b, c, ldc, accumulate);
   }
@@ -147,19 +137,29 @@ void MicroKernelRows(int64_t rows, int64_t kc, const float* a, const float* b, f
 
 int64_t MicroKernelPanels(int64_t rows, int64_t kc, const float* a, int64_t a_step, const float* b, float* c,
                           int64_t ldc, bool accumulate) {
-  if (rows <= kMr) {
-    MicroKernelRows(rows, kc, a, b, c, ldc, accumulate);
-    return kMr;
-  }
+  // Rows of each tile (a panel's last rows padding where it says 4); 13-16 rows take three
+  // panels at once (attention's d = 40 after two pairs), more than 16 a pair.
+  const int tile_rows = rows <= 4 ? 4 : rows <= 6 ? 6 : rows <= 10 ? 10 : rows <= 12 || rows > 16 ? 12 : 16;
+  const int64_t stepped = (tile_rows + kMr - 1) / kMr * kMr;
   if (!Avx512()) {
-    Tile6(kc, a, b, c, ldc, accumulate);
-    MicroKernelRows(rows - kMr, kc, a + a_step, b, c + kMr * ldc, ldc, accumulate);
-  } else if (rows <= 10) {
-    TileZ10(kc, a, a_step, b, c, ldc, accumulate);
-  } else {
-    TileZ12(kc, a, a_step, b, c, ldc, accumulate);
+    for (int64_t r0 = 0; r0 < tile_rows; r0 += kMr) {
+      const float* ap = a + r0 / kMr * a_step;
+      if (tile_rows - r0 <= 4) {
+        Tile4(kc, ap, b, c + r0 * ldc, ldc, accumulate);
+      } else {
+        Tile6(kc, ap, b, c + r0 * ldc, ldc, accumulate);
+      }
+    }
+    return stepped;
   }
-  return 2 * kMr;
+  switch (tile_rows) {
+    case 4: TileZPanels<4>(kc, a, a_step, b, c, ldc, accumulate); break;
+    case 6: TileZPanels<6>(kc, a, a_step, b, c, ldc, accumulate); break;
+    case 10: TileZPanels<10>(kc, a, a_step, b, c, ldc, accumulate); break;
+    case 12: TileZPanels<12>(kc, a, a_step, b, c, ldc, accumulate); break;
+    default: TileZPanels<16>(kc, a, a_step, b, c, ldc, accumulate); break;
+  }
+  return stepped;
 }
 
 KernelIsa BestKernelIsa() { return CpuHasAvx512() ? KernelIsa::kAvx512 : KernelIsa::kAvx2; }

@@ -45,12 +45,13 @@ void MicroKernel4(int64_t kc, const float* a, const float* b, float* c, int64_t 
 void MicroKernelRows(int64_t rows, int64_t kc, const float* a, const float* b, float* c, int64_t ldc,
                      bool accumulate);
 
-// Up to two A panels against one B panel: c[rows][16] with rows [0, 6) from the panel at a and
-// rows [6, 12) from the next one, at a + a_step (read only when rows > 6; rows above 12 count as
-// 12). Returns the rows it stepped over, 6 or 12 (the caller's next panel is that far on); rows
-// past `rows` within them may or may not be written. With AVX-512 two panels are one 12 x 16 register tile (twelve 16-float
-// accumulators); with AVX2 they are two 6 x 16 tiles. Every element is the same chain of FMAs in
-// the same k order on either path, so results are bit-identical whichever runs.
+// Up to three A panels against one B panel: c[rows][16], row r from panel r / 6 at
+// a + (r / 6) * a_step (C's rows one after another). Takes the tile that fits `rows` (the rows
+// that count from a: 4, 6, 10, 12 or 16; more than 16 take 12) and returns the rows it stepped
+// over, 6, 12 or 18 (the caller's next panel is that far on); rows past `rows` within them may or
+// may not be written. With AVX-512 the panels are one register tile (one 16-float accumulator a
+// row); with AVX2 a 6 x 16 or 4 x 16 tile each. Every element is the same chain of FMAs in the
+// same k order on either path, so results are bit-identical whichever runs.
 int64_t MicroKernelPanels(int64_t rows, int64_t kc, const float* a, int64_t a_step, const float* b, float* c,
                           int64_t ldc, bool accumulate);
 
