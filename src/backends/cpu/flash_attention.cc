@@ -45,20 +45,96 @@ Sizes MakeSizes(int64_t lk, int64_t d) {
 
 
 // 2^x for x <= 127: x = n + f, |f| <= 1/2, 2^f by its Taylor polynomial in f ln2 to degree 6
-// (relative error < 2e-7), 2^n inserted as the exponent. x <= -127 (and NaN) gives exactly 0.
+// (relative error < 2e-7; kExp2Poly, highest degree first), 2^n inserted as the exponent.
+// x <= -127 (and NaN) gives exactly 0. The 8- and 16-lane forms are the same operations per lane.
+constexpr float kExp2Poly[7] = {
+    1.5403530393381609e-4f,  // ln2^6 / 720
+    1.3333558146428443e-3f,  // ln2^5 / 120
+    9.6181291076284772e-3f,  // ln2^4 / 24
+    5.5504108664821580e-2f,  // ln2^3 / 6
+    2.4022650695910071e-1f,  // ln2^2 / 2
+    6.9314718055994531e-1f,  // ln2
+    1.0f,
+};
+
 __attribute__((target("avx2,fma"))) inline __m256 Exp2(__m256 x) {
   x = _mm256_min_ps(_mm256_max_ps(x, _mm256_set1_ps(-127.0f)), _mm256_set1_ps(127.0f));
   const __m256 n = _mm256_round_ps(x, _MM_FROUND_TO_NEAREST_INT | _MM_FROUND_NO_EXC);
   const __m256 f = _mm256_sub_ps(x, n);
-  __m256 p = _mm256_set1_ps(1.5403530393381609e-4f);  // ln2^6 / 720
-  p = _mm256_fmadd_ps(p, f, _mm256_set1_ps(1.3333558146428443e-3f));  // ln2^5 / 120
-  p = _mm256_fmadd_ps(p, f, _mm256_set1_ps(9.6181291076284772e-3f));  // ln2^4 / 24
-  p = _mm256_fmadd_ps(p, f, _mm256_set1_ps(5.5504108664821580e-2f));  // ln2^3 / 6
-  p = _mm256_fmadd_ps(p, f, _mm256_set1_ps(2.4022650695910071e-1f));  // ln2^2 / 2
-  p = _mm256_fmadd_ps(p, f, _mm256_set1_ps(6.9314718055994531e-1f));  // ln2
-  p = _mm256_fmadd_ps(p, f, _mm256_set1_ps(1.0f));
+  __m256 p = _mm256_set1_ps(kExp2Poly[0]);
+  for (int i = 1; i < 7; ++i) p = _mm256_fmadd_ps(p, f, _mm256_set1_ps(kExp2Poly[i]));
   const __m256i e = _mm256_slli_epi32(_mm256_add_epi32(_mm256_cvtps_epi32(n), _mm256_set1_epi32(127)), 23);
   return _mm256_mul_ps(p, _mm256_castsi256_ps(e));
+}
+
+// GCC 12's unmasked AVX-512 max/min/round/convert/shift intrinsics pass _mm512_undefined_ps()
+// as the unused source and warn that it may be uninitialized (GCC PR 105593, fixed in 13).
+#pragma GCC diagnostic push
+#pragma GCC diagnostic ignored "-Wmaybe-uninitialized"
+#pragma GCC diagnostic ignored "-Wuninitialized"
+__attribute__((target("avx512f"))) inline __m512 Exp2(__m512 x) {
+  x = _mm512_min_ps(_mm512_max_ps(x, _mm512_set1_ps(-127.0f)), _mm512_set1_ps(127.0f));
+  const __m512 n = _mm512_roundscale_ps(x, _MM_FROUND_TO_NEAREST_INT | _MM_FROUND_NO_EXC);
+  const __m512 f = _mm512_sub_ps(x, n);
+  __m512 p = _mm512_set1_ps(kExp2Poly[0]);
+  for (int i = 1; i < 7; ++i) p = _mm512_fmadd_ps(p, f, _mm512_set1_ps(kExp2Poly[i]));
+  const __m512i e = _mm512_slli_epi32(_mm512_add_epi32(_mm512_cvtps_epi32(n), _mm512_set1_epi32(127)), 23);
+  return _mm512_mul_ps(p, _mm512_castsi512_ps(e));
+}
+
+// The online softmax down the 16 columns of one S^T panel (sp: `keys` rows of 16 queries) for
+// columns [c0, c0 + lanes): the new maxima, P^T = 2^(S^T - max) in place, the sums; alpha =
+// 2^(old max - new max), the rescale of O^T and the running sums. max, sum, alpha: the panel's
+// 16 per-query values. V: __m256 (two calls, c0 = 0 and 8) or __m512 (one call).
+#define SDR_ONLINE_SOFTMAX(V, PS, LOAD, LOADU, STORE, STOREU)                                              \
+  const V old_max = LOADU(max + c0);                                                                       \
+  /* Four running maxima: one would be a chain of dependent maxes, one per key. */                         \
+  V m4[4] = {old_max, old_max, old_max, old_max};                                                          \
+  int64_t jj = 0;                                                                                          \
+  for (; jj + 4 <= keys; jj += 4)                                                                          \
+    for (int u = 0; u < 4; ++u) m4[u] = PS(max)(LOAD(sp + (jj + u) * kNr + c0), m4[u]);                   \
+  for (; jj < keys; ++jj) m4[0] = PS(max)(LOAD(sp + jj * kNr + c0), m4[0]);                                \
+  const V mx = PS(max)(PS(max)(m4[0], m4[1]), PS(max)(m4[2], m4[3]));                                     \
+  V total = PS(setzero)();                                                                                 \
+  for (jj = 0; jj < keys; ++jj) {                                                                          \
+    const V e = Exp2(PS(sub)(LOAD(sp + jj * kNr + c0), mx));                                               \
+    STORE(sp + jj * kNr + c0, e);                                                                          \
+    total = PS(add)(total, e);                                                                             \
+  }                                                                                                        \
+  /* A column with every key so far masked has max -inf: its factor is Exp2(NaN) = 0. */                  \
+  const V a = Exp2(PS(sub)(old_max, mx));                                                                  \
+  STOREU(alpha + c0, a);                                                                                   \
+  STOREU(max + c0, mx);                                                                                    \
+  STOREU(sum + c0, PS(fmadd)(LOADU(sum + c0), a, total));
+
+#define SDR_PS256(op) _mm256_##op##_ps
+#define SDR_PS512(op) _mm512_##op##_ps
+
+__attribute__((target("avx2,fma"))) void OnlineSoftmax8(float* sp, int64_t keys, int64_t c0, float* max, float* sum,
+                                                        float* alpha) {
+  SDR_ONLINE_SOFTMAX(__m256, SDR_PS256, _mm256_load_ps, _mm256_loadu_ps, _mm256_store_ps, _mm256_storeu_ps)
+}
+
+__attribute__((target("avx512f"))) void OnlineSoftmax16(float* sp, int64_t keys, float* max, float* sum,
+                                                        float* alpha) {
+  const int64_t c0 = 0;
+  SDR_ONLINE_SOFTMAX(__m512, SDR_PS512, _mm512_loadu_ps, _mm512_loadu_ps, _mm512_storeu_ps, _mm512_storeu_ps)
+}
+
+#pragma GCC diagnostic pop
+
+#undef SDR_ONLINE_SOFTMAX
+#undef SDR_PS256
+#undef SDR_PS512
+
+// The online softmax of one panel: AVX-512 where the register tiles use it (16 queries, one
+// vector), else AVX2 (two halves of 8). The same operations per lane either way.
+void OnlineSoftmax(float* sp, int64_t keys, float* max, float* sum, float* alpha) {
+  if (ActiveKernelIsa() == KernelIsa::kAvx512) {
+    OnlineSoftmax16(sp, keys, max, sum, alpha);
+  } else {
+    for (int64_t c0 = 0; c0 < kNr; c0 += 8) OnlineSoftmax8(sp, keys, c0, max, sum, alpha);
+  }
 }
 
 // K of head h as A panels of 6 keys: panel p holds d x 6 floats, keys past lk zero.
@@ -155,28 +231,7 @@ __attribute__((target("avx2,fma"))) void QueryBlock(const float* q, int64_t ldq,
     // Online softmax down each column: new max, P^T = 2^(S^T - max) in place, sums; O^T and the
     // running sums rescaled by 2^(old max - new max).
     for (int64_t p = 0; p < panels; ++p) {
-      float* sp = st + p * kKb * kNr;
-      for (int64_t half = 0; half < kNr; half += 8) {
-        const __m256 old_max = _mm256_loadu_ps(row_max + p * kNr + half);
-        // Four running maxima: one would be a chain of dependent maxes, one per key.
-        __m256 m4[4] = {old_max, old_max, old_max, old_max};
-        int64_t jj = 0;
-        for (; jj + 4 <= keys; jj += 4)
-          for (int u = 0; u < 4; ++u) m4[u] = _mm256_max_ps(_mm256_load_ps(sp + (jj + u) * kNr + half), m4[u]);
-        for (; jj < keys; ++jj) m4[0] = _mm256_max_ps(_mm256_load_ps(sp + jj * kNr + half), m4[0]);
-        const __m256 mx = _mm256_max_ps(_mm256_max_ps(m4[0], m4[1]), _mm256_max_ps(m4[2], m4[3]));
-        __m256 sum = _mm256_setzero_ps();
-        for (jj = 0; jj < keys; ++jj) {
-          const __m256 e = Exp2(_mm256_sub_ps(_mm256_load_ps(sp + jj * kNr + half), mx));
-          _mm256_store_ps(sp + jj * kNr + half, e);
-          sum = _mm256_add_ps(sum, e);
-        }
-        // A column with every key so far masked has max -inf: its factor is Exp2(NaN) = 0.
-        const __m256 a = Exp2(_mm256_sub_ps(old_max, mx));
-        _mm256_storeu_ps(alpha + p * kNr + half, a);
-        _mm256_storeu_ps(row_max + p * kNr + half, mx);
-        _mm256_storeu_ps(row_sum + p * kNr + half, _mm256_fmadd_ps(_mm256_loadu_ps(row_sum + p * kNr + half), a, sum));
-      }
+      OnlineSoftmax(st + p * kKb * kNr, keys, row_max + p * kNr, row_sum + p * kNr, alpha + p * kNr);
     }
     if (j0 > 0) {
       for (int64_t c = 0; c < d; ++c) {
