@@ -94,8 +94,12 @@ Plan MakePlan(int64_t b, int64_t cin, int64_t h, int64_t w, int64_t cout, int64_
   p.tc = p.ipb * Up(p.band * p.tw, tile::kMr);  // V and M rows per band: each image's tiles in whole A panels
   // Fused pays where each value of U serves few tile rows (sdr_bench_winograd unet / unet256: with
   // 36 rows and 640-1280 channels, 16 x 16 and smaller, 1.5-2x faster; with 132 rows and 320-640
-  // channels, 32 x 32, streamed is as fast or up to 1.4x faster).
-  p.fused = u_mode == WinogradU::kFused || (u_mode == WinogradU::kAuto && 8 * p.tc <= Up(p.cout8, 16));
+  // channels, 32 x 32, streamed is as fast or up to 1.4x faster). At 1280 channels and 132 rows
+  // (the 512 UNet's 1280 -> 1280 upsampling conv at 32 x 32) fused re-reads V's 24 MB for each
+  // of 80 groups of output channels: with AVX-512 tiles streamed is 1.7-2.1x faster (58 vs
+  // 100-125 ms), with AVX2 fused 1.2x (74 vs 88 ms); streamed there for both, since the choice
+  // changes the sums' order and images stay bit-identical across instruction sets.
+  p.fused = u_mode == WinogradU::kFused || (u_mode == WinogradU::kAuto && 16 * p.tc <= Up(p.cout8, 16));
   p.depth = cin * 9;
   p.fd = p.fused ? std::clamp<int64_t>(budget.fused_piece / (p.e * 16) / 8 * 8, 8, p.cin8) : p.cin8;
   p.cb = p.fused || p.e * p.cin8 * Up(p.cout8, 16) <= budget.u_whole

@@ -54,7 +54,7 @@ struct WinogradConv {
   const float* residual = nullptr;      // [b, cout, h, w] or null
   float* y = nullptr;                   // [b, cout, h, w]; y = conv(x) + bias + channel_bias + residual
   int64_t tile = 0;  // m of F(m x m, 3x3): 6, 4 or 2; 0: WinogradTile's choice for the size
-  WinogradU u_mode = WinogradU::kAuto;  // kAuto: fused when the output channels are >= 8x the tiles
+  WinogradU u_mode = WinogradU::kAuto;  // kAuto: fused when the output channels are >= 16x the tiles
   WinogradBudget budget;
 };
 
