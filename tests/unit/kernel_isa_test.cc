@@ -1,6 +1,7 @@
 // The register tiles on every instruction set this CPU has (AVX2 always, AVX-512 where present):
 // each output element is one FMA chain in k order (checked against std::fma, bit for bit), so
-// TileGemm, the Winograd convolution and flash attention give the same bits whichever ISA runs.
+// TileGemm, the Winograd convolution, flash attention and a whole generation give the same bits
+// whichever ISA runs.
 #include <gtest/gtest.h>
 
 #include <cmath>
@@ -12,7 +13,9 @@
 #include "backends/cpu/tile_gemm_kernel.h"
 #include "backends/cpu/winograd.h"
 #include "core/half.h"
+#include "runtime/txt2img.h"
 #include "testing/reference_ops.h"
+#include "testing/tiny_model.h"
 
 namespace sdr::cpu {
 namespace {
@@ -164,6 +167,28 @@ TEST(KernelIsaTest, FlashAttentionGivesTheSameBitsOnEveryIsa) {
       }
     }
   }
+}
+
+// A whole guided generation of the tiny model (text encoder, batch-2 UNet, VAE) on each ISA.
+TEST(KernelIsaTest, GenerationGivesTheSameImageOnEveryIsa) {
+  if (!TileGemmAvailable()) GTEST_SKIP() << "no AVX2/FMA/F16C";
+  auto model = testing::TinySdModel();
+  GenerateParams p;
+  p.prompt = "a lighthouse at dusk";
+  p.negative_prompt = "blurry";
+  p.width = 96;
+  p.height = 64;
+  p.steps = 3;
+  p.seed = 5;
+  ExpectSameBitsOnEveryIsa(
+      [&] {
+        auto r = Generate(*model, p);
+        EXPECT_TRUE(r.ok()) << r.status().ToString();
+        if (!r.ok()) return std::vector<float>{};
+        const Tensor& img = r->images.at(0).image;
+        return std::vector<float>(img.data<float>(), img.data<float>() + img.numel());
+      },
+      "generation");
 }
 
 }  // namespace
