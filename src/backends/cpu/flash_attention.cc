@@ -57,14 +57,23 @@ constexpr float kExp2Poly[7] = {
     1.0f,
 };
 
+// The body of Exp2 for one vector width: PS(op) / EPI(op) name its float / int32 intrinsics.
+#define SDR_EXP2(V, VI, PS, EPI, ROUND, TO_INT, AS_FLOAT)                                 \
+  x = PS(min)(PS(max)(x, PS(set1)(-127.0f)), PS(set1)(127.0f));                           \
+  const V n = ROUND(x, _MM_FROUND_TO_NEAREST_INT | _MM_FROUND_NO_EXC);                    \
+  const V f = PS(sub)(x, n);                                                              \
+  V p = PS(set1)(kExp2Poly[0]);                                                           \
+  for (int i = 1; i < 7; ++i) p = PS(fmadd)(p, f, PS(set1)(kExp2Poly[i]));                \
+  const VI e = EPI(slli)(EPI(add)(TO_INT(n), EPI(set1)(127)), 23);                        \
+  return PS(mul)(p, AS_FLOAT(e));
+
+#define SDR_PS256(op) _mm256_##op##_ps
+#define SDR_PS512(op) _mm512_##op##_ps
+#define SDR_EPI256(op) _mm256_##op##_epi32
+#define SDR_EPI512(op) _mm512_##op##_epi32
+
 __attribute__((target("avx2,fma"))) inline __m256 Exp2(__m256 x) {
-  x = _mm256_min_ps(_mm256_max_ps(x, _mm256_set1_ps(-127.0f)), _mm256_set1_ps(127.0f));
-  const __m256 n = _mm256_round_ps(x, _MM_FROUND_TO_NEAREST_INT | _MM_FROUND_NO_EXC);
-  const __m256 f = _mm256_sub_ps(x, n);
-  __m256 p = _mm256_set1_ps(kExp2Poly[0]);
-  for (int i = 1; i < 7; ++i) p = _mm256_fmadd_ps(p, f, _mm256_set1_ps(kExp2Poly[i]));
-  const __m256i e = _mm256_slli_epi32(_mm256_add_epi32(_mm256_cvtps_epi32(n), _mm256_set1_epi32(127)), 23);
-  return _mm256_mul_ps(p, _mm256_castsi256_ps(e));
+  SDR_EXP2(__m256, __m256i, SDR_PS256, SDR_EPI256, _mm256_round_ps, _mm256_cvtps_epi32, _mm256_castsi256_ps)
 }
 
 // GCC 12's unmasked AVX-512 max/min/round/convert/shift intrinsics pass _mm512_undefined_ps()
@@ -73,13 +82,7 @@ __attribute__((target("avx2,fma"))) inline __m256 Exp2(__m256 x) {
 #pragma GCC diagnostic ignored "-Wmaybe-uninitialized"
 #pragma GCC diagnostic ignored "-Wuninitialized"
 __attribute__((target("avx512f"))) inline __m512 Exp2(__m512 x) {
-  x = _mm512_min_ps(_mm512_max_ps(x, _mm512_set1_ps(-127.0f)), _mm512_set1_ps(127.0f));
-  const __m512 n = _mm512_roundscale_ps(x, _MM_FROUND_TO_NEAREST_INT | _MM_FROUND_NO_EXC);
-  const __m512 f = _mm512_sub_ps(x, n);
-  __m512 p = _mm512_set1_ps(kExp2Poly[0]);
-  for (int i = 1; i < 7; ++i) p = _mm512_fmadd_ps(p, f, _mm512_set1_ps(kExp2Poly[i]));
-  const __m512i e = _mm512_slli_epi32(_mm512_add_epi32(_mm512_cvtps_epi32(n), _mm512_set1_epi32(127)), 23);
-  return _mm512_mul_ps(p, _mm512_castsi512_ps(e));
+  SDR_EXP2(__m512, __m512i, SDR_PS512, SDR_EPI512, _mm512_roundscale_ps, _mm512_cvtps_epi32, _mm512_castsi512_ps)
 }
 
 // The online softmax down the 16 columns of one S^T panel (sp: `keys` rows of 16 queries) for
@@ -107,9 +110,6 @@ __attribute__((target("avx512f"))) inline __m512 Exp2(__m512 x) {
   STOREU(max + c0, mx);                                                                                    \
   STOREU(sum + c0, PS(fmadd)(LOADU(sum + c0), a, total));
 
-#define SDR_PS256(op) _mm256_##op##_ps
-#define SDR_PS512(op) _mm512_##op##_ps
-
 __attribute__((target("avx2,fma"))) void OnlineSoftmax8(float* sp, int64_t keys, int64_t c0, float* max, float* sum,
                                                         float* alpha) {
   SDR_ONLINE_SOFTMAX(__m256, SDR_PS256, _mm256_load_ps, _mm256_loadu_ps, _mm256_store_ps, _mm256_storeu_ps)
@@ -123,9 +123,12 @@ __attribute__((target("avx512f"))) void OnlineSoftmax16(float* sp, int64_t keys,
 
 #pragma GCC diagnostic pop
 
+#undef SDR_EXP2
 #undef SDR_ONLINE_SOFTMAX
 #undef SDR_PS256
 #undef SDR_PS512
+#undef SDR_EPI256
+#undef SDR_EPI512
 
 // The online softmax of one panel: AVX-512 where the register tiles use it (16 queries, one
 // vector), else AVX2 (two halves of 8). The same operations per lane either way.
