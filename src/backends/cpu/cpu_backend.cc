@@ -5,6 +5,7 @@
 #include "backends/cpu/cpu_stream.h"
 #include "backends/cpu/ops.h"
 #include "backends/cpu/tile_gemm.h"
+#include "backends/cpu/tile_gemm_kernel.h"
 #include "backends/host_memory.h"
 
 namespace sdr {
@@ -14,8 +15,11 @@ class CpuBackend final : public Backend {
  public:
   CpuBackend(std::string name, cpu::CpuOptions options) : options_(options) {
     info_.name = std::move(name);
-    info_.description = options_.tile_gemm ? "CPU, AVX2/FMA tile GEMM (weights read in their stored dtype)"
-                                           : std::string("CPU, ") + cpu::BlasDescription();
+    info_.description =
+        options_.tile_gemm
+            ? std::string("CPU, ") + cpu::tile::KernelIsaName(cpu::tile::BestKernelIsa()) +
+                  " tile GEMM (weights read in their stored dtype)"
+            : std::string("CPU, ") + cpu::BlasDescription();
     info_.activation_dtype = DType::kF32;
     info_.in_place_norm = true;  // statistics first, then each element from itself
   }
