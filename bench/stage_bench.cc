@@ -7,7 +7,7 @@
 // of the pair at 512x512): its GFLOP/s is an effective rate. One process per
 // (model, size) so each peak RSS is that configuration's own; bench/stages.sh runs the matrix.
 //
-// Usage: sdr_bench_stages --peak                          measure and print the SGEMM peak (GFLOP/s)
+// Usage: sdr_bench_stages --peak                          measure and print the SGEMM and FMA peaks (GFLOP/s)
 //        sdr_bench_stages [--device D] [--peak-gflops G] MODEL SIZE
 //        sdr_bench_stages [--device D] --cfg-steps N MODEL SIZE
 //            only N CFG steps, each step's seconds and their minimum and median: for before/after
@@ -19,11 +19,16 @@
 #include <cstdio>
 #include <cstdlib>
 #include <fstream>
+#include <immintrin.h>
+
 #include <string>
+#include <thread>
 #include <vector>
 
 #include "backends/cpu/ops.h"
+#include "backends/cpu/tile_gemm_kernel.h"
 #include "bench_util.h"
+#include "core/thread_pool.h"
 #include "runtime/context.h"
 
 namespace {
@@ -46,6 +51,70 @@ double SgemmPeakGflops() {
     best = std::min(best, Since(t0));
   }
   return 2.0 * n * n * n / best * 1e-9;
+}
+
+// Seconds for `iters` rounds of 16 independent register FMAs of the tile ISA's width (no memory).
+template <typename Fma>
+double FmaSeconds(int64_t iters, Fma fma) {
+  const auto t0 = Clock::now();
+  volatile float sink = fma(iters);
+  (void)sink;
+  return Since(t0);
+}
+
+__attribute__((target("avx512f"), noinline)) float Fma512(int64_t iters) {
+  __m512 acc[16];
+  for (int i = 0; i < 16; ++i) acc[i] = _mm512_set1_ps(static_cast<float>(i));
+  const __m512 x = _mm512_set1_ps(0.999999f), y = _mm512_set1_ps(1e-3f);
+  for (int64_t k = 0; k < iters; ++k) {
+#pragma GCC unroll 16
+    for (int i = 0; i < 16; ++i) acc[i] = _mm512_fmadd_ps(acc[i], x, y);
+  }
+  alignas(64) float v[16];
+  float s = 0;
+  for (int i = 0; i < 16; ++i) {
+    _mm512_store_ps(v, acc[i]);
+    for (float f : v) s += f;
+  }
+  return s;
+}
+
+__attribute__((target("avx2,fma"), noinline)) float Fma256(int64_t iters) {
+  __m256 acc[16];
+  for (int i = 0; i < 16; ++i) acc[i] = _mm256_set1_ps(static_cast<float>(i));
+  const __m256 x = _mm256_set1_ps(0.999999f), y = _mm256_set1_ps(1e-3f);
+  for (int64_t k = 0; k < iters; ++k) {
+#pragma GCC unroll 16
+    for (int i = 0; i < 16; ++i) acc[i] = _mm256_fmadd_ps(acc[i], x, y);
+  }
+  alignas(32) float v[8];
+  float s = 0;
+  for (int i = 0; i < 16; ++i) {
+    _mm256_store_ps(v, acc[i]);
+    for (float f : v) s += f;
+  }
+  return s;
+}
+
+// The machine's FMA peak for the register tiles' ISA: every thread of the pool running independent
+// FMAs at once (GFLOP/s, all threads), and the ISA's name. What no GEMM can pass.
+double FmaPeakGflops(const char** isa) {
+  const bool wide = sdr::cpu::tile::ActiveKernelIsa() == sdr::cpu::tile::KernelIsa::kAvx512;
+  *isa = sdr::cpu::tile::KernelIsaName(sdr::cpu::tile::ActiveKernelIsa());
+  constexpr int64_t kIters = 50'000'000;
+  const int threads = sdr::ThreadPool::DefaultThreadCount();
+  std::vector<double> seconds(static_cast<size_t>(threads));
+  std::vector<std::thread> pool;
+  for (int t = 0; t < threads; ++t) {
+    pool.emplace_back([&, t] {
+      seconds[static_cast<size_t>(t)] = wide ? FmaSeconds(kIters, Fma512) : FmaSeconds(kIters, Fma256);
+    });
+  }
+  for (auto& th : pool) th.join();
+  const double flop_per_iter = 16.0 * (wide ? 16 : 8) * 2;
+  double total = 0;
+  for (double s : seconds) total += kIters * flop_per_iter / s * 1e-9;
+  return total;
 }
 
 struct Run {
@@ -99,8 +168,11 @@ int main(int argc, char** argv) {
   for (int i = 1; i < argc; ++i) {
     const std::string a = argv[i];
     if (a == "--peak") {
-      std::printf("cpu: %s; %s\nSGEMM peak %.1f GFLOP/s (OpenBLAS, 2048^3, best of 5)\n", CpuLine().c_str(),
-                  sdr::cpu::BlasDescription(), SgemmPeakGflops());
+      const char* isa = "";
+      const double fma = FmaPeakGflops(&isa);
+      std::printf("cpu: %s; %s\nSGEMM peak %.1f GFLOP/s (OpenBLAS, 2048^3, best of 5)\n"
+                  "FMA peak %.1f GFLOP/s (%s register FMAs on every thread: what no kernel passes)\n",
+                  CpuLine().c_str(), sdr::cpu::BlasDescription(), SgemmPeakGflops(), fma, isa);
       return 0;
     }
     if (a == "--device" && i + 1 < argc) {

@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# Issue 14's stage benchmark in one command: the machine's SGEMM peak, then every stage (load,
+# Issue 14's stage benchmark in one command: the machine's SGEMM and FMA peaks, then every stage (load,
 # load to first step, text encode, UNet eval, CFG step, VAE decode; seconds, GFLOP/s, % of peak,
 # peak RSS) of the full-size random SD 1.5 at each size, for f32, f16 and q8_0 weights (q8_0:
 # everything quantized, and the --ggml-compatible file whose convolution kernels stay f16), one
