@@ -1,4 +1,5 @@
-// The register tiles on every instruction set this CPU has (AVX2 always, AVX-512 where present):
+// The register tiles on every instruction set this CPU has (AVX2 always, AVX-512 where present;
+// with AVX-512 and a 48 KB L1 TileGemm and attention hand them two B panels at once):
 // each output element is one FMA chain in k order (checked against std::fma, bit for bit), so
 // TileGemm, the Winograd convolution, flash attention and a whole generation give the same bits
 // whichever ISA runs.
@@ -69,6 +70,44 @@ TEST(KernelIsaTest, EveryElementIsOneFmaChainInKOrderOnEveryIsa) {
               const float want = accumulate ? before + acc : acc;
               ASSERT_EQ(got, want) << "isa " << static_cast<int>(isa) << " kc " << kc << " rows " << rows << " r " << r
                                    << " j " << j << " accumulate " << accumulate;
+            }
+          }
+        }
+      }
+    }
+  }
+}
+
+// One A panel against two B panels (apart by b_step, their C columns by c_step): the same FMA chains.
+TEST(KernelIsaTest, ColumnPanelPairsAreTheSameFmaChainsOnEveryIsa) {
+  if (!TileGemmAvailable()) GTEST_SKIP() << "no AVX2/FMA/F16C";
+  const int64_t ldc = 40, c_step = 20;  // the second half's columns 20-35 of each row; 16-19, 36-39 untouched
+  for (KernelIsa isa : Isas()) {
+    ScopedKernelIsa scope(isa);
+    for (int64_t kc : {1, 9, 40, 256}) {
+      const int64_t b_step = kc * kNr + 48;  // the second B panel not right after the first
+      Aligned a(static_cast<size_t>(kc * kMr)), b(static_cast<size_t>(b_step + kc * kNr));
+      const auto av = ref::RandomVector(kc * kMr, 1), bv = ref::RandomVector(b_step + kc * kNr, 2);
+      std::copy(av.begin(), av.end(), a.p);
+      std::copy(bv.begin(), bv.end(), b.p);
+      for (int64_t rows = 1; rows <= kMr; ++rows) {
+        for (bool accumulate : {false, true}) {
+          const auto c0 = ref::RandomVector(kMr * ldc, 3);
+          std::vector<float> c = c0;
+          tile::MicroKernelColumnPanels(rows, kc, a.p, b.p, b_step, c.data(), c_step, ldc, accumulate);
+          for (int64_t r = 0; r < rows; ++r) {
+            for (int64_t j = 0; j < ldc; ++j) {
+              const float got = c[static_cast<size_t>(r * ldc + j)], before = c0[static_cast<size_t>(r * ldc + j)];
+              const int64_t half = j < kNr ? 0 : (j >= c_step && j < c_step + kNr) ? 1 : -1;
+              if (half < 0) {
+                ASSERT_EQ(got, before) << "column " << j << " written";
+                continue;
+              }
+              const float* bp = b.p + half * b_step + (j - half * c_step);
+              float acc = 0.0f;
+              for (int64_t k = 0; k < kc; ++k) acc = std::fma(a.p[k * kMr + r], bp[k * kNr], acc);
+              ASSERT_EQ(got, accumulate ? before + acc : acc)
+                  << "isa " << static_cast<int>(isa) << " kc " << kc << " rows " << rows << " r " << r << " j " << j;
             }
           }
         }

@@ -216,11 +216,23 @@ __attribute__((target("avx2,fma"))) void QueryBlock(const float* q, int64_t ldq,
   for (int64_t j0 = 0; j0 < key_end; j0 += kKb) {
     const int64_t keys = std::min(kKb, lk - j0);
     // S^T = K Q^T over this chunk: whole 6-key panels (rows past lk are zero and never read).
-    for (int64_t p = 0; p < panels; ++p) {
+    // Two query panels per tile where the tile takes them (ColumnPanelsPerTile), else key panels
+    // in pairs.
+    const int64_t column_panels = ColumnPanelsPerTile();
+    for (int64_t p = 0; p < panels;) {
+      if (column_panels == 2 && p + 1 < panels) {
+        for (int64_t ir = 0; ir < keys; ir += kMr) {
+          MicroKernelColumnPanels(keys - ir, d, kp + (j0 + ir) / kMr * d * kMr, qt + p * d * kNr, d * kNr,
+                                  st + p * kKb * kNr + ir * kNr, kKb * kNr, kNr, false);
+        }
+        p += 2;
+        continue;
+      }
       for (int64_t ir = 0; ir < keys;) {
         ir += MicroKernelPanels(keys - ir, d, kp + (j0 + ir) / kMr * d * kMr, d * kMr, qt + p * d * kNr,
                                 st + p * kKb * kNr + ir * kNr, kNr, false);
       }
+      ++p;
     }
     if (causal && j0 + keys - 1 > q0) {
       for (int64_t p = 0; p < panels; ++p) {
@@ -245,11 +257,20 @@ __attribute__((target("avx2,fma"))) void QueryBlock(const float* q, int64_t ldq,
       }
     }
     // O^T += V^T P^T over this chunk (d = 40: six panels and one of four dims).
-    for (int64_t p = 0; p < panels; ++p) {
+    for (int64_t p = 0; p < panels;) {
+      if (column_panels == 2 && p + 1 < panels) {
+        for (int64_t ir = 0; ir < d; ir += kMr) {
+          MicroKernelColumnPanels(d - ir, keys, vp + ir / kMr * lk * kMr + j0 * kMr, st + p * kKb * kNr, kKb * kNr,
+                                  ot + ir * kQb + p * kNr, kNr, kQb, true);
+        }
+        p += 2;
+        continue;
+      }
       for (int64_t ir = 0; ir < d;) {
         ir += MicroKernelPanels(d - ir, keys, vp + ir / kMr * lk * kMr + j0 * kMr, lk * kMr, st + p * kKb * kNr,
                                 ot + ir * kQb + p * kNr, kQb, true);
       }
+      ++p;
     }
   }
   // O = (O^T)^T / row sums: each column of O^T scaled (in place), then whole 8x8 blocks out by

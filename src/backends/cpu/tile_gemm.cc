@@ -135,30 +135,33 @@ void Block(int64_t m, int64_t n, int64_t k, const GemmOperand& a, const GemmOper
         const float* ap = a_packed ? static_cast<const float*>(a.data) + (ic / kMr * a.ld + pc) * kMr : pa;
         const int64_t a_step = a_packed ? a.ld : kc;
         if (!a_packed) PackA(a, m, ic, mc, pc, kc, pa);
-        for (int64_t jr = 0; jr < nc; jr += kNr) {
+        // The epilogue of the tile at rows [ic + i, + rows) x columns [jc + j, + cols), after the
+        // last depth block.
+        auto finish = [&](int64_t i, int64_t rows, int64_t j, int64_t cols) {
+          if (!last || !epilogue) return;
+          if (rows == kMr && cols == kNr && e.act == Activation::kNone) {
+            FinishTile(e, c, ldc, ic + i, jc + j);
+          } else {
+            Finish(e, c, ldc, ic + i, rows, jc + j, cols);
+          }
+        };
+        // Column panel jr from row ir0 down: A panels two at a time where whole (one 12 x 16 tile
+        // where the ISA has one, MicroKernelPanels), a partial tile through a full-size scratch tile.
+        auto column = [&](int64_t jr, int64_t ir0) {
           const int64_t nr = std::min(kNr, nc - jr);
-          for (int64_t ir = 0; ir < mc;) {
+          for (int64_t ir = ir0; ir < mc;) {
             const int64_t mr = std::min(kMr, mc - ir);
             float* ct = c + (ic + ir) * ldc + jc + jr;
             if (nr == kNr && mc - ir >= 2 * kMr) {
-              // Two whole panels: one 12 x 16 tile where the ISA has one (MicroKernelPanels).
               MicroKernelPanels(2 * kMr, kc, ap + ir * a_step, kMr * a_step, panel(jr), ct, ldc, !first);
-              if (last && epilogue) {
-                for (int64_t i = ir; i < ir + 2 * kMr; i += kMr) {
-                  if (e.act == Activation::kNone) {
-                    FinishTile(e, c, ldc, ic + i, jc + jr);
-                  } else {
-                    Finish(e, c, ldc, ic + i, kMr, jc + jr, kNr);
-                  }
-                }
-              }
+              finish(ir, kMr, jr, kNr);
+              finish(ir + kMr, kMr, jr, kNr);
               ir += 2 * kMr;
               continue;
             }
             if (mr == kMr && nr == kNr) {
               MicroKernel(kc, ap + ir * a_step, panel(jr), ct, ldc, !first);
             } else {
-              // A partial tile goes through a full-size scratch tile.
               for (int64_t r = 0; r < mr; ++r) {
                 for (int64_t j = 0; j < kNr; ++j) edge[r * kNr + j] = (!first && j < nr) ? ct[r * ldc + j] : 0.0f;
               }
@@ -167,15 +170,31 @@ void Block(int64_t m, int64_t n, int64_t k, const GemmOperand& a, const GemmOper
                 for (int64_t j = 0; j < nr; ++j) ct[r * ldc + j] = edge[r * kNr + j];
               }
             }
-            if (last && epilogue) {
-              if (mr == kMr && nr == kNr && e.act == Activation::kNone) {
-                FinishTile(e, c, ldc, ic + ir, jc + jr);
-              } else {
-                Finish(e, c, ldc, ic + ir, mr, jc + jr, nr);
-              }
-            }
+            finish(ir, mr, jr, nr);
             ir += kMr;
           }
+        };
+        // Two whole column panels at a time where the tile takes them (ColumnPanelsPerTile: one
+        // 6 x 32 tile per A panel), else one; the same sums either way.
+        const bool column_pairs = ColumnPanelsPerTile() == 2;
+        for (int64_t jr = 0; jr < nc;) {
+          if (!column_pairs || nc - jr < 2 * kNr) {
+            column(jr, 0);
+            jr += kNr;
+            continue;
+          }
+          int64_t ir = 0;
+          for (; ir + kMr <= mc; ir += kMr) {
+            MicroKernelColumnPanels(kMr, kc, ap + ir * a_step, panel(jr), panel(jr + kNr) - panel(jr),
+                                    c + (ic + ir) * ldc + jc + jr, kNr, ldc, !first);
+            finish(ir, kMr, jr, kNr);
+            finish(ir, kMr, jr + kNr, kNr);
+          }
+          if (ir < mc) {  // the last rows, a partial A panel
+            column(jr, ir);
+            column(jr + kNr, ir);
+          }
+          jr += 2 * kNr;
         }
       }
     }

@@ -55,6 +55,19 @@ void MicroKernelRows(int64_t rows, int64_t kc, const float* a, const float* b, f
 int64_t MicroKernelPanels(int64_t rows, int64_t kc, const float* a, int64_t a_step, const float* b, float* c,
                           int64_t ldc, bool accumulate);
 
+// One A panel against two B panels: c[rows][0..16) from the B panel at b and, at c + c_step,
+// c[rows][0..16) from the one at b + b_step (rows <= 6; rows past `rows` may or may not be
+// written). With AVX-512 one 6 x 32 register tile (two loads of B and six broadcasts per twelve
+// FMAs: the fastest tile where both panels stay in L1); with AVX2 two 6 x 16 tiles. The same FMA
+// chains as MicroKernelPanels: bit-identical results.
+void MicroKernelColumnPanels(int64_t rows, int64_t kc, const float* a, const float* b, int64_t b_step, float* c,
+                             int64_t c_step, int64_t ldc, bool accumulate);
+
+// How many B panels a caller should hand the register tile at once: 2 (MicroKernelColumnPanels)
+// with AVX-512 tiles and an L1 of at least 48 KB, else 1 (MicroKernelPanels, A panels in pairs).
+// Only the order of the tiles depends on it, never a value.
+int64_t ColumnPanelsPerTile();
+
 // The instruction set the register tiles use: AVX-512 where the CPU (and OS) has it, else AVX2.
 enum class KernelIsa { kAvx2, kAvx512 };
 KernelIsa BestKernelIsa();
