@@ -62,39 +62,30 @@ double FmaSeconds(int64_t iters, Fma fma) {
   return Since(t0);
 }
 
-__attribute__((target("avx512f"), noinline)) float Fma512(int64_t iters) {
-  __m512 acc[16];
-  for (int i = 0; i < 16; ++i) acc[i] = _mm512_set1_ps(static_cast<float>(i));
-  const __m512 x = _mm512_set1_ps(0.999999f), y = _mm512_set1_ps(1e-3f);
-  for (int64_t k = 0; k < iters; ++k) {
-#pragma GCC unroll 16
-    for (int i = 0; i < 16; ++i) acc[i] = _mm512_fmadd_ps(acc[i], x, y);
-  }
-  alignas(64) float v[16];
-  float s = 0;
-  for (int i = 0; i < 16; ++i) {
-    _mm512_store_ps(v, acc[i]);
-    for (float f : v) s += f;
-  }
+// Sixteen independent chains of register FMAs, `iters` rounds, at one vector width: V, its intrinsics'
+// prefix (PS(op) = _mm256_op_ps / _mm512_op_ps) and float count. Returns their sum (kept live).
+#define SDR_FMA_CHAINS(V, PS, LANES)                                                     \
+  V acc[16];                                                                             \
+  for (int i = 0; i < 16; ++i) acc[i] = PS(set1)(static_cast<float>(i));                 \
+  const V x = PS(set1)(0.999999f), y = PS(set1)(1e-3f);                                  \
+  for (int64_t k = 0; k < iters; ++k) {                                                  \
+    _Pragma("GCC unroll 16") for (int i = 0; i < 16; ++i) acc[i] = PS(fmadd)(acc[i], x, y); \
+  }                                                                                      \
+  alignas(64) float v[LANES];                                                            \
+  float s = 0;                                                                           \
+  for (int i = 0; i < 16; ++i) {                                                         \
+    PS(store)(v, acc[i]);                                                                \
+    for (float f : v) s += f;                                                            \
+  }                                                                                      \
   return s;
-}
 
-__attribute__((target("avx2,fma"), noinline)) float Fma256(int64_t iters) {
-  __m256 acc[16];
-  for (int i = 0; i < 16; ++i) acc[i] = _mm256_set1_ps(static_cast<float>(i));
-  const __m256 x = _mm256_set1_ps(0.999999f), y = _mm256_set1_ps(1e-3f);
-  for (int64_t k = 0; k < iters; ++k) {
-#pragma GCC unroll 16
-    for (int i = 0; i < 16; ++i) acc[i] = _mm256_fmadd_ps(acc[i], x, y);
-  }
-  alignas(32) float v[8];
-  float s = 0;
-  for (int i = 0; i < 16; ++i) {
-    _mm256_store_ps(v, acc[i]);
-    for (float f : v) s += f;
-  }
-  return s;
-}
+#define SDR_PS256(op) _mm256_##op##_ps
+#define SDR_PS512(op) _mm512_##op##_ps
+__attribute__((target("avx512f"), noinline)) float Fma512(int64_t iters) { SDR_FMA_CHAINS(__m512, SDR_PS512, 16) }
+__attribute__((target("avx2,fma"), noinline)) float Fma256(int64_t iters) { SDR_FMA_CHAINS(__m256, SDR_PS256, 8) }
+#undef SDR_FMA_CHAINS
+#undef SDR_PS256
+#undef SDR_PS512
 
 // The machine's FMA peak for the register tiles' ISA: every thread of the pool running independent
 // FMAs at once (GFLOP/s, all threads), and the ISA's name. What no GEMM can pass.
