@@ -43,7 +43,6 @@ Sizes MakeSizes(int64_t lk, int64_t d) {
   return s;
 }
 
-
 // 2^x for x <= 127: x = n + f, |f| <= 1/2, 2^f by its Taylor polynomial in f ln2 to degree 6
 // (relative error < 2e-7; kExp2Poly, highest degree first), 2^n inserted as the exponent.
 // x <= -127 (and NaN) gives exactly 0. The 8- and 16-lane forms are the same operations per lane.
@@ -216,24 +215,8 @@ __attribute__((target("avx2,fma"))) void QueryBlock(const float* q, int64_t ldq,
   for (int64_t j0 = 0; j0 < key_end; j0 += kKb) {
     const int64_t keys = std::min(kKb, lk - j0);
     // S^T = K Q^T over this chunk: whole 6-key panels (rows past lk are zero and never read).
-    // Two query panels per tile where the tile takes them (ColumnPanelsPerTile), else key panels
-    // in pairs.
-    const int64_t column_panels = ColumnPanelsPerTile();
-    for (int64_t p = 0; p < panels;) {
-      if (column_panels == 2 && p + 1 < panels) {
-        for (int64_t ir = 0; ir < keys; ir += kMr) {
-          MicroKernelColumnPanels(keys - ir, d, kp + (j0 + ir) / kMr * d * kMr, qt + p * d * kNr, d * kNr,
-                                  st + p * kKb * kNr + ir * kNr, kKb * kNr, kNr, false);
-        }
-        p += 2;
-        continue;
-      }
-      for (int64_t ir = 0; ir < keys;) {
-        ir += MicroKernelPanels(keys - ir, d, kp + (j0 + ir) / kMr * d * kMr, d * kMr, qt + p * d * kNr,
-                                st + p * kKb * kNr + ir * kNr, kNr, false);
-      }
-      ++p;
-    }
+    MicroKernelGrid({.rows = keys, .panels = panels, .kc = d, .a = kp + j0 * d, .a_step = d * kMr, .b = qt,
+                     .b_step = d * kNr, .c = st, .ldc = kNr, .c_step = kKb * kNr});
     if (causal && j0 + keys - 1 > q0) {
       for (int64_t p = 0; p < panels; ++p) {
         for (int64_t jj = 0; jj < keys; ++jj) {
@@ -257,21 +240,8 @@ __attribute__((target("avx2,fma"))) void QueryBlock(const float* q, int64_t ldq,
       }
     }
     // O^T += V^T P^T over this chunk (d = 40: six panels and one of four dims).
-    for (int64_t p = 0; p < panels;) {
-      if (column_panels == 2 && p + 1 < panels) {
-        for (int64_t ir = 0; ir < d; ir += kMr) {
-          MicroKernelColumnPanels(d - ir, keys, vp + ir / kMr * lk * kMr + j0 * kMr, st + p * kKb * kNr, kKb * kNr,
-                                  ot + ir * kQb + p * kNr, kNr, kQb, true);
-        }
-        p += 2;
-        continue;
-      }
-      for (int64_t ir = 0; ir < d;) {
-        ir += MicroKernelPanels(d - ir, keys, vp + ir / kMr * lk * kMr + j0 * kMr, lk * kMr, st + p * kKb * kNr,
-                                ot + ir * kQb + p * kNr, kQb, true);
-      }
-      ++p;
-    }
+    MicroKernelGrid({.rows = d, .panels = panels, .kc = keys, .a = vp + j0 * kMr, .a_step = lk * kMr, .b = st,
+                     .b_step = kKb * kNr, .c = ot, .ldc = kQb, .c_step = kNr, .accumulate = true});
   }
   // O = (O^T)^T / row sums: each column of O^T scaled (in place), then whole 8x8 blocks out by
   // register transposes, the edges one value at a time.

@@ -43,7 +43,6 @@ bool SharesA(int64_t m, int64_t n, int64_t k, int threads) {
   return threads > 1 && n > m && n >= 4 * threads * kColsPerTake && PanelFloats(m, kMr, k) <= kSharedFloats;
 }
 
-
 // The epilogue on a finished tile of C: rows [i0, i0 + rows), columns [j0, j0 + cols). One loop
 // per part (biases, activation, residual) so that each vectorises; same values as one pass.
 SDR_VECTOR_CLONES void Finish(const GemmEpilogue& e, float* c, int64_t ldc, int64_t i0, int64_t rows, int64_t j0,
@@ -145,30 +144,26 @@ void Block(int64_t m, int64_t n, int64_t k, const GemmOperand& a, const GemmOper
             Finish(e, c, ldc, ic + i, rows, jc + j, cols);
           }
         };
-        // Column panel jr from row ir0 down: A panels two at a time where whole (one 12 x 16 tile
-        // where the ISA has one, MicroKernelPanels), a partial tile through a full-size scratch tile.
+        // Column panel jr from row ir0 down: whole A panels two at a time (one 12 x 16 tile where
+        // the ISA has one, MicroKernelPanels), a partial tile through a full-size scratch tile.
         auto column = [&](int64_t jr, int64_t ir0) {
           const int64_t nr = std::min(kNr, nc - jr);
           for (int64_t ir = ir0; ir < mc;) {
-            const int64_t mr = std::min(kMr, mc - ir);
             float* ct = c + (ic + ir) * ldc + jc + jr;
-            if (nr == kNr && mc - ir >= 2 * kMr) {
-              MicroKernelPanels(2 * kMr, kc, ap + ir * a_step, kMr * a_step, panel(jr), ct, ldc, !first);
-              finish(ir, kMr, jr, kNr);
-              finish(ir + kMr, kMr, jr, kNr);
-              ir += 2 * kMr;
+            if (nr == kNr && mc - ir >= kMr) {
+              const int64_t rows = std::min(2 * kMr, (mc - ir) / kMr * kMr);
+              MicroKernelPanels(rows, kc, ap + ir * a_step, kMr * a_step, panel(jr), ct, ldc, !first);
+              for (int64_t i = ir; i < ir + rows; i += kMr) finish(i, kMr, jr, kNr);
+              ir += rows;
               continue;
             }
-            if (mr == kMr && nr == kNr) {
-              MicroKernel(kc, ap + ir * a_step, panel(jr), ct, ldc, !first);
-            } else {
-              for (int64_t r = 0; r < mr; ++r) {
-                for (int64_t j = 0; j < kNr; ++j) edge[r * kNr + j] = (!first && j < nr) ? ct[r * ldc + j] : 0.0f;
-              }
-              MicroKernelRows(mr, kc, ap + ir * a_step, panel(jr), edge, kNr, !first);
-              for (int64_t r = 0; r < mr; ++r) {
-                for (int64_t j = 0; j < nr; ++j) ct[r * ldc + j] = edge[r * kNr + j];
-              }
+            const int64_t mr = std::min(kMr, mc - ir);
+            for (int64_t r = 0; r < mr; ++r) {
+              for (int64_t j = 0; j < kNr; ++j) edge[r * kNr + j] = (!first && j < nr) ? ct[r * ldc + j] : 0.0f;
+            }
+            MicroKernelPanels(mr, kc, ap + ir * a_step, 0, panel(jr), edge, kNr, !first);
+            for (int64_t r = 0; r < mr; ++r) {
+              for (int64_t j = 0; j < nr; ++j) ct[r * ldc + j] = edge[r * kNr + j];
             }
             finish(ir, mr, jr, nr);
             ir += kMr;

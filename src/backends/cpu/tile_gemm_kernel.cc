@@ -1,11 +1,10 @@
-// The register tiles: R rows x 16 columns, 2R accumulators (two 8-float vectors a row), each step
-// one broadcast of A per row and two loads of B, 2R FMAs. R = 6 is the GEMMs' tile (12
-// accumulators); R = 4 takes panels whose last rows are padding (8 accumulators, still enough
-// FMAs in flight to keep both pipes busy). The row loops unroll fully, so the accumulators stay
-// in registers: the same instructions as the tile written out by hand.
-// With AVX-512 (a 16-float vector a row) the tile is R x 16 with R accumulators, R up to 16:
-// two or three six-row panels at once, so twelve or more FMAs are in flight again. Each element is one FMA chain
-// in k order, then one add or store, on every path: the results do not depend on the ISA.
+// The register tiles. AVX2: R rows x 16 columns, 2R accumulators (two 8-float vectors a row),
+// each step one broadcast of A per row and two loads of B; R = 6 is the GEMMs' tile (12
+// accumulators), R = 4 takes panels whose last rows are padding (8, still enough FMAs in flight to
+// keep both pipes busy). AVX-512 (a 16-float vector a row): R rows of up to three six-row panels
+// against one B panel (R accumulators), or one panel against two B panels (2R). The row loops
+// unroll fully, so the accumulators stay in registers. Each element is one FMA chain in k order,
+// then one add or store, on every path: the results do not depend on the ISA.
 #include <immintrin.h>
 
 #include <unistd.h>
@@ -18,10 +17,10 @@ namespace sdr::cpu::tile {
 namespace {
 
 // c[R][16] (row stride ldc) = (accumulate ? c : 0) + sum_k a[k][0..R) x b[k][0..16), a read from
-// six-row panels (kMr floats a step).
+// one six-row panel (kMr floats a step).
 template <int R>
-__attribute__((target("avx2,fma"), always_inline)) inline void Tile(int64_t kc, const float* a, const float* b,
-                                                                    float* c, int64_t ldc, bool accumulate) {
+__attribute__((target("avx2,fma"))) void Tile(int64_t kc, const float* a, const float* b, float* c, int64_t ldc,
+                                              bool accumulate) {
   static_assert(R >= 1 && R <= kMr);
   __m256 acc[R][2];
 #pragma GCC unroll 6
@@ -54,9 +53,8 @@ __attribute__((target("avx2,fma"), always_inline)) inline void Tile(int64_t kc, 
 // The AVX-512 tile: c[R][16] = (accumulate ? c : 0) + sum_k a[k][0..R) x b[k][0..16), row r
 // from panel r / 6 (at a + (r / 6) * a_step), C's rows one after another.
 template <int R>
-__attribute__((target("avx512f"), always_inline)) inline void TileZ(int64_t kc, const float* a, int64_t a_step,
-                                                                   const float* b, float* c, int64_t ldc,
-                                                                   bool accumulate) {
+__attribute__((target("avx512f"))) void TileZ(int64_t kc, const float* a, int64_t a_step, const float* b, float* c,
+                                              int64_t ldc, bool accumulate) {
   static_assert(R >= 1 && R <= 3 * kMr);
   __m512 acc[R];
 #pragma GCC unroll 18
@@ -82,9 +80,8 @@ __attribute__((target("avx512f"), always_inline)) inline void TileZ(int64_t kc, 
 // B and R broadcasts for 2R FMAs (the 12 x 16 tile needs 12 broadcasts for 12: 6 x 32 runs at
 // 95-99 % of the FMA rate where 12 x 16 runs at 75-87 %, one thread, panels in L1/L2).
 template <int R>
-__attribute__((target("avx512f"), always_inline)) inline void TileZ2(int64_t kc, const float* a, const float* b,
-                                                                    int64_t b_step, float* c, int64_t c_step,
-                                                                    int64_t ldc, bool accumulate) {
+__attribute__((target("avx512f"))) void TileZ2(int64_t kc, const float* a, const float* b, int64_t b_step, float* c,
+                                               int64_t c_step, int64_t ldc, bool accumulate) {
   static_assert(R >= 1 && R <= kMr);
   __m512 acc[R][2];
 #pragma GCC unroll 6
@@ -111,28 +108,6 @@ __attribute__((target("avx512f"), always_inline)) inline void TileZ2(int64_t kc,
   }
 }
 
-template <int R>
-__attribute__((target("avx512f"))) void TileZColumns2(int64_t kc, const float* a, const float* b, int64_t b_step,
-                                                      float* c, int64_t c_step, int64_t ldc, bool accumulate) {
-  TileZ2<R>(kc, a, b, b_step, c, c_step, ldc, accumulate);
-}
-
-// The tiles MicroKernelPanels uses: one panel (4 or 6 rows), two (10 or 12), three (16).
-template <int R>
-__attribute__((target("avx512f"))) void TileZPanels(int64_t kc, const float* a, int64_t a_step, const float* b,
-                                                    float* c, int64_t ldc, bool accumulate) {
-  TileZ<R>(kc, a, a_step, b, c, ldc, accumulate);
-}
-
-__attribute__((target("avx2,fma"))) void Tile6(int64_t kc, const float* a, const float* b, float* c, int64_t ldc,
-                                               bool accumulate) {
-  Tile<kMr>(kc, a, b, c, ldc, accumulate);
-}
-__attribute__((target("avx2,fma"))) void Tile4(int64_t kc, const float* a, const float* b, float* c, int64_t ldc,
-                                               bool accumulate) {
-  Tile<4>(kc, a, b, c, ldc, accumulate);
-}
-
 // AVX-512F is enough (the tiles use no other extension); __builtin_cpu_supports also checks that
 // the OS saves the 512-bit registers.
 bool CpuHasAvx512() {
@@ -150,32 +125,42 @@ std::atomic<bool>& Avx512Flag() {
 
 bool Avx512() { return Avx512Flag().load(std::memory_order_relaxed); }
 
-}  // namespace
-
-void MicroKernel(int64_t kc, const float* a, const float* b, float* c, int64_t ldc, bool accumulate) {
-  if (Avx512()) {
-    TileZPanels<kMr>(kc, a, 0, b, c, ldc, accumulate);
-  } else {
-    Tile6(kc, a, b, c, ldc, accumulate);
-  }
-}
-
-void MicroKernel4(int64_t kc, const float* a, const float* b, float* c, int64_t ldc, bool accumulate) {
-  if (Avx512()) {
-    TileZPanels<4>(kc, a, 0, b, c, ldc, accumulate);
-  } else {
-    Tile4(kc, a, b, c, ldc, accumulate);
-  }
-}
-
-void MicroKernelRows(int64_t rows, int64_t kc, const float* a, const float* b, float* c, int64_t ldc,
-                     bool accumulate) {
+// The AVX2 tile of one panel's first `rows` rows: 4 or 6.
+void TileRows(int64_t rows, int64_t kc, const float* a, const float* b, float* c, int64_t ldc, bool accumulate) {
   if (rows <= 4) {
-    MicroKernel4(kc, a, b, c, ldc, accumulate);
+    Tile<4>(kc, a, b, c, ldc, accumulate);
   } else {
-    MicroKernel(kc, a, b, c, ldc, accumulate);
+    Tile<kMr>(kc, a, b, c, ldc, accumulate);
   }
 }
+
+// Rows [r0, r0 + rows) of the grid against every B panel: pairs of B panels on single A panels
+// (MicroKernelColumnPanels) where ColumnPanelsPerTile() says so, else A panels in runs
+// (MicroKernelPanels).
+void GridRows(const TileGrid& g, int64_t r0, int64_t rows) {
+  const float* a = g.a + r0 / kMr * g.a_step;
+  float* c = g.c + r0 * g.ldc;
+  const bool pairs = ColumnPanelsPerTile() == 2;
+  for (int64_t p = 0; p < g.panels;) {
+    const float* b = g.b + p * g.b_step;
+    float* cp = c + p * g.c_step;
+    if (pairs && p + 1 < g.panels) {
+      for (int64_t ir = 0; ir < rows; ir += kMr) {
+        MicroKernelColumnPanels(rows - ir, g.kc, a + ir / kMr * g.a_step, b, g.b_step, cp + ir * g.ldc, g.c_step,
+                                g.ldc, g.accumulate);
+      }
+      p += 2;
+      continue;
+    }
+    for (int64_t ir = 0; ir < rows;) {
+      ir += MicroKernelPanels(rows - ir, g.kc, a + ir / kMr * g.a_step, g.a_step, b, cp + ir * g.ldc, g.ldc,
+                              g.accumulate);
+    }
+    ++p;
+  }
+}
+
+}  // namespace
 
 int64_t MicroKernelPanels(int64_t rows, int64_t kc, const float* a, int64_t a_step, const float* b, float* c,
                           int64_t ldc, bool accumulate) {
@@ -185,21 +170,16 @@ int64_t MicroKernelPanels(int64_t rows, int64_t kc, const float* a, int64_t a_st
   const int64_t stepped = (tile_rows + kMr - 1) / kMr * kMr;
   if (!Avx512()) {
     for (int64_t r0 = 0; r0 < tile_rows; r0 += kMr) {
-      const float* ap = a + r0 / kMr * a_step;
-      if (tile_rows - r0 <= 4) {
-        Tile4(kc, ap, b, c + r0 * ldc, ldc, accumulate);
-      } else {
-        Tile6(kc, ap, b, c + r0 * ldc, ldc, accumulate);
-      }
+      TileRows(tile_rows - r0, kc, a + r0 / kMr * a_step, b, c + r0 * ldc, ldc, accumulate);
     }
     return stepped;
   }
   switch (tile_rows) {
-    case 4: TileZPanels<4>(kc, a, a_step, b, c, ldc, accumulate); break;
-    case 6: TileZPanels<6>(kc, a, a_step, b, c, ldc, accumulate); break;
-    case 10: TileZPanels<10>(kc, a, a_step, b, c, ldc, accumulate); break;
-    case 12: TileZPanels<12>(kc, a, a_step, b, c, ldc, accumulate); break;
-    default: TileZPanels<16>(kc, a, a_step, b, c, ldc, accumulate); break;
+    case 4: TileZ<4>(kc, a, a_step, b, c, ldc, accumulate); break;
+    case 6: TileZ<6>(kc, a, a_step, b, c, ldc, accumulate); break;
+    case 10: TileZ<10>(kc, a, a_step, b, c, ldc, accumulate); break;
+    case 12: TileZ<12>(kc, a, a_step, b, c, ldc, accumulate); break;
+    default: TileZ<16>(kc, a, a_step, b, c, ldc, accumulate); break;
   }
   return stepped;
 }
@@ -207,13 +187,22 @@ int64_t MicroKernelPanels(int64_t rows, int64_t kc, const float* a, int64_t a_st
 void MicroKernelColumnPanels(int64_t rows, int64_t kc, const float* a, const float* b, int64_t b_step, float* c,
                              int64_t c_step, int64_t ldc, bool accumulate) {
   if (!Avx512()) {
-    MicroKernelRows(rows, kc, a, b, c, ldc, accumulate);
-    MicroKernelRows(rows, kc, a, b + b_step, c + c_step, ldc, accumulate);
+    TileRows(rows, kc, a, b, c, ldc, accumulate);
+    TileRows(rows, kc, a, b + b_step, c + c_step, ldc, accumulate);
   } else if (rows <= 4) {
-    TileZColumns2<4>(kc, a, b, b_step, c, c_step, ldc, accumulate);
+    TileZ2<4>(kc, a, b, b_step, c, c_step, ldc, accumulate);
   } else {
-    TileZColumns2<kMr>(kc, a, b, b_step, c, c_step, ldc, accumulate);
+    TileZ2<kMr>(kc, a, b, b_step, c, c_step, ldc, accumulate);
   }
+}
+
+void MicroKernelGrid(const TileGrid& g) {
+  if (g.groups > 1 && Avx512()) {
+    // One run over every group, padding rows between them included.
+    GridRows(g, 0, (g.groups - 1) * g.group_rows + g.rows);
+    return;
+  }
+  for (int64_t i = 0; i < g.groups; ++i) GridRows(g, i * g.group_rows, g.rows);
 }
 
 int64_t ColumnPanelsPerTile() {

@@ -30,22 +30,14 @@ inline float* AlignPanels(float* p) {
   return reinterpret_cast<float*>((reinterpret_cast<uintptr_t>(p) + 63) & ~uintptr_t{63});
 }
 
-// c[6][16] (row stride ldc) = (accumulate ? c : 0) + sum_k a[k][0..6) x b[k][0..16)
-// a: kc x 6 floats (a packed A panel), b: kc x 16 floats (a packed B panel, AlignPanels: each
-// 16-float step one cache line, so the AVX-512 tile's loads never straddle two).
-void MicroKernel(int64_t kc, const float* a, const float* b, float* c, int64_t ldc, bool accumulate);
+// The register tiles compute c[rows][16] (row stride ldc) = (accumulate ? c : 0) +
+// sum_k a[k][0..rows) x b[k][0..16) from packed panels: A panels of kc x 6 floats, B panels of
+// kc x 16 floats (AlignPanels: each 16-float step one cache line, so the AVX-512 tiles' loads never
+// straddle two). A panel whose last rows are padding takes a four-row tile (an image's last
+// Winograd tiles, attention's d = 40 as 42 rows): two thirds of the work.
 
-// The same for the first four rows of the A panel only: c[4][16] (rows 4 and 5 neither read nor
-// written). For panels whose last rows are padding (an image's last Winograd tiles, attention's
-// d = 40 as 42 rows): two thirds of the work.
-void MicroKernel4(int64_t kc, const float* a, const float* b, float* c, int64_t ldc, bool accumulate);
-
-// MicroKernel4 where the panel's first `rows` rows are all that count (rows <= 4), else
-// MicroKernel: rows past `rows` (up to 6) may or may not be written.
-void MicroKernelRows(int64_t rows, int64_t kc, const float* a, const float* b, float* c, int64_t ldc,
-                     bool accumulate);
-
-// Up to three A panels against one B panel: c[rows][16], row r from panel r / 6 at
+// Up to three A panels against one B panel (one panel where rows <= 6; a_step is then not read):
+// c[rows][16], row r from panel r / 6 at
 // a + (r / 6) * a_step (C's rows one after another). Takes the tile that fits `rows` (the rows
 // that count from a: 4, 6, 10, 12 or 16; more than 16 take 12) and returns the rows it stepped
 // over, 6, 12 or 18 (the caller's next panel is that far on); rows past `rows` within them may or
@@ -62,6 +54,32 @@ int64_t MicroKernelPanels(int64_t rows, int64_t kc, const float* a, int64_t a_st
 // chains as MicroKernelPanels: bit-identical results.
 void MicroKernelColumnPanels(int64_t rows, int64_t kc, const float* a, const float* b, int64_t b_step, float* c,
                              int64_t c_step, int64_t ldc, bool accumulate);
+
+// A grid of tiles: rows [0, rows) of each of `groups` groups (whose first rows are group_rows
+// apart, a multiple of 6) x B panels [0, panels). A panel p at a + p * a_step, B panel j at
+// b + j * b_step, C row r at c + r * ldc, C's columns of B panel j at c + j * c_step.
+struct TileGrid {
+  int64_t rows = 0;
+  int64_t groups = 1;      // > 1: the rows between groups are padding, zero in A and free in C
+  int64_t group_rows = 0;
+  int64_t panels = 1;
+  int64_t kc = 0;
+  const float* a = nullptr;
+  int64_t a_step = 0;
+  const float* b = nullptr;
+  int64_t b_step = 0;
+  float* c = nullptr;
+  int64_t ldc = 0;
+  int64_t c_step = 0;
+  bool accumulate = false;
+};
+
+// Every tile of the grid, with the tiles that suit the ISA: B panels in pairs where
+// ColumnPanelsPerTile() says so, else runs of A panels (MicroKernelPanels); with AVX-512 the
+// groups as one run (padding rows computed: cheaper than a short tile per group, e.g. the CFG
+// pair's two four-tile Winograd panels at 8 x 8 as one 10-row tile), with AVX2 group by group.
+// Rows past `rows` within a group's last panel may be written.
+void MicroKernelGrid(const TileGrid& g);
 
 // How many B panels a caller should hand the register tile at once: 2 (MicroKernelColumnPanels)
 // with AVX-512 tiles and an L1 of at least 48 KB, else 1 (MicroKernelPanels, A panels in pairs).

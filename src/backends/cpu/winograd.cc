@@ -578,12 +578,6 @@ void Gemms(const Plan& p, int64_t count, int64_t cols, const VLayout& vl, const 
 void FusedGemms(const WinogradConv& c, const Plan& p, int64_t count, int64_t per_image, int64_t image_rows,
                 const VLayout& vl, const float* v, float* m, float* kernels) {
   const int64_t ms = PlaneStride(count, p.cb), piece_us = PlaneStride(p.fd, 16);
-  const int64_t rows = count - (image_rows - per_image);  // up to the last image's last tile
-  // AVX-512's tiles span two or three panels: they run on across images (an image's padding
-  // rows are zero in V and ignored in M), e.g. at 8 x 8 the CFG pair's two panels of four tiles
-  // as one tile of ten rows. AVX2's are one panel each: four-row tiles for each image's last
-  // panel where it has at most four tiles.
-  const bool across_images = tile::ActiveKernelIsa() == tile::KernelIsa::kAvx512;
   ThreadPool::Shared().ForEachInOrder((c.cout + 15) / 16, [&](int64_t t, int64_t g) {
     const KernelScratch k = ThreadKernelScratch(p, kernels, t);
     if (!ReadsKernelsInPlace(c.weight_dtype)) WidenKernelRows(c, 16 * g, k.rows);
@@ -596,13 +590,11 @@ void FusedGemms(const WinogradConv& c, const Plan& p, int64_t count, int64_t per
       });
       // One pass down the piece of V: V_0's panels, V_1's, ... in address order.
       for (int64_t e = 0; e < p.e; ++e) {
-        const float* a = v + vl.Plane(piece, e);
-        float* out = m + e * ms + 16 * g;
-        for (int64_t q = 0; q < rows;) {
-          const int64_t count_rows = across_images ? rows - q : per_image - q % image_rows;
-          q += tile::MicroKernelPanels(count_rows, kd, a + q * kd, tile::kMr * kd, k.u + e * piece_us, out + q * p.cb,
-                                       p.cb, piece > 0);
-        }
+        // The images' rows (padding rows zero in V, ignored in M) against this U piece.
+        tile::MicroKernelGrid({.rows = per_image, .groups = count / image_rows, .group_rows = image_rows,
+                               .kc = kd, .a = v + vl.Plane(piece, e), .a_step = tile::kMr * kd,
+                               .b = k.u + e * piece_us, .c = m + e * ms + 16 * g, .ldc = p.cb,
+                               .accumulate = piece > 0});
       }
     }
   });
