@@ -22,7 +22,6 @@
 #include <immintrin.h>
 
 #include <string>
-#include <thread>
 #include <vector>
 
 #include "backends/cpu/ops.h"
@@ -87,21 +86,20 @@ __attribute__((target("avx2,fma"), noinline)) float Fma256(int64_t iters) { SDR_
 #undef SDR_PS256
 #undef SDR_PS512
 
-// The machine's FMA peak for the register tiles' ISA: every thread of the pool running independent
-// FMAs at once (GFLOP/s, all threads), and the ISA's name. What no GEMM can pass.
+// The machine's FMA peak for the register tiles' ISA: every thread of the shared pool running
+// independent FMAs at once (GFLOP/s, all threads), and the ISA's name. What no GEMM can pass.
 double FmaPeakGflops(const char** isa) {
   const bool wide = sdr::cpu::tile::ActiveKernelIsa() == sdr::cpu::tile::KernelIsa::kAvx512;
   *isa = sdr::cpu::tile::KernelIsaName(sdr::cpu::tile::ActiveKernelIsa());
   constexpr int64_t kIters = 50'000'000;
-  const int threads = sdr::ThreadPool::DefaultThreadCount();
-  std::vector<double> seconds(static_cast<size_t>(threads));
-  std::vector<std::thread> pool;
-  for (int t = 0; t < threads; ++t) {
-    pool.emplace_back([&, t] {
+  // One chain set per thread of the pool the generations run on, all at once.
+  sdr::ThreadPool& pool = sdr::ThreadPool::Shared();
+  std::vector<double> seconds(static_cast<size_t>(pool.num_threads()));
+  pool.ParallelFor(pool.num_threads(), [&](int64_t t0, int64_t t1) {
+    for (int64_t t = t0; t < t1; ++t) {
       seconds[static_cast<size_t>(t)] = wide ? FmaSeconds(kIters, Fma512) : FmaSeconds(kIters, Fma256);
-    });
-  }
-  for (auto& th : pool) th.join();
+    }
+  });
   const double flop_per_iter = 16.0 * (wide ? 16 : 8) * 2;
   double total = 0;
   for (double s : seconds) total += kIters * flop_per_iter / s * 1e-9;
